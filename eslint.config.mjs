@@ -1,0 +1,57 @@
+import nx from '@nx/eslint-plugin';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  {
+    ignores: ['**/vitest.config.ts', '**/dist/**', '**/node_modules/**', '**/build/**', '**/.nx/**', '**/*.js', '**/*.cjs', '**/*.mjs'],
+  },
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: {
+        projectService: true,
+        tsconfigRootDir: import.meta.dirname,
+      },
+    },
+    plugins: { '@nx': nx },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: { arguments: false, attributes: false } }],
+      '@typescript-eslint/consistent-type-imports': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true }],
+      'no-restricted-properties': [
+        'error',
+        { object: 'process', property: 'exit', message: 'Only the CLI ends the process.' },
+      ],
+      '@nx/enforce-module-boundaries': [
+        'error',
+        {
+          enforceBuildableLibDependency: false,
+          allow: ['@oma/linux', '@oma/windows'],
+          depConstraints: [
+            { sourceTag: 'scope:core', onlyDependOnLibsWithTags: [] },
+            { sourceTag: 'scope:platform', onlyDependOnLibsWithTags: ['scope:core'] },
+            { sourceTag: 'scope:app', onlyDependOnLibsWithTags: ['scope:core', 'scope:app'] },
+            { sourceTag: 'scope:tool', onlyDependOnLibsWithTags: ['scope:core', 'scope:app'] },
+            { sourceTag: 'scope:test', onlyDependOnLibsWithTags: ['scope:core', 'scope:app', 'scope:platform'] },
+            { sourceTag: 'os:any', onlyDependOnLibsWithTags: ['os:any'] },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['packages/cli/**/*.ts', '**/*.test.ts', '**/test/**/*.ts', '**/bench/**/*.ts', 'tools/**/*.ts'],
+    rules: { 'no-restricted-properties': 'off' },
+  },
+  {
+    files: ['**/*.test.ts', '**/test/**/*.ts', '**/bench/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+      '@typescript-eslint/no-unsafe-member-access': 'off',
+      '@typescript-eslint/no-non-null-assertion': 'off',
+      '@typescript-eslint/unbound-method': 'off',
+    },
+  },
+);

@@ -1,0 +1,78 @@
+import type { Logger } from '../telemetry/logger.js';
+
+export type FsyncPolicy =
+  /** fsync after every append: an append resolves only once the data is on disk. */
+  | 'always'
+  /** fsync at most every `fsyncIntervalMs`; an append resolves after the next fsync. (default) */
+  | 'interval'
+  /** Never fsync explicitly; the OS writes back when it likes. Fast, loses data on power failure. */
+  | 'never';
+
+export type FullPolicy =
+  /** `append` waits until space is freed by acknowledgements: backpressure reaches the sources. */
+  | 'block'
+  /** The oldest segment is deleted (acknowledged or not) to make room; the loss is counted and logged. */
+  | 'drop_oldest';
+
+export interface DiskQueueOptions {
+  /** Directory owned by this queue (created if missing). */
+  readonly dir: string;
+  /** Total bytes on disk the queue may hold (segments). */
+  readonly maxBytes: number;
+  /** Size at which a segment file is closed and a new one started. */
+  readonly segmentMaxBytes: number;
+  readonly fsync: FsyncPolicy;
+  readonly fsyncIntervalMs: number;
+  readonly fullPolicy: FullPolicy;
+  readonly log: Logger;
+  /** Called when records are dropped (corrupt on recovery, or by the drop_oldest policy). */
+  readonly onDrop?: (count: number, reason: 'corrupt' | 'full' | 'too_large') => void;
+}
+
+/** One stored record: a payload with its sequence number. */
+export interface QueueEntry {
+  readonly seq: number;
+  readonly payload: Buffer;
+  /** When the record was appended (ms since the epoch), kept in the record header. */
+  readonly appendedAt: number;
+}
+
+export interface QueueStats {
+  /** Bytes of the segment files on disk. */
+  readonly bytes: number;
+  /** Unacknowledged records. */
+  readonly records: number;
+  /** Append time of the oldest unacknowledged record, or undefined when empty. */
+  readonly oldestAppendedAt: number | undefined;
+  readonly nextSeq: number;
+  readonly ackedThrough: number;
+}
+
+export interface RecoveryReport {
+  /** Records replayed (unacknowledged at the last stop). */
+  readonly replayed: number;
+  /** Records lost to corruption or truncation. */
+  readonly corrupt: number;
+  /** Segment files that could not be read at all. */
+  readonly badSegments: number;
+}
+
+/**
+ * A durable, bounded FIFO of opaque payloads (one batch each) with acknowledgements.
+ *
+ * - `append` stores a payload; it resolves once the payload is as durable as the fsync policy says.
+ * - `read` hands out the next unread record (waits when none, until `signal` aborts or the queue closes);
+ *   records handed out and not acked are handed out again only after a restart (the reader owns retry).
+ * - `ack(seq)` marks one record done; acks may come out of order; a segment is deleted only when
+ *   every record in it is acknowledged.
+ */
+export interface DiskQueue {
+  readonly recovery: RecoveryReport;
+  append(payload: Buffer, signal?: AbortSignal): Promise<number>;
+  read(signal?: AbortSignal): Promise<QueueEntry | undefined>;
+  ack(seq: number): void;
+  stats(): QueueStats;
+  /** Writes pending data and the ledger, with fsync. */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,4 @@
+export * from './columns.js';
+export * from './tables.js';
+export * from './record.js';
+export * from './validate.js';

@@ -1,0 +1,27 @@
+import type { LogRecord } from '../model/record.js';
+
+export type Settlement = 'delivered' | 'rejected';
+
+/**
+ * Settles a batch taken from a destination queue. A batch settles once: `delivered` after the service
+ * accepted it, `rejected` when it can never be delivered (dead-lettered, counted). Either way the queue
+ * then acknowledges it. A batch that is retried is not settled.
+ */
+export interface AckHandle {
+  settle(outcome: Settlement): void;
+}
+
+/** Records of one table as a sink receives them, tied to their queue record. */
+export interface Batch {
+  readonly table: string;
+  readonly records: readonly LogRecord[];
+  /** Bytes of the records as serialized JSON. */
+  readonly bytes: number;
+  readonly ack: AckHandle;
+}
+
+/** Outcome of one delivery attempt, as a transport reports it. */
+export type SendResult =
+  | { readonly kind: 'delivered' }
+  | { readonly kind: 'retry'; readonly afterMs?: number; readonly reason: string }
+  | { readonly kind: 'rejected'; readonly error: Error };

@@ -1,0 +1,97 @@
+import type { z } from 'zod';
+import type { RecordBatch } from '../model/record.js';
+import type { Clock } from '../ports/clock.js';
+import type { HostDescription } from '../ports/host-info.js';
+import type { Logger } from '../telemetry/logger.js';
+import type { MetricsRegistry } from '../telemetry/metrics.js';
+import type { AgentMetrics } from '../telemetry/names.js';
+import type { CheckpointStore } from '../checkpoint/checkpoint-store.js';
+import type { Batch } from './batch.js';
+
+export type ComponentKind = 'source' | 'processor' | 'sink';
+
+export interface ComponentContext {
+  /** The component's id (its key in the config). */
+  readonly id: string;
+  readonly type: string;
+  /** Child of the root logger bound to `{ component, type, kind }`. */
+  readonly log: Logger;
+  readonly registry: MetricsRegistry;
+  readonly metrics: AgentMetrics;
+  /** Labels every metric of this component carries. */
+  readonly labels: { readonly component_id: string; readonly component_type: string };
+  readonly clock: Clock;
+  /** A directory private to this component for its state. */
+  readonly stateDir: string;
+  readonly host: HostDescription;
+  /** OMA's version, for User-Agent and Heartbeat. */
+  readonly agentVersion: string;
+}
+
+export interface SourceContext extends ComponentContext {
+  /**
+   * Hands a batch to the pipeline. Resolves once every destination queue holds it durably (per the
+   * queue's fsync policy); only then may the source persist its read position. Waits while a queue is
+   * full under the `block` policy: this is the backpressure a source feels. Rejects when `signal`
+   * aborts or the pipeline stops.
+   */
+  emit(batch: RecordBatch, signal?: AbortSignal): Promise<void>;
+  /** Persisted positions (file offsets, cursors, bookmarks) of this source. */
+  readonly checkpoints: CheckpointStore;
+}
+
+export interface Source {
+  /** Starts collecting; resolves once running (errors after that go to `onError`). */
+  start(): Promise<void>;
+  /** Stops collecting; when it resolves, no further `emit` happens and positions are saved. */
+  stop(signal: AbortSignal): Promise<void>;
+}
+
+export interface Processor {
+  /** Returns the batch to pass on (possibly changed), or undefined to drop it all. */
+  process(batch: RecordBatch): RecordBatch | undefined;
+}
+
+export interface SinkHealth {
+  readonly healthy: boolean;
+  readonly detail?: string;
+}
+
+export interface Sink {
+  start(): Promise<void>;
+  /**
+   * Takes a batch for delivery. Resolves when the sink can take another (bounded in-flight work:
+   * this is how backpressure reaches the queue reader). The sink settles `batch.ack` later.
+   */
+  write(batch: Batch, signal: AbortSignal): Promise<void>;
+  /** Stops taking batches and tries to finish in-flight ones until `signal` aborts. */
+  stop(signal: AbortSignal): Promise<void>;
+  healthcheck(): SinkHealth;
+}
+
+/** What a component type registers: its config schema and factory. */
+export interface SourceDefinition<S extends z.ZodType = z.ZodType> {
+  readonly kind: 'source';
+  readonly type: string;
+  readonly description: string;
+  readonly schema: S;
+  create(config: z.output<S>, ctx: SourceContext): Source;
+}
+
+export interface ProcessorDefinition<S extends z.ZodType = z.ZodType> {
+  readonly kind: 'processor';
+  readonly type: string;
+  readonly description: string;
+  readonly schema: S;
+  create(config: z.output<S>, ctx: ComponentContext): Processor;
+}
+
+export interface SinkDefinition<S extends z.ZodType = z.ZodType> {
+  readonly kind: 'sink';
+  readonly type: string;
+  readonly description: string;
+  readonly schema: S;
+  create(config: z.output<S>, ctx: ComponentContext): Sink;
+}
+
+export type ComponentDefinition = SourceDefinition | ProcessorDefinition | SinkDefinition;

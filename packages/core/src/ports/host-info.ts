@@ -1,0 +1,14 @@
+/** What the operating system tells about this host, for Heartbeat and the Computer column. */
+export interface HostDescription {
+  readonly computer: string;
+  readonly osType: 'Linux' | 'Windows';
+  readonly osName: string;
+  readonly osMajorVersion: string;
+  readonly osMinorVersion: string;
+  readonly privateIPs: readonly string[];
+}
+
+/** Implemented per platform (agent-linux reads /etc/os-release; agent-windows the registry). */
+export interface HostInfo {
+  describe(): Promise<HostDescription>;
+}

@@ -1,0 +1,40 @@
+import type { Counter, Gauge, MetricsRegistry } from './metrics.js';
+
+/** The agent's own metric families; one place so that every component counts the same way. */
+export interface AgentMetrics {
+  /** Records a source emitted into the pipeline, per table. */
+  readonly recordsIn: Counter;
+  /** Records a sink delivered, per table and destination. */
+  readonly recordsOut: Counter;
+  /** Records dropped, per component and reason. */
+  readonly recordsDropped: Counter;
+  /** Component errors, per `error_type` and `stage`. */
+  readonly errors: Counter;
+  /** Sink retries (a batch sent again). */
+  readonly retries: Counter;
+  /** HTTP responses by status code. */
+  readonly httpResponses: Counter;
+  /** Bytes in each destination's durable queue. */
+  readonly queueBytes: Gauge;
+  /** Unacknowledged records in each destination's durable queue. */
+  readonly queueRecords: Gauge;
+  /** Age of the oldest unacknowledged record, seconds. */
+  readonly queueOldestAge: Gauge;
+  /** Component restarts after a failure. */
+  readonly restarts: Counter;
+}
+
+export function agentMetrics(reg: MetricsRegistry): AgentMetrics {
+  return {
+    recordsIn: reg.counter('oma_component_received_records_total', 'Records a source emitted into the pipeline.'),
+    recordsOut: reg.counter('oma_component_sent_records_total', 'Records a sink delivered.'),
+    recordsDropped: reg.counter('oma_component_discarded_records_total', 'Records dropped, by reason.'),
+    errors: reg.counter('oma_component_errors_total', 'Errors, by error_type and stage.'),
+    retries: reg.counter('oma_sink_retries_total', 'Requests sent again after a retryable failure.'),
+    httpResponses: reg.counter('oma_sink_http_responses_total', 'HTTP responses received, by status.'),
+    queueBytes: reg.gauge('oma_buffer_byte_size', 'Bytes held in the durable queue.'),
+    queueRecords: reg.gauge('oma_buffer_records', 'Unacknowledged records (batches) in the durable queue.'),
+    queueOldestAge: reg.gauge('oma_buffer_oldest_age_seconds', 'Age of the oldest unacknowledged batch.'),
+    restarts: reg.counter('oma_component_restarts_total', 'Component restarts after a failure.'),
+  };
+}

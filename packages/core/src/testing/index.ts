@@ -1,0 +1,3 @@
+export * from './fake-clock.js';
+export * from './context.js';
+export { MemoryCheckpointStore } from '../checkpoint/checkpoint-store.js';

@@ -1,0 +1,13 @@
+import { defineProject } from 'vitest/config';
+
+const conditions = ['@oma/source', 'node', 'import', 'module', 'default'];
+
+export default defineProject({
+  resolve: { conditions },
+  ssr: { resolve: { conditions, externalConditions: ['@oma/source'] } },
+  test: {
+    name: 'local-workspace',
+    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+    benchmark: { include: ['bench/**/*.bench.ts'] },
+  },
+});
