@@ -1,1 +1,4 @@
-export {};
+export { main } from './main.js';
+export { configDocs } from './commands/docs.js';
+export { loadPlatform, type Platform } from './platform.js';
+export { buildRegistry } from './registry.js';

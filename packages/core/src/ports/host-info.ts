@@ -1,7 +1,8 @@
 /** What the operating system tells about this host, for Heartbeat and the Computer column. */
 export interface HostDescription {
   readonly computer: string;
-  readonly osType: 'Linux' | 'Windows';
+  /** `Linux` or `Windows` (other values only on platforms OMA does not target). */
+  readonly osType: string;
   readonly osName: string;
   readonly osMajorVersion: string;
   readonly osMinorVersion: string;

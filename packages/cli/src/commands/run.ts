@@ -1,0 +1,254 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  type AgentConfig,
+  type ComponentRegistry,
+  type DestinationConfig,
+  type HostDescription,
+  loadAgentConfig,
+  type Logger,
+  MetricsRegistry,
+  ObservabilityServer,
+  Pipeline,
+  type PipelineStatus,
+} from '@oma/core';
+import { LocalWorkspace } from '@oma/local-workspace';
+import { formatBytes } from '../format.js';
+import { setUpLogging, type AgentLogging } from '../logging.js';
+import type { Platform } from '../platform.js';
+import { buildRegistry } from '../registry.js';
+import { AGENT_VERSION } from '../version.js';
+import { printConfigError } from './validate.js';
+
+export interface RunOptions {
+  readonly configFile: string;
+  readonly platform: Platform;
+  readonly out?: NodeJS.WritableStream;
+}
+
+/** The embedded local workspace and the credentials OMA's sink uses against it. */
+interface EmbeddedWorkspace {
+  readonly workspace: LocalWorkspace;
+  readonly clientId: string;
+  readonly clientSecret: string;
+}
+
+function statusLine(s: PipelineStatus): string {
+  const tables = s.tables.map((t) => `${t.table} ${t.in}/${t.out}`).join('  ') || 'no records yet';
+  const queues = s.destinations
+    .map((d) => `${d.id} ${formatBytes(d.queueBytes)}${d.queueBatches ? ` (${d.queueBatches} batches, oldest ${d.oldestAgeSec}s)` : ''}${d.healthy ? '' : ' UNHEALTHY'}`)
+    .join(', ');
+  return `status  records in/out: ${tables}  |  queue: ${queues}  |  errors ${s.errors}  dropped ${s.dropped}`;
+}
+
+/**
+ * One running agent: the embedded workspace (when a destination asks for it), the pipeline, the metrics
+ * endpoint. `reload` swaps the pipeline for one built from the new config; queues stay on disk meanwhile.
+ */
+class Agent {
+  private pipeline: Pipeline | undefined;
+  private obs: ObservabilityServer | undefined;
+  private embedded: EmbeddedWorkspace | undefined;
+  private statusTimer: NodeJS.Timeout | undefined;
+  readonly metrics = new MetricsRegistry();
+
+  constructor(
+    private config: AgentConfig,
+    private readonly registry: ComponentRegistry,
+    private readonly platform: Platform,
+    private readonly logging: AgentLogging,
+    private readonly out: NodeJS.WritableStream,
+  ) {}
+
+  get log(): Logger {
+    return this.logging.log;
+  }
+
+  private async host(): Promise<HostDescription> {
+    const h = await this.platform.hostInfo.describe();
+    return this.config.computerName ? { ...h, computer: this.config.computerName } : h;
+  }
+
+  private async ensureWorkspace(): Promise<void> {
+    const wanted = this.config.destinations.some((d) => d.type === 'local_workspace');
+    if (!wanted || this.embedded) return;
+    const lw = this.config.localWorkspace;
+    const clientId = randomUUID();
+    const clientSecret = randomBytes(24).toString('base64url');
+    const workspace = await LocalWorkspace.start({
+      dataDir: lw.dataDir ?? join(this.config.dataDir, 'local-workspace'),
+      host: lw.host,
+      port: lw.port,
+      clients: [{ clientId, clientSecret }],
+      retentionRows: lw.maxRows,
+      log: this.log.child({ component: 'local-workspace', kind: 'server' }),
+    });
+    this.embedded = { workspace, clientId, clientSecret };
+  }
+
+  /** `local_workspace` destinations become Logs Ingestion sinks pointed at the embedded workspace. */
+  private resolveDestination = (d: DestinationConfig): { type: string; options: unknown } => {
+    const e = this.embedded;
+    if (d.type !== 'local_workspace' || !e) throw new Error(`destination ${d.id}: type ${d.type} cannot be resolved`);
+    const sink = this.registry.sink('azure_logs_ingestion');
+    if (!sink) throw new Error('the azure_logs_ingestion sink is not registered');
+    const options = sink.schema.parse({
+      endpoint: e.workspace.url,
+      dcrImmutableId: e.workspace.dcrImmutableId,
+      auth: {
+        type: 'client_secret',
+        tenantId: e.workspace.tenantId,
+        clientId: e.clientId,
+        clientSecret: e.clientSecret,
+        authorityHost: e.workspace.url,
+      },
+    });
+    return { type: 'azure_logs_ingestion', options };
+  };
+
+  async start(): Promise<void> {
+    await mkdir(this.config.dataDir, { recursive: true });
+    await this.ensureWorkspace();
+    this.pipeline = await this.buildPipeline();
+    const obsCfg = this.config.observability;
+    if (obsCfg.enabled) {
+      try {
+        this.obs = await ObservabilityServer.start({
+          host: obsCfg.host,
+          port: obsCfg.port,
+          registry: this.metrics,
+          log: this.log,
+          health: () => ({ healthy: this.pipeline?.healthy() ?? false, detail: this.pipeline?.status().destinations }),
+        });
+      } catch (err) {
+        // A busy port must not stop collection: run without the endpoint and say so.
+        this.log.error({ err, port: obsCfg.port }, 'metrics endpoint not started');
+      }
+    }
+    this.metrics.onCollect(() => this.pipeline?.collect());
+    this.printBanner();
+    if (this.config.statusIntervalMs > 0) {
+      this.statusTimer = setInterval(() => {
+        if (this.pipeline) this.out.write(`${new Date().toISOString()}  ${statusLine(this.pipeline.status())}\n`);
+      }, this.config.statusIntervalMs);
+      this.statusTimer.unref();
+    }
+  }
+
+  private async buildPipeline(): Promise<Pipeline> {
+    return Pipeline.start({
+      config: this.config,
+      registry: this.registry,
+      log: this.log,
+      metricsRegistry: this.metrics,
+      host: await this.host(),
+      agentVersion: AGENT_VERSION,
+      resolveDestination: this.resolveDestination,
+    });
+  }
+
+  private printBanner(): void {
+    const lines = [
+      `OMA ${AGENT_VERSION} running (pid ${process.pid})`,
+      `  config:          ${this.config.file ?? '(built in)'}`,
+      `  data:            ${this.config.dataDir}`,
+      `  logs:            ${this.logging.file ?? 'stderr only'}`,
+      `  metrics:         ${this.obs ? `${this.obs.url}/metrics  (health: ${this.obs.url}/healthz)` : 'off'}`,
+    ];
+    if (this.embedded) {
+      lines.push(`  local workspace: ${this.embedded.workspace.url}  (query: npx oma query <Table>)`);
+    }
+    for (const s of this.config.sources) {
+      const o = s.options as { filePatterns?: string[]; table?: string };
+      if (o.filePatterns) lines.push(`  source ${s.id}: ${o.filePatterns.join(', ')} -> ${o.table ?? ''}`);
+      else lines.push(`  source ${s.id}: ${s.type}`);
+    }
+    for (const d of this.config.destinations) lines.push(`  destination ${d.id}: ${d.type}${d.tables ? ` (${d.tables.join(', ')})` : ''}`);
+    lines.push('  Ctrl-C stops.');
+    this.out.write(`${lines.join('\n')}\n`);
+  }
+
+  /** Applies a new config: sources stop (positions saved), queues close, then everything starts again. */
+  async reload(next: AgentConfig): Promise<void> {
+    this.log.info({ config: next.file }, 'reloading config');
+    await this.pipeline?.stop(next.shutdownTimeoutMs);
+    this.pipeline = undefined;
+    this.config = next;
+    await this.ensureWorkspace();
+    this.pipeline = await this.buildPipeline();
+    this.log.info('config reloaded');
+  }
+
+  async stop(): Promise<void> {
+    if (this.statusTimer) clearInterval(this.statusTimer);
+    await this.pipeline?.stop(this.config.shutdownTimeoutMs);
+    await this.obs?.close();
+    await this.embedded?.workspace.close();
+    this.out.write(`${this.pipeline ? `${statusLine(this.pipeline.status())}\n` : ''}OMA stopped.\n`);
+  }
+}
+
+/** `oma run`: runs until SIGINT/SIGTERM; SIGHUP reloads the config. Returns the exit code. */
+export async function runAgent(opts: RunOptions): Promise<number> {
+  const out = opts.out ?? process.stdout;
+  const registry = buildRegistry(opts.platform);
+  let config: AgentConfig;
+  try {
+    config = await loadAgentConfig(opts.configFile, registry);
+  } catch (err) {
+    if (printConfigError(err, process.stderr)) return 2;
+    throw err;
+  }
+  const logging = setUpLogging({
+    level: config.log.level,
+    dir: config.log.file ? join(config.dataDir, 'logs') : undefined,
+    maxFileBytes: config.log.maxFileBytes,
+    pretty: process.stderr.isTTY,
+  });
+  const log = logging.log;
+  // Last line of defence: a bug in one component is logged, never takes the agent down.
+  process.on('uncaughtException', (err) => log.fatal({ err }, 'uncaught exception; continuing'));
+  process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection; continuing'));
+
+  const agent = new Agent(config, registry, opts.platform, logging, out);
+  try {
+    await agent.start();
+  } catch (err) {
+    log.fatal({ err }, 'agent failed to start');
+    await agent.stop().catch(() => undefined);
+    logging.close();
+    return 1;
+  }
+
+  let reloading = Promise.resolve();
+  const onHup = (): void => {
+    reloading = reloading.then(async () => {
+      try {
+        const next = await loadAgentConfig(opts.configFile, registry);
+        await agent.reload(next);
+        config = next;
+      } catch (err) {
+        log.error({ err, issues: (err as { issues?: unknown }).issues }, 'config reload failed; keeping the running config');
+        if ((err as { code?: string }).code !== 'OMA_ERR_CONFIG_INVALID') {
+          // The old pipeline was stopped: bring it back from the last good config.
+          await agent.reload(config).catch((e: unknown) => log.fatal({ err: e }, 'cannot restart the pipeline'));
+        }
+      }
+    });
+  };
+  process.on('SIGHUP', onHup);
+
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+  });
+  process.off('SIGHUP', onHup);
+  log.info({ signal }, 'stopping');
+  // A second Ctrl-C while stopping ends the process at once.
+  process.once('SIGINT', () => process.exit(130));
+  await reloading;
+  await agent.stop();
+  logging.close();
+  return 0;
+}

@@ -1,0 +1,130 @@
+import { parseArgs } from 'node:util';
+import { loadPlatform } from './platform.js';
+import { defaultConfigFile, runQuery } from './commands/query.js';
+import { runAgent } from './commands/run.js';
+import { validateConfig } from './commands/validate.js';
+import { serveWorkspace } from './commands/workspace.js';
+import { serveGateway } from './commands/gateway.js';
+import { printConfigDocs } from './commands/docs.js';
+import { AGENT_VERSION } from './version.js';
+
+const USAGE = `oma ${AGENT_VERSION}: the Open Monitoring Agent
+
+Usage:
+  oma run [--config FILE]               run the agent (default config: $OMA_CONFIG or config/oma.yaml)
+  oma validate --config FILE            check a config file; exit 2 listing every problem
+  oma query [TABLE] [options]           rows in the local workspace, newest first (no TABLE: list tables)
+      --json                            JSON lines instead of a table
+      --limit N                         at most N rows (default 20)
+      --since DURATION|DATE             only rows newer than 10m, 2h, 1d or an ISO date
+      --where Column=value              exact match; repeatable
+      --url URL | --data-dir DIR | --config FILE   which workspace (default: from the config)
+  oma workspace serve [--data-dir DIR] [--host H] [--port N] [--client-id ID --client-secret S]
+                                        run the local workspace on its own
+  oma gateway --config FILE             run the OMA gateway (HTTP CONNECT proxy with an allowlist)
+  oma docs config                       print the configuration reference (Markdown)
+  oma version
+`;
+
+class UsageError extends Error {}
+
+/** Runs the command line; returns the exit code (0 ok, 1 failure, 2 invalid config or usage). */
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  try {
+    switch (cmd) {
+      case 'run': {
+        const { values } = parseArgs({ args: rest, options: { config: { type: 'string', short: 'c' } } });
+        return await runAgent({ configFile: values.config ?? defaultConfigFile(), platform: await loadPlatform() });
+      }
+      case 'validate': {
+        const { values, positionals } = parseArgs({ args: rest, options: { config: { type: 'string', short: 'c' } }, allowPositionals: true });
+        const file = values.config ?? positionals[0];
+        if (!file) throw new UsageError('oma validate: --config FILE is required');
+        return await validateConfig(file, await loadPlatform(), process.stdout, process.stderr);
+      }
+      case 'query': {
+        const { values, positionals } = parseArgs({
+          args: rest,
+          allowPositionals: true,
+          options: {
+            json: { type: 'boolean', default: false },
+            limit: { type: 'string', default: '20' },
+            since: { type: 'string' },
+            where: { type: 'string', multiple: true, default: [] },
+            url: { type: 'string' },
+            'data-dir': { type: 'string' },
+            config: { type: 'string', short: 'c' },
+          },
+        });
+        const limit = Number(values.limit);
+        if (!Number.isInteger(limit) || limit < 1) throw new UsageError('oma query: --limit takes a positive whole number');
+        return await runQuery(
+          {
+            ...(positionals[0] ? { table: positionals[0] } : {}),
+            json: values.json,
+            limit,
+            ...(values.since ? { since: values.since } : {}),
+            where: values.where,
+            ...(values.url ? { url: values.url } : {}),
+            ...(values['data-dir'] ? { dataDir: values['data-dir'] } : {}),
+            ...(values.config ? { configFile: values.config } : {}),
+          },
+          process.stdout,
+        );
+      }
+      case 'workspace': {
+        const [sub, ...wargs] = rest;
+        if (sub !== 'serve') throw new UsageError('oma workspace: the subcommand is `serve`');
+        const { values } = parseArgs({
+          args: wargs,
+          options: {
+            'data-dir': { type: 'string', default: '.oma/workspace' },
+            host: { type: 'string', default: '127.0.0.1' },
+            port: { type: 'string', default: '0' },
+            'client-id': { type: 'string' },
+            'client-secret': { type: 'string' },
+          },
+        });
+        return await serveWorkspace(
+          {
+            dataDir: values['data-dir'],
+            host: values.host,
+            port: Number(values.port),
+            ...(values['client-id'] ? { clientId: values['client-id'] } : {}),
+            ...(values['client-secret'] ? { clientSecret: values['client-secret'] } : {}),
+          },
+          process.stdout,
+        );
+      }
+      case 'gateway': {
+        const { values } = parseArgs({ args: rest, options: { config: { type: 'string', short: 'c' } } });
+        return await serveGateway(values.config, process.stdout);
+      }
+      case 'docs': {
+        if (rest[0] !== 'config') throw new UsageError('oma docs: the subcommand is `config`');
+        process.stdout.write(await printConfigDocs());
+        return 0;
+      }
+      case 'version':
+      case '--version':
+        process.stdout.write(`${AGENT_VERSION}\n`);
+        return 0;
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        process.stdout.write(USAGE);
+        return cmd === undefined ? 2 : 0;
+      default:
+        throw new UsageError(`oma: unknown command "${cmd}"`);
+    }
+  } catch (err) {
+    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`${(err as Error).message}\n\n${USAGE}`);
+      return 2;
+    }
+    process.stderr.write(`oma: ${(err as Error).message}\n`);
+    return 1;
+  }
+}

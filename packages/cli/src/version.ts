@@ -1,0 +1,6 @@
+import { readFileSync } from 'node:fs';
+
+/** OMA's version, from this package's package.json. */
+export const AGENT_VERSION: string = (
+  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;

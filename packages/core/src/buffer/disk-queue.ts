@@ -1,0 +1,1193 @@
+import { constants as bufferConstants } from 'node:buffer';
+import { mkdir, open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { AgentError, ConfigError, type ConfigIssue } from '../errors.js';
+import { RateLimitedLog, type Logger } from '../telemetry/logger.js';
+import { crc32c } from './crc32c.js';
+import { errnoCode, readFully, syncDir, writeFully } from './fs-util.js';
+import {
+  MAX_LEDGER_LOST_RANGES,
+  readLedger,
+  sameLedger,
+  writeLedger,
+  type LedgerState,
+  type SeqRange,
+} from './ledger.js';
+import {
+  MAX_RECORD_PAYLOAD_BYTES,
+  RECORD_HEADER_BYTES,
+  decodeRecordHeader,
+  encodeRecordHeader,
+  headerCrcSeed,
+  parseSegmentFileName,
+  segmentFileName,
+} from './record-format.js';
+import { RECORD_ACKED, RECORD_HOLE, RECORD_LIVE, RecordIndex } from './record-index.js';
+import { scanSegment } from './segment-scan.js';
+import type { DiskQueue, DiskQueueOptions, QueueEntry, QueueStats, RecoveryReport } from './types.js';
+
+/** The ledger is rewritten at most this often while acknowledgements flow (and on flush/close). */
+const LEDGER_INTERVAL_MS = 200;
+/** At most this many records (two iovecs each) go into one writev. */
+const MAX_BATCH_RECORDS = 512;
+/** At most this many bytes go into one writev. */
+const MAX_BATCH_BYTES = 8 * 1024 * 1024;
+/** Read-ahead window of the reader (records larger than it are read directly). */
+const READ_AHEAD_BYTES = 512 * 1024;
+
+type SegmentState = 'active' | 'sealing' | 'sealed';
+
+/** One segment file: records with consecutive seqs starting at `firstSeq`. */
+class Segment {
+  readonly index: RecordIndex;
+  /** Bytes of the file (records written; for recovered segments the valid part). */
+  size = 0;
+  state: SegmentState = 'sealed';
+  /** Write handle while active. */
+  fh: FileHandle | undefined;
+  /** Set while sealing: resolves to the fsync error, if any, once the write handle is closed. */
+  sealed: Promise<unknown> | undefined;
+  /** Removed by the drop_oldest policy or because its file vanished. */
+  dropped = false;
+
+  constructor(readonly firstSeq: number, readonly path: string, index?: RecordIndex) {
+    this.index = index ?? new RecordIndex(256);
+  }
+
+  /** Last indexed seq (firstSeq - 1 when empty). */
+  get lastSeq(): number {
+    return this.firstSeq + this.index.count - 1;
+  }
+}
+
+interface PendingWrite {
+  readonly seq: number;
+  readonly header: Buffer;
+  payload: Uint8Array;
+  readonly bytes: number;
+  readonly appendedAt: number;
+  readonly resolve: (seq: number) => void;
+  readonly reject: (err: unknown) => void;
+  seg?: Segment;
+}
+
+interface BlockedAppend {
+  readonly payload: Uint8Array;
+  readonly bytes: number;
+  readonly resolve: (p: Promise<number>) => void;
+  readonly reject: (err: unknown) => void;
+  readonly signal: AbortSignal | undefined;
+  onAbort?: () => void;
+}
+
+interface ReadRequest {
+  readonly resolve: (e: QueueEntry | undefined) => void;
+  readonly reject: (err: unknown) => void;
+  readonly signal: AbortSignal | undefined;
+  onAbort?: () => void;
+  settled: boolean;
+}
+
+interface ReadPos {
+  readonly seg: Segment;
+  readonly idx: number;
+  readonly seq: number;
+}
+
+function closedError(): AgentError {
+  return new AgentError('OMA_ERR_BUFFER_CLOSED', 'the durable queue is closed');
+}
+
+function validateOptions(o: DiskQueueOptions): void {
+  const issues: ConfigIssue[] = [];
+  const minBytes = RECORD_HEADER_BYTES + 1;
+  if (typeof o.dir !== 'string' || o.dir.length === 0) issues.push({ path: 'dir', message: 'must be a non-empty path' });
+  if (!Number.isSafeInteger(o.maxBytes) || o.maxBytes < minBytes) {
+    issues.push({ path: 'maxBytes', message: `must be an integer >= ${minBytes}` });
+  }
+  if (!Number.isSafeInteger(o.segmentMaxBytes) || o.segmentMaxBytes < minBytes) {
+    issues.push({ path: 'segmentMaxBytes', message: `must be an integer >= ${minBytes}` });
+  }
+  if (!['always', 'interval', 'never'].includes(o.fsync)) {
+    issues.push({ path: 'fsync', message: "must be 'always', 'interval' or 'never'" });
+  }
+  if (!Number.isFinite(o.fsyncIntervalMs) || o.fsyncIntervalMs < 0) {
+    issues.push({ path: 'fsyncIntervalMs', message: 'must be a number >= 0' });
+  }
+  if (!['block', 'drop_oldest'].includes(o.fullPolicy)) {
+    issues.push({ path: 'fullPolicy', message: "must be 'block' or 'drop_oldest'" });
+  }
+  if (issues.length > 0) throw new ConfigError('invalid durable queue options', issues);
+}
+
+/** Opens (creating or recovering) the durable queue in `opts.dir`. Never fails because of damaged files. */
+export async function openDiskQueue(opts: DiskQueueOptions): Promise<DiskQueue> {
+  validateOptions(opts);
+  const q = new FileDiskQueue(opts);
+  await q.open();
+  return q;
+}
+
+class FileDiskQueue implements DiskQueue {
+  recovery: RecoveryReport = { replayed: 0, corrupt: 0, badSegments: 0 };
+
+  private readonly dir: string;
+  private readonly log: Logger;
+  private readonly maxRecordBytes: number;
+  private readonly errorLog = new RateLimitedLog();
+
+  /** Segments in seq order; the last one may be `active`. */
+  private segments: Segment[] = [];
+  private active: Segment | undefined;
+  /** Seal the active segment at the next chance (to delete it once fully acknowledged). */
+  private sealRequested = false;
+
+  private nextSeq = 1;
+  private ackedThrough = 0;
+  private storedThrough = 0;
+  /** The reader hands out seqs >= readSeq; every live seq below it has been handed out. */
+  private readSeq = 1;
+  /**
+   * Seq ranges above the acked mark known to be missing: already counted as lost, or never stored
+   * (failed writes). Persisted so that a later recovery does not count them (again).
+   */
+  private lostRanges: SeqRange[] = [];
+
+  private diskBytes = 0;
+  /** Bytes admitted but not yet written (reserved against maxBytes under 'block'). */
+  private pendingBytes = 0;
+  private unacked = 0;
+
+  private pendingWrites: PendingWrite[] = [];
+  private inflightLastSeq: number | undefined;
+  private writer: Promise<void> | undefined;
+  private writeBarriers: Array<{ seq: number; resolve: () => void }> = [];
+  private blocked: BlockedAppend[] = [];
+
+  private unsynced: PendingWrite[] = [];
+  private syncTimer: NodeJS.Timeout | undefined;
+  private syncing: Promise<unknown> | undefined;
+  private lastSyncAt = 0;
+
+  private hkTimer: NodeJS.Timeout | undefined;
+  private hkQueued: Promise<void> | undefined;
+  private hkChain: Promise<void> = Promise.resolve();
+  private hkForce = false;
+  private ledgerOnDisk: LedgerState | undefined;
+  /** Segments taken out of `segments`, waiting to be unlinked after the next ledger write. */
+  private doomed: Segment[] = [];
+
+  private reads: ReadRequest[] = [];
+  /** True while `pump` runs (set before it starts: it may finish synchronously). */
+  private pumping = false;
+  private pumpDone: Promise<void> = Promise.resolve();
+  private fetching = false;
+  private readHandle: { seg: Segment; fh: FileHandle } | undefined;
+  private readonly cache = Buffer.allocUnsafe(READ_AHEAD_BYTES);
+  private cacheSeg: Segment | undefined;
+  private cacheStart = 0;
+  private cacheLen = 0;
+
+  private closing = false;
+  private closed = false;
+  private closePromise: Promise<void> | undefined;
+
+  constructor(private readonly opts: DiskQueueOptions) {
+    this.dir = opts.dir;
+    this.log = opts.log;
+    this.maxRecordBytes = Math.min(
+      opts.maxBytes,
+      opts.segmentMaxBytes,
+      RECORD_HEADER_BYTES + Math.min(MAX_RECORD_PAYLOAD_BYTES, bufferConstants.MAX_LENGTH),
+    );
+  }
+
+  // ---------------------------------------------------------------- recovery
+
+  async open(): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+    const ledgerRead = await readLedger(this.dir);
+    let ledger: LedgerState | undefined;
+    if (ledgerRead.kind === 'ok') ledger = ledgerRead.state;
+    else if (ledgerRead.kind === 'corrupt') {
+      this.log.warn({ reason: ledgerRead.reason }, 'durable queue ledger unreadable, replaying every stored record');
+    }
+    const acked = ledger?.ackedThrough ?? 0;
+    const stored = ledger?.storedThrough ?? 0;
+    const known: SeqRange[] = (ledger?.lost ?? []).filter((r) => r[1] > acked);
+    let maxSeen = Math.max(acked, stored, (ledger?.nextSeq ?? 1) - 1);
+
+    /** Seq ranges reported lost: by an earlier run (from the ledger) or by this recovery. */
+    let counted: SeqRange[] = mergeRanges(known);
+    let lostCount = 0;
+    /** Counts the seqs of [lo, hi] above the acked mark that were not reported before, and remembers them. */
+    const lose = (lo: number, hi: number): void => {
+      const fresh = uncovered(Math.max(lo, acked + 1), hi, counted);
+      for (const [a, b] of fresh) lostCount += b - a + 1;
+      if (fresh.length > 0) counted = mergeRanges([...counted, ...fresh]);
+    };
+
+    const files = (await readdir(this.dir))
+      .map((name) => ({ name, firstSeq: parseSegmentFileName(name) }))
+      .filter((f): f is { name: string; firstSeq: number } => f.firstSeq !== undefined)
+      .sort((a, b) => a.firstSeq - b.firstSeq);
+
+    let badSegments = 0;
+    // Every seq in (acked, stored] must be in a segment or known to be missing; anything else was lost.
+    /** Every seq up to here is present, acknowledged or already accounted for. */
+    let prevEnd = acked;
+    /** The newest file read so far ends in bytes that are not a valid record. */
+    let tailBad = false;
+    for (let k = 0; k < files.length; k++) {
+      const f = files[k]!;
+      const next = files[k + 1];
+      const path = join(this.dir, f.name);
+      const maxSeq = next ? next.firstSeq - 1 : Number.MAX_SAFE_INTEGER;
+      maxSeen = Math.max(maxSeen, f.firstSeq);
+      if (next && maxSeq <= acked) {
+        // Every record it can hold is acknowledged: no need to read it.
+        await this.removeFile(path);
+        continue;
+      }
+      // Records between the previous file's last one and this file's first one are gone.
+      lose(prevEnd + 1, f.firstSeq - 1);
+      const scanned = await this.scanFile(path, f.firstSeq, maxSeq, acked);
+      if (!scanned) {
+        badSegments++;
+        await this.quarantine(path, f.name);
+        prevEnd = Math.max(prevEnd, f.firstSeq - 1);
+        tailBad = true;
+        continue;
+      }
+      const { scan, seg } = scanned;
+      for (const [a, b] of scan.lostInside) lose(a, b);
+      prevEnd = Math.max(prevEnd, scan.lastSeq);
+      tailBad = scan.tailBad;
+      maxSeen = Math.max(maxSeen, scan.lastSeq);
+      if (seg.index.count === 0) {
+        await this.removeFile(path);
+        continue;
+      }
+      this.segments.push(seg);
+      this.diskBytes += seg.size;
+      this.unacked += seg.index.liveCount();
+    }
+    // The newest records up to `stored` were promised to be kept. A bad tail counts at least one
+    // record even when the ledger is older than the data.
+    lose(prevEnd + 1, Math.max(tailBad ? prevEnd + 1 : prevEnd, stored));
+    // Seqs past the last stored record were never promised: account for them without counting.
+    const skipFrom = Math.max(prevEnd, acked) + 1;
+    if (skipFrom <= maxSeen) counted = mergeRanges([...counted, [skipFrom, maxSeen]]);
+
+    this.nextSeq = maxSeen + 1;
+    this.ackedThrough = acked;
+    this.readSeq = acked + 1;
+    this.storedThrough = Math.max(acked, prevEnd);
+    this.lostRanges = counted.slice(-MAX_LEDGER_LOST_RANGES);
+    this.ledgerOnDisk = ledger;
+    this.advanceMark();
+
+    this.recovery = { replayed: this.unacked, corrupt: lostCount, badSegments };
+    if (lostCount > 0 || badSegments > 0) {
+      this.log.error({ count: lostCount, badSegments }, 'durable queue records lost to corruption');
+      if (lostCount > 0) this.reportDrop(lostCount, 'corrupt');
+    }
+    this.log.info(
+      { count: this.unacked, bytes: this.diskBytes, segments: this.segments.length },
+      'durable queue opened',
+    );
+    // Persist the recovered positions (and delete fully acknowledged segments) before taking appends.
+    await this.housekeep(false);
+  }
+
+  /** Scans one segment file; undefined when it cannot be read at all. Truncates a bad tail. */
+  private async scanFile(
+    path: string,
+    firstSeq: number,
+    maxSeq: number,
+    acked: number,
+  ): Promise<{ scan: Awaited<ReturnType<typeof scanSegment>>; seg: Segment } | undefined> {
+    let fh: FileHandle | undefined;
+    try {
+      fh = await open(path, 'r+');
+      const { size } = await fh.stat();
+      const scan = await scanSegment(fh, size, firstSeq, maxSeq, acked);
+      let fileSize = size;
+      if (scan.tailBad) {
+        try {
+          await fh.truncate(scan.validEnd);
+          fileSize = scan.validEnd;
+        } catch (err) {
+          this.log.warn({ err }, 'durable queue could not truncate a damaged segment tail');
+        }
+      }
+      const seg = new Segment(firstSeq, path, scan.index);
+      seg.size = fileSize;
+      return { scan, seg };
+    } catch (err) {
+      this.log.error({ err }, 'durable queue segment unreadable');
+      return undefined;
+    } finally {
+      await fh?.close().catch(() => undefined);
+    }
+  }
+
+  /** Moves an unreadable segment aside so that it is neither read nor counted again. */
+  private async quarantine(path: string, name: string): Promise<void> {
+    try {
+      await rename(path, join(this.dir, `${name}.bad`));
+    } catch (err) {
+      this.log.warn({ err }, 'durable queue could not move an unreadable segment aside');
+    }
+  }
+
+  private async removeFile(path: string): Promise<void> {
+    try {
+      await unlink(path);
+    } catch (err) {
+      if (errnoCode(err) !== 'ENOENT') this.log.warn({ err }, 'durable queue could not delete a segment');
+    }
+  }
+
+  // ---------------------------------------------------------------- append
+
+  append(payload: Buffer, signal?: AbortSignal): Promise<number> {
+    if (this.closing) return Promise.reject(closedError());
+    if (!(payload instanceof Uint8Array)) {
+      return Promise.reject(new TypeError('durable queue payloads must be Buffers'));
+    }
+    const bytes = RECORD_HEADER_BYTES + payload.length;
+    if (bytes > this.maxRecordBytes) {
+      return Promise.reject(
+        new AgentError(
+          'OMA_ERR_BUFFER_FULL',
+          `payload of ${payload.length} bytes can never fit: the largest record this queue holds is ` +
+            `${this.maxRecordBytes - RECORD_HEADER_BYTES} bytes (maxBytes and segmentMaxBytes minus a ` +
+            `${RECORD_HEADER_BYTES}-byte header)`,
+        ),
+      );
+    }
+    if (signal?.aborted) return Promise.reject(signal.reason as Error);
+    if (this.opts.fullPolicy === 'drop_oldest' || (this.blocked.length === 0 && this.fits(bytes))) {
+      return this.admit(payload, bytes);
+    }
+    return new Promise<number>((resolve, reject) => {
+      const b: BlockedAppend = { payload, bytes, resolve, reject, signal };
+      if (signal) {
+        b.onAbort = () => {
+          const i = this.blocked.indexOf(b);
+          if (i < 0) return;
+          this.blocked.splice(i, 1);
+          reject(signal.reason as Error);
+          // The head may have changed: the next one might fit.
+          this.processBlocked();
+        };
+        signal.addEventListener('abort', b.onAbort, { once: true });
+      }
+      this.blocked.push(b);
+      this.requestReclaim();
+    });
+  }
+
+  private fits(bytes: number): boolean {
+    return this.diskBytes + this.pendingBytes + bytes <= this.opts.maxBytes;
+  }
+
+  /** Assigns the seq and queues the write; the promise settles per the fsync policy. */
+  private admit(payload: Uint8Array, bytes: number): Promise<number> {
+    const seq = this.nextSeq++;
+    const appendedAt = Date.now();
+    const header = encodeRecordHeader(seq, appendedAt, payload);
+    this.pendingBytes += bytes;
+    return new Promise<number>((resolve, reject) => {
+      this.pendingWrites.push({ seq, header, payload, bytes, appendedAt, resolve, reject });
+      this.kickWriter();
+    });
+  }
+
+  /** Admits blocked appends, in order, while they fit. */
+  private processBlocked(): void {
+    while (this.blocked.length > 0) {
+      const b = this.blocked[0]!;
+      if (this.closing) {
+        this.blocked.shift();
+        if (b.onAbort) b.signal?.removeEventListener('abort', b.onAbort);
+        b.reject(closedError());
+        continue;
+      }
+      if (!this.fits(b.bytes)) break;
+      this.blocked.shift();
+      if (b.onAbort) b.signal?.removeEventListener('abort', b.onAbort);
+      b.resolve(this.admit(b.payload, b.bytes));
+    }
+    if (this.blocked.length > 0 && !this.closing) this.sealIfReclaimable();
+  }
+
+  /** Under pressure: roll a fully acknowledged active segment and delete acknowledged segments now. */
+  private requestReclaim(): void {
+    this.sealIfReclaimable();
+    this.scheduleHousekeeping(true);
+  }
+
+  /** Seals the active segment when all of it is acknowledged, so that housekeeping can delete it. */
+  private sealIfReclaimable(): void {
+    const a = this.active;
+    if (a && a.index.count > 0 && a.lastSeq <= this.ackedThrough && this.pendingWrites.length === 0) {
+      this.sealRequested = true;
+      this.kickWriter();
+    }
+  }
+
+  // ---------------------------------------------------------------- writer
+
+  private kickWriter(): void {
+    if (this.writer) return;
+    if (this.pendingWrites.length === 0 && !this.sealRequested) return;
+    this.writer = this.writeLoop().finally(() => {
+      this.writer = undefined;
+      this.kickWriter();
+    });
+  }
+
+  private async writeLoop(): Promise<void> {
+    while (this.pendingWrites.length > 0 || this.sealRequested) {
+      try {
+        if (this.pendingWrites.length === 0) {
+          this.sealRequested = false;
+          await this.sealActive();
+          this.scheduleHousekeeping(true);
+          continue;
+        }
+        const first = this.pendingWrites[0]!;
+        let seg: Segment;
+        try {
+          seg = await this.ensureActive(first.bytes);
+        } catch (err) {
+          this.log.error({ err }, 'durable queue could not create a segment');
+          this.failQueued(err);
+          continue;
+        }
+        const limit = Math.min(this.opts.segmentMaxBytes - seg.size, this.opts.maxBytes, MAX_BATCH_BYTES);
+        let n = 0;
+        let bytes = 0;
+        while (n < this.pendingWrites.length && n < MAX_BATCH_RECORDS) {
+          const w = this.pendingWrites[n]!;
+          if (n > 0 && bytes + w.bytes > limit) break;
+          bytes += w.bytes;
+          n++;
+        }
+        if (this.opts.fullPolicy === 'drop_oldest' && !(await this.makeRoom(bytes, seg))) continue;
+        const batch = this.pendingWrites.splice(0, n);
+        await this.writeBatch(seg, batch, bytes);
+      } catch (err) {
+        // Not expected (every step handles its own errors); keep the loop alive for later appends.
+        this.log.error({ err }, 'durable queue writer failed');
+        this.failQueued(err);
+      }
+    }
+  }
+
+  /** The segment the next record goes to: rolls when the record does not fit or a seal was requested. */
+  private async ensureActive(recordBytes: number): Promise<Segment> {
+    const cur = this.active;
+    if (cur && (this.sealRequested || (cur.size > 0 && cur.size + recordBytes > this.opts.segmentMaxBytes))) {
+      this.sealRequested = false;
+      await this.sealActive();
+    }
+    if (this.active) return this.active;
+    const firstSeq = this.pendingWrites[0]?.seq ?? this.nextSeq;
+    const path = join(this.dir, segmentFileName(firstSeq));
+    const fh = await open(path, 'wx');
+    const seg = new Segment(firstSeq, path);
+    seg.fh = fh;
+    seg.state = 'active';
+    this.segments.push(seg);
+    this.active = seg;
+    if (this.opts.fsync !== 'never') await syncDir(this.dir);
+    return seg;
+  }
+
+  /** Closes the active segment for writing (fsync first unless the policy is 'never'). */
+  private async sealActive(): Promise<void> {
+    const seg = this.active;
+    if (!seg) return;
+    this.active = undefined;
+    seg.state = 'sealing';
+    const fh = seg.fh;
+    seg.fh = undefined;
+    const policy = this.opts.fsync;
+    seg.sealed = (async (): Promise<unknown> => {
+      let syncErr: unknown;
+      try {
+        if (fh && policy !== 'never') await fh.sync();
+      } catch (err) {
+        syncErr = err;
+        this.log.error({ err }, 'durable queue segment fsync failed');
+      }
+      try {
+        await fh?.close();
+      } catch (err) {
+        this.log.warn({ err }, 'durable queue could not close a segment');
+      }
+      return syncErr;
+    })();
+    await seg.sealed;
+    seg.state = 'sealed';
+  }
+
+  /** drop_oldest: deletes the oldest segments until `bytes` more fit. False when the active one went. */
+  private async makeRoom(bytes: number, seg: Segment): Promise<boolean> {
+    let activeDropped = false;
+    let droppedAny = false;
+    while (this.diskBytes + bytes > this.opts.maxBytes && this.segments.length > 0) {
+      const victim = this.segments[0]!;
+      if (victim === seg) {
+        if (seg.size === 0) break;
+        await this.sealActive();
+        activeDropped = true;
+      }
+      this.dropSegment(victim, 'full');
+      droppedAny = true;
+      if (activeDropped) break;
+    }
+    // Delete the files before writing more, so the disk never holds more than maxBytes for long.
+    if (droppedAny) await this.housekeep(false).catch(() => undefined);
+    return !activeDropped;
+  }
+
+  private async writeBatch(seg: Segment, batch: PendingWrite[], bytes: number): Promise<void> {
+    const iov: Uint8Array[] = [];
+    for (const w of batch) iov.push(w.header, w.payload);
+    const base = seg.size;
+    this.inflightLastSeq = batch[batch.length - 1]!.seq;
+    const fh = seg.fh;
+    try {
+      if (!fh) throw new Error('segment not open for writing');
+      await writeFully(fh, iov, base, bytes);
+    } catch (err) {
+      this.pendingBytes -= bytes;
+      this.inflightLastSeq = undefined;
+      this.log.error({ err, count: batch.length, bytes }, 'durable queue write failed');
+      // The file may end in a partial record now: cut it back and continue in a new segment.
+      await fh?.truncate(base).catch(() => undefined);
+      if (this.active === seg) await this.sealActive();
+      this.failWrites(batch, err);
+      this.processBlocked();
+      return;
+    }
+    seg.size = base + bytes;
+    this.diskBytes += bytes;
+    this.pendingBytes -= bytes;
+    this.inflightLastSeq = undefined;
+    let off = base;
+    for (const w of batch) {
+      while (seg.firstSeq + seg.index.count < w.seq) seg.index.pushHole();
+      seg.index.push(off, w.payload.length, w.appendedAt, RECORD_LIVE);
+      off += w.bytes;
+      w.seg = seg;
+    }
+    this.unacked += batch.length;
+    this.releaseBarriers(batch[batch.length - 1]!.seq);
+    this.wakeReaders();
+
+    switch (this.opts.fsync) {
+      case 'never':
+        this.resolveWrites(batch);
+        break;
+      case 'always': {
+        try {
+          await fh?.sync();
+          this.resolveWrites(batch);
+        } catch (err) {
+          this.log.error({ err, count: batch.length }, 'durable queue segment fsync failed');
+          for (const w of batch) w.reject(err);
+        }
+        break;
+      }
+      case 'interval':
+        for (const w of batch) this.unsynced.push(w);
+        this.scheduleSync();
+        break;
+    }
+  }
+
+  private resolveWrites(batch: PendingWrite[]): void {
+    for (const w of batch) {
+      if (w.seq > this.storedThrough) this.storedThrough = w.seq;
+      w.payload = EMPTY;
+      w.resolve(w.seq);
+    }
+  }
+
+  /** Fails every queued write (their reservations are released). */
+  private failQueued(err: unknown): void {
+    const batch = this.pendingWrites.splice(0);
+    for (const w of batch) this.pendingBytes -= w.bytes;
+    this.failWrites(batch, err);
+    this.processBlocked();
+  }
+
+  private failWrites(batch: PendingWrite[], err: unknown): void {
+    if (batch.length === 0) return;
+    const e =
+      errnoCode(err) === 'ENOSPC' || errnoCode(err) === 'EDQUOT'
+        ? new AgentError('OMA_ERR_BUFFER_FULL', 'no space left on the durable queue device', { cause: err })
+        : err;
+    for (const w of batch) {
+      w.payload = EMPTY;
+      w.reject(e);
+    }
+    // Never stored: not to be counted as lost by a later recovery.
+    this.addLostRange(batch[0]!.seq, batch[batch.length - 1]!.seq);
+    this.releaseBarriers(batch[batch.length - 1]!.seq);
+  }
+
+  /** Resolves when every write queued so far has been attempted. */
+  private writeBarrier(): Promise<void> {
+    const seq = this.pendingWrites[this.pendingWrites.length - 1]?.seq ?? this.inflightLastSeq;
+    if (seq === undefined) return Promise.resolve();
+    return new Promise<void>((resolve) => this.writeBarriers.push({ seq, resolve }));
+  }
+
+  private releaseBarriers(throughSeq: number): void {
+    if (this.writeBarriers.length === 0) return;
+    const keep: Array<{ seq: number; resolve: () => void }> = [];
+    for (const b of this.writeBarriers) {
+      if (b.seq <= throughSeq) b.resolve();
+      else keep.push(b);
+    }
+    this.writeBarriers = keep;
+  }
+
+  // ---------------------------------------------------------------- group commit ('interval')
+
+  private scheduleSync(): void {
+    if (this.syncTimer || this.syncing || this.closed) return;
+    const delay = Math.max(0, this.lastSyncAt + this.opts.fsyncIntervalMs - Date.now());
+    this.syncTimer = setTimeout(() => {
+      this.syncTimer = undefined;
+      void this.syncNow(false);
+    }, delay);
+    this.syncTimer.unref();
+  }
+
+  /**
+   * One group commit: fsyncs the segments holding the written-but-unsynced appends (and the active
+   * segment when `all`), then settles those appends. Returns the first fsync error.
+   */
+  private async syncNow(all: boolean): Promise<unknown> {
+    if (this.syncTimer) {
+      clearTimeout(this.syncTimer);
+      this.syncTimer = undefined;
+    }
+    while (this.syncing) await this.syncing;
+    const run = (async (): Promise<unknown> => {
+      const batch = this.unsynced;
+      this.unsynced = [];
+      this.lastSyncAt = Date.now();
+      const segs = new Set<Segment>();
+      for (const w of batch) if (w.seg) segs.add(w.seg);
+      if (all && this.active) segs.add(this.active);
+      let error: unknown;
+      for (const seg of segs) {
+        const e = await this.syncSegment(seg);
+        error ??= e;
+      }
+      if (error === undefined) this.resolveWrites(batch);
+      else for (const w of batch) w.reject(error);
+      return error;
+    })();
+    this.syncing = run;
+    const error = await run;
+    this.syncing = undefined;
+    if (this.unsynced.length > 0) this.scheduleSync();
+    return error;
+  }
+
+  private async syncSegment(seg: Segment): Promise<unknown> {
+    if (seg.state === 'active' && seg.fh) {
+      try {
+        await seg.fh.sync();
+        return undefined;
+      } catch (err) {
+        this.log.error({ err }, 'durable queue segment fsync failed');
+        return err;
+      }
+    }
+    return seg.sealed ? await seg.sealed : undefined;
+  }
+
+  // ---------------------------------------------------------------- read
+
+  read(signal?: AbortSignal): Promise<QueueEntry | undefined> {
+    if (this.closing) return Promise.resolve(undefined);
+    if (signal?.aborted) return Promise.reject(signal.reason as Error);
+    return new Promise<QueueEntry | undefined>((resolve, reject) => {
+      const req: ReadRequest = { resolve, reject, signal, settled: false };
+      if (signal) {
+        req.onAbort = () => {
+          if (req.settled) return;
+          req.settled = true;
+          const i = this.reads.indexOf(req);
+          if (i >= 0) this.reads.splice(i, 1);
+          reject(signal.reason as Error);
+        };
+        signal.addEventListener('abort', req.onAbort, { once: true });
+      }
+      this.reads.push(req);
+      this.wakeReaders();
+    });
+  }
+
+  private wakeReaders(): void {
+    if (this.pumping || this.reads.length === 0) return;
+    this.pumping = true;
+    this.pumpDone = this.pump();
+  }
+
+  private settleRead(req: ReadRequest, entry: QueueEntry | undefined): void {
+    req.settled = true;
+    if (req.onAbort) req.signal?.removeEventListener('abort', req.onAbort);
+    req.resolve(entry);
+  }
+
+  /** Serves queued read requests in order while records are available. */
+  private async pump(): Promise<void> {
+    try {
+      for (;;) {
+        while (this.reads.length > 0 && this.reads[0]!.settled) this.reads.shift();
+        const req = this.reads[0];
+        if (!req) return;
+        if (this.closing) {
+          for (const r of this.reads.splice(0)) if (!r.settled) this.settleRead(r, undefined);
+          return;
+        }
+        const pos = this.nextReadable();
+        if (!pos) return;
+        let entry: QueueEntry | undefined;
+        this.fetching = true;
+        try {
+          const cached = this.fromCache(pos);
+          entry = cached === MISS ? await this.fetch(pos) : cached;
+        } catch (err) {
+          if (!req.settled) {
+            req.settled = true;
+            this.reads.shift();
+            if (req.onAbort) req.signal?.removeEventListener('abort', req.onAbort);
+            req.reject(err);
+          }
+          continue;
+        } finally {
+          this.fetching = false;
+        }
+        // Dropped while being read, or skipped as damaged: look again. Aborted: keep it for the next read.
+        if (!entry || pos.seg.dropped || req.settled) continue;
+        this.readSeq = pos.seq + 1;
+        this.reads.shift();
+        this.settleRead(req, entry);
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  /** The next live record at or after readSeq that has been written, skipping holes and gaps. */
+  private nextReadable(): ReadPos | undefined {
+    let i = this.segmentFor(this.readSeq);
+    let seq = this.readSeq;
+    if (i < 0) {
+      if (this.segments.length === 0) return undefined;
+      i = 0;
+      seq = Math.max(seq, this.segments[0]!.firstSeq);
+    }
+    while (i < this.segments.length) {
+      const seg = this.segments[i]!;
+      let idx = Math.max(0, seq - seg.firstSeq);
+      const n = seg.index.count;
+      while (idx < n) {
+        if (seg.index.state(idx) === RECORD_LIVE) {
+          const s = seg.firstSeq + idx;
+          if (s > this.readSeq) this.readSeq = s;
+          return { seg, idx, seq: s };
+        }
+        idx++;
+      }
+      i++;
+      const nextSeg = this.segments[i];
+      if (!nextSeg) break;
+      seq = nextSeg.firstSeq;
+    }
+    return undefined;
+  }
+
+  /** Serves a record from the read-ahead window without I/O; MISS when it is not there. */
+  private fromCache(pos: ReadPos): QueueEntry | undefined | typeof MISS {
+    if (this.cacheSeg !== pos.seg) return MISS;
+    const off = pos.seg.index.offset(pos.idx);
+    const total = RECORD_HEADER_BYTES + pos.seg.index.payloadLen(pos.idx);
+    if (off < this.cacheStart || off + total > this.cacheStart + this.cacheLen) return MISS;
+    return this.decode(pos, this.cache, off - this.cacheStart, undefined);
+  }
+
+  private async fetch(pos: ReadPos): Promise<QueueEntry | undefined> {
+    const { seg, idx } = pos;
+    const off = seg.index.offset(idx);
+    const len = seg.index.payloadLen(idx);
+    const total = RECORD_HEADER_BYTES + len;
+    let fh: FileHandle;
+    try {
+      fh = await this.readHandleFor(seg);
+    } catch (err) {
+      if (errnoCode(err) !== 'ENOENT') throw err;
+      // The file vanished under us: everything still unread in it is gone.
+      if (seg === this.active) {
+        this.sealRequested = true;
+        this.kickWriter();
+      }
+      this.loseRecords(seg, idx, seg.index.count, err);
+      return undefined;
+    }
+    if (total <= READ_AHEAD_BYTES) {
+      const want = Math.max(total, Math.min(READ_AHEAD_BYTES, seg.size - off));
+      this.cacheSeg = undefined;
+      const got = await readFully(fh, this.cache, 0, want, off);
+      this.cacheSeg = seg;
+      this.cacheStart = off;
+      this.cacheLen = got;
+      if (got < total) {
+        this.loseRecords(seg, idx, idx + 1, new Error('segment shorter than its index'));
+        return undefined;
+      }
+      return this.decode(pos, this.cache, 0, undefined);
+    }
+    const header = Buffer.allocUnsafe(RECORD_HEADER_BYTES);
+    const payload = Buffer.allocUnsafe(len);
+    const gotH = await readFully(fh, header, 0, RECORD_HEADER_BYTES, off);
+    const gotP = gotH === RECORD_HEADER_BYTES ? await readFully(fh, payload, 0, len, off + RECORD_HEADER_BYTES) : 0;
+    if (gotP < len) {
+      this.loseRecords(seg, idx, idx + 1, new Error('segment shorter than its index'));
+      return undefined;
+    }
+    return this.decode(pos, header, 0, payload);
+  }
+
+  /** Checks a record read back (length, seq, CRC) and returns it with a payload the caller owns. */
+  private decode(pos: ReadPos, buf: Buffer, at: number, ownPayload: Buffer | undefined): QueueEntry | undefined {
+    const { seg, idx, seq } = pos;
+    const len = seg.index.payloadLen(idx);
+    const h = decodeRecordHeader(buf, at);
+    const payloadView = ownPayload ?? buf.subarray(at + RECORD_HEADER_BYTES, at + RECORD_HEADER_BYTES + len);
+    if (h.payloadLen !== len || h.seq !== seq || crc32c(payloadView, headerCrcSeed(buf, at)) !== h.crc) {
+      this.loseRecords(seg, idx, idx + 1, new Error('record failed its checksum on read'));
+      return undefined;
+    }
+    const payload = ownPayload ?? Buffer.from(payloadView);
+    return { seq, payload, appendedAt: h.appendedAt };
+  }
+
+  private async readHandleFor(seg: Segment): Promise<FileHandle> {
+    if (this.readHandle?.seg === seg) return this.readHandle.fh;
+    await this.closeReadHandle();
+    const fh = await open(seg.path, 'r');
+    this.readHandle = { seg, fh };
+    return fh;
+  }
+
+  private async closeReadHandle(): Promise<void> {
+    const rh = this.readHandle;
+    this.readHandle = undefined;
+    if (this.cacheSeg === rh?.seg) this.cacheSeg = undefined;
+    await rh?.fh.close().catch(() => undefined);
+  }
+
+  // ---------------------------------------------------------------- ack
+
+  ack(seq: number): void {
+    if (this.closed || !Number.isSafeInteger(seq) || seq <= this.ackedThrough || seq >= this.readSeq) return;
+    const i = this.segmentFor(seq);
+    const seg = this.segments[i];
+    if (!seg) return;
+    const idx = seq - seg.firstSeq;
+    if (idx >= seg.index.count || seg.index.state(idx) !== RECORD_LIVE) return;
+    seg.index.setState(idx, RECORD_ACKED);
+    this.unacked--;
+    // Cheap when seq is not the oldest unacknowledged record: the walk stops at the first live one.
+    this.advanceMark();
+  }
+
+  /**
+   * The first live (unacknowledged) record at or after `from`, skipping acknowledged records, holes
+   * and gaps between segments; or, when there is none, the seq just past the last indexed record.
+   */
+  private firstLiveFrom(from: number): { seq: number; seg: Segment | undefined; idx: number } {
+    let s = from;
+    let i = this.segmentFor(s);
+    if (i < 0) {
+      if (this.segments.length === 0) return { seq: s, seg: undefined, idx: -1 };
+      i = 0;
+      s = Math.max(s, this.segments[0]!.firstSeq);
+    }
+    for (;;) {
+      const seg = this.segments[i]!;
+      const n = seg.index.count;
+      let idx = s - seg.firstSeq;
+      while (idx < n && seg.index.state(idx) !== RECORD_LIVE) idx++;
+      if (idx < n) return { seq: seg.firstSeq + idx, seg, idx };
+      s = Math.max(s, seg.firstSeq + n);
+      const nextSeg = this.segments[i + 1];
+      if (!nextSeg) return { seq: s, seg: undefined, idx: -1 };
+      s = Math.max(s, nextSeg.firstSeq);
+      i++;
+    }
+  }
+
+  /** Moves ackedThrough over acknowledged records, holes and gaps, up to the first live record. */
+  private advanceMark(): void {
+    const before = this.ackedThrough;
+    const s = this.firstLiveFrom(this.ackedThrough + 1).seq;
+    if (s - 1 > this.ackedThrough) this.ackedThrough = s - 1;
+    if (this.readSeq <= this.ackedThrough) this.readSeq = this.ackedThrough + 1;
+    if (this.ackedThrough !== before) this.onMarkAdvanced();
+  }
+
+  private onMarkAdvanced(): void {
+    if (this.blocked.length > 0) this.requestReclaim();
+    else this.scheduleHousekeeping(false);
+  }
+
+  /** Index of the last segment with firstSeq <= seq, or -1. */
+  private segmentFor(seq: number): number {
+    const segs = this.segments;
+    let lo = 0;
+    let hi = segs.length - 1;
+    let ans = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      if (segs[mid]!.firstSeq <= seq) {
+        ans = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    return ans;
+  }
+
+  // ---------------------------------------------------------------- losses
+
+  /** Records found damaged (or gone) while running: holes from now on, counted and logged. */
+  private loseRecords(seg: Segment, from: number, to: number, cause: unknown): void {
+    let n = 0;
+    for (let idx = from; idx < to; idx++) {
+      if (seg.index.state(idx) === RECORD_LIVE) {
+        seg.index.setState(idx, RECORD_HOLE);
+        n++;
+      }
+    }
+    if (n === 0) return;
+    this.unacked -= n;
+    this.addLostRange(seg.firstSeq + from, seg.firstSeq + to - 1);
+    const suppressed = this.errorLog.admit('corrupt');
+    if (suppressed >= 0) {
+      this.log.error({ err: cause, count: n, suppressed }, 'durable queue records lost to corruption');
+    }
+    this.reportDrop(n, 'corrupt');
+    this.advanceMark();
+  }
+
+  /** drop_oldest: removes a whole segment, acknowledged or not. */
+  private dropSegment(seg: Segment, reason: 'full'): void {
+    const i = this.segments.indexOf(seg);
+    if (i >= 0) this.segments.splice(i, 1);
+    seg.dropped = true;
+    this.diskBytes -= seg.size;
+    const n = seg.index.liveCount();
+    this.unacked -= n;
+    this.doomed.push(seg);
+    // Everything up to the end of the oldest segment is now acknowledged or gone.
+    if (seg.lastSeq > this.ackedThrough) this.ackedThrough = seg.lastSeq;
+    if (this.readSeq <= seg.lastSeq) this.readSeq = seg.lastSeq + 1;
+    this.advanceMark();
+    this.scheduleHousekeeping(false);
+    if (n > 0) {
+      const suppressed = this.errorLog.admit('full');
+      if (suppressed >= 0) {
+        this.log.error({ count: n, bytes: seg.size, suppressed }, 'durable queue full, dropped the oldest records');
+      }
+      this.reportDrop(n, reason);
+    }
+  }
+
+  private addLostRange(lo: number, hi: number): void {
+    this.lostRanges = mergeRanges([...this.lostRanges, [lo, hi]]).slice(-MAX_LEDGER_LOST_RANGES);
+  }
+
+  private reportDrop(count: number, reason: 'corrupt' | 'full'): void {
+    try {
+      this.opts.onDrop?.(count, reason);
+    } catch (err) {
+      this.log.warn({ err }, 'durable queue drop callback failed');
+    }
+  }
+
+  // ---------------------------------------------------------------- housekeeping
+
+  private scheduleHousekeeping(urgent: boolean): void {
+    if (this.closed) return;
+    if (urgent) {
+      if (this.hkTimer) {
+        clearTimeout(this.hkTimer);
+        this.hkTimer = undefined;
+      }
+      this.housekeep(false).catch(() => undefined);
+      return;
+    }
+    if (this.hkTimer || this.hkQueued) return;
+    this.hkTimer = setTimeout(() => {
+      this.hkTimer = undefined;
+      this.housekeep(false).catch(() => undefined);
+    }, LEDGER_INTERVAL_MS);
+    this.hkTimer.unref();
+  }
+
+  /** Writes the ledger if it changed (always when `force`), then deletes acknowledged segments. */
+  private housekeep(force: boolean): Promise<void> {
+    if (force) this.hkForce = true;
+    if (this.hkQueued) return this.hkQueued;
+    const run = this.hkChain.then(() => {
+      this.hkQueued = undefined;
+      return this.housekeepOnce();
+    });
+    this.hkQueued = run;
+    this.hkChain = run.catch(() => undefined);
+    return run;
+  }
+
+  private async housekeepOnce(): Promise<void> {
+    const force = this.hkForce;
+    this.hkForce = false;
+    // Segments wholly at or below the acked mark go, oldest first.
+    while (this.segments.length > 0) {
+      const seg = this.segments[0]!;
+      if (seg.state !== 'sealed' || seg.lastSeq > this.ackedThrough) break;
+      this.segments.shift();
+      this.diskBytes -= seg.size;
+      this.doomed.push(seg);
+    }
+    const doomed = this.doomed.splice(0);
+    this.lostRanges = this.lostRanges.filter((r) => r[1] > this.ackedThrough);
+    const state: LedgerState = {
+      ackedThrough: this.ackedThrough,
+      storedThrough: this.storedThrough,
+      nextSeq: this.nextSeq,
+      lost: this.lostRanges.map((r) => [Math.max(r[0], this.ackedThrough + 1), r[1]] as const),
+    };
+    let ledgerErr: unknown;
+    if (force || doomed.length > 0 || !sameLedger(this.ledgerOnDisk, state)) {
+      try {
+        // The ledger goes first: a deleted segment is always covered by a persisted position.
+        await writeLedger(this.dir, state, force || this.opts.fsync !== 'never');
+        this.ledgerOnDisk = state;
+      } catch (err) {
+        ledgerErr = err;
+        const suppressed = this.errorLog.admit('ledger');
+        if (suppressed >= 0) this.log.error({ err, suppressed }, 'durable queue ledger write failed');
+      }
+    }
+    for (const seg of doomed) {
+      if (this.readHandle?.seg === seg && !this.fetching) await this.closeReadHandle();
+      if (this.cacheSeg === seg) this.cacheSeg = undefined;
+      await this.removeFile(seg.path);
+    }
+    this.processBlocked();
+    if (ledgerErr !== undefined && force) throw asError(ledgerErr);
+  }
+
+  // ---------------------------------------------------------------- stats, flush, close
+
+  stats(): QueueStats {
+    const oldest = this.firstLiveFrom(this.ackedThrough + 1);
+    const oldestAppendedAt = oldest.seg ? oldest.seg.index.appendedAt(oldest.idx) : undefined;
+    return {
+      bytes: this.diskBytes,
+      records: this.unacked,
+      oldestAppendedAt,
+      nextSeq: this.nextSeq,
+      ackedThrough: this.ackedThrough,
+    };
+  }
+
+  async flush(): Promise<void> {
+    if (this.closed) return;
+    await this.flushInternal();
+  }
+
+  private async flushInternal(): Promise<void> {
+    await this.writeBarrier();
+    const syncErr = await this.syncNow(true);
+    await this.housekeep(true);
+    if (syncErr !== undefined) throw asError(syncErr);
+  }
+
+  close(): Promise<void> {
+    this.closePromise ??= this.doClose();
+    return this.closePromise;
+  }
+
+  private async doClose(): Promise<void> {
+    this.closing = true;
+    this.processBlocked();
+    for (const r of this.reads.splice(0)) if (!r.settled) this.settleRead(r, undefined);
+    let error: unknown;
+    try {
+      while (this.writer) await this.writer;
+      await this.flushInternal();
+    } catch (err) {
+      error = err;
+      this.log.error({ err }, 'durable queue flush on close failed');
+    }
+    this.closed = true;
+    if (this.hkTimer) clearTimeout(this.hkTimer);
+    if (this.syncTimer) clearTimeout(this.syncTimer);
+    this.hkTimer = undefined;
+    this.syncTimer = undefined;
+    await this.pumpDone;
+    await this.hkChain;
+    await this.sealActive();
+    await this.closeReadHandle();
+    this.log.info({ count: this.unacked, bytes: this.diskBytes }, 'durable queue closed');
+    if (error !== undefined) throw asError(error);
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}
+const MISS = Symbol('miss');
+
+/** The parts of [lo, hi] not covered by `ranges` (sorted, merged). */
+function uncovered(lo: number, hi: number, ranges: readonly SeqRange[]): SeqRange[] {
+  const out: SeqRange[] = [];
+  let from = lo;
+  for (const [a, b] of ranges) {
+    if (from > hi) break;
+    if (b < from) continue;
+    if (a > hi) break;
+    if (a > from) out.push([from, a - 1]);
+    from = Math.max(from, b + 1);
+  }
+  if (from <= hi) out.push([from, hi]);
+  return out;
+}
+
+/** Sorts and merges overlapping or adjacent ranges. */
+function mergeRanges(ranges: SeqRange[]): SeqRange[] {
+  const sorted = [...ranges].sort((a, b) => a[0] - b[0]);
+  const out: Array<[number, number]> = [];
+  for (const [a, b] of sorted) {
+    const last = out[out.length - 1];
+    if (last && a <= last[1] + 1) last[1] = Math.max(last[1], b);
+    else out.push([a, b]);
+  }
+  return out;
+}

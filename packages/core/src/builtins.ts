@@ -1,0 +1,10 @@
+import type { ComponentDefinition } from './pipeline/component.js';
+import { filterProcessor } from './processors/filter/index.js';
+import { customLogSource } from './sources/custom_log/index.js';
+import { heartbeatSource } from './sources/heartbeat/index.js';
+import { azureLogsIngestionSink } from './sinks/azure_logs_ingestion/index.js';
+
+/** Component types core provides on every platform. */
+export function coreComponents(): ComponentDefinition[] {
+  return [heartbeatSource, customLogSource, filterProcessor, azureLogsIngestionSink];
+}

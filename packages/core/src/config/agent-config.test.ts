@@ -1,0 +1,118 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import type { ConfigError } from '../errors.js';
+import type { SinkDefinition } from '../pipeline/component.js';
+import { ComponentRegistry } from '../pipeline/registry.js';
+import { filterProcessor } from '../processors/filter/index.js';
+import { heartbeatSource } from '../sources/heartbeat/index.js';
+import { loadAgentConfig, parseAgentConfig, parseConfigText } from './agent-config.js';
+import { secretSchema } from './secret.js';
+
+const fakeSink: SinkDefinition = {
+  kind: 'sink',
+  type: 'fake_sink',
+  description: 'test',
+  schema: z.strictObject({ url: z.url(), key: secretSchema.optional() }),
+  create: () => {
+    throw new Error('not used');
+  },
+};
+
+const registry = new ComponentRegistry([heartbeatSource, filterProcessor, fakeSink]);
+
+function problems(doc: unknown): Array<{ path: string; message: string }> {
+  try {
+    parseAgentConfig(doc, registry);
+  } catch (err) {
+    return [...(err as ConfigError).issues];
+  }
+  return [];
+}
+
+describe('agent config', () => {
+  it('applies defaults: a local workspace destination and an absolute dataDir', () => {
+    const cfg = parseAgentConfig({ dataDir: 'rel/dir', sources: { hb: { type: 'heartbeat' } } }, registry);
+    expect(cfg.dataDir).toBe(join(process.cwd(), 'rel/dir'));
+    expect(cfg.destinations).toEqual([
+      expect.objectContaining({ id: 'local', type: 'local_workspace', queue: expect.objectContaining({ fullPolicy: 'block', fsync: 'interval' }) }),
+    ]);
+    expect(cfg.sources[0]).toMatchObject({ id: 'hb', type: 'heartbeat', options: { intervalMs: 60_000, category: 'Direct Agent' } });
+    expect(cfg.statusIntervalMs).toBe(10_000);
+  });
+
+  it('reports every mistake at once, each with its path', () => {
+    const found = problems({
+      statusIntervalMs: 'soon',
+      sources: {
+        hb: { type: 'heartbeat', intervalMs: '5 parsecs', colour: 'red' },
+        Bad: { type: 'heartbeat' },
+        x: { type: 'nope' },
+      },
+      destinations: { out: { type: 'fake_sink', url: 'not a url', queue: { fullPolicy: 'explode' } } },
+    });
+    const paths = found.map((p) => p.path);
+    expect(paths).toEqual(
+      expect.arrayContaining([
+        'statusIntervalMs',
+        'sources.Bad',
+        'sources.hb.intervalMs',
+        'sources.hb',
+        'sources.x.type',
+        'destinations.out.url',
+        'destinations.out.queue.fullPolicy',
+      ]),
+    );
+    expect(found.find((p) => p.path === 'sources.hb')?.message).toMatch(/unknown key: colour/);
+    expect(found.find((p) => p.path === 'sources.x.type')?.message).toMatch(/unknown source type "nope".*heartbeat/);
+    expect(found.some((p) => p.path.startsWith('sources') && p.message.includes('lower-case'))).toBe(true);
+  });
+
+  it('validates processors by their own schema', () => {
+    const found = problems({ sources: { hb: { type: 'heartbeat', processors: [{ type: 'filter', exclude: { RawData: '(' } }, { type: 'zap' }] } } });
+    expect(found.map((p) => p.path)).toEqual(['sources.hb.processors[0].exclude.RawData', 'sources.hb.processors[1].type']);
+  });
+
+  it('rejects unknown tables in a destination filter', () => {
+    const found = problems({ destinations: { local: { type: 'local_workspace', tables: ['Heartbeat', 'NotATable'] } } });
+    expect(found).toEqual([{ path: 'destinations.local.tables[1]', message: expect.stringMatching(/standard table/) }]);
+  });
+
+  it('resolves secrets from the environment and files, reporting missing ones at their path', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'oma-cfg-'));
+    writeFileSync(join(dir, 'key'), 's3cret\n');
+    process.env.OMA_TEST_KEY = 'from-env';
+    const ok = parseAgentConfig({ destinations: { a: { type: 'fake_sink', url: 'https://x.example', key: { file: join(dir, 'key') } }, b: { type: 'fake_sink', url: 'https://y.example', key: { env: 'OMA_TEST_KEY' } } } }, registry);
+    const keys = ok.destinations.map((d) => (d.options as { key: { reveal(): string } }).key);
+    expect(keys.map((k) => k.reveal())).toEqual(['s3cret', 'from-env']);
+    expect(JSON.stringify(ok.destinations)).not.toContain('s3cret');
+    const found = problems({ destinations: { a: { type: 'fake_sink', url: 'https://x.example', key: { env: 'OMA_TEST_MISSING_VAR' } } } });
+    expect(found).toEqual([{ path: 'destinations.a.key', message: 'environment variable OMA_TEST_MISSING_VAR is not set' }]);
+  });
+
+  it('parses sizes and durations with units', () => {
+    const cfg = parseAgentConfig({ shutdownTimeoutMs: '1.5s', destinations: { local: { type: 'local_workspace', queue: { maxBytes: '1GiB', segmentMaxBytes: '8MiB' } } } }, registry);
+    expect(cfg.shutdownTimeoutMs).toBe(1500);
+    expect(cfg.destinations[0]!.queue).toMatchObject({ maxBytes: 1024 ** 3, segmentMaxBytes: 8 * 1024 ** 2 });
+    expect(problems({ destinations: { local: { type: 'local_workspace', queue: { maxBytes: '10MiB', segmentMaxBytes: '8MiB' } } } })).toEqual([
+      { path: 'destinations.local.queue.maxBytes', message: 'maxBytes must hold at least two segments' },
+    ]);
+  });
+
+  it('reports YAML syntax errors with line and column, and reads JSON', async () => {
+    expect(() => parseConfigText('sources:\n  hb: [\n', 'f.yaml')).toThrow(/not valid YAML/);
+    const dir = mkdtempSync(join(tmpdir(), 'oma-cfg-'));
+    const file = join(dir, 'oma.json');
+    writeFileSync(file, JSON.stringify({ dataDir: dir, sources: { hb: { type: 'heartbeat' } } }));
+    const cfg = await loadAgentConfig(file, registry);
+    expect(cfg.file).toBe(file);
+    await expect(loadAgentConfig(join(dir, 'missing.yaml'), registry)).rejects.toMatchObject({ code: 'OMA_ERR_CONFIG_INVALID' });
+  });
+
+  it('skips disabled components', () => {
+    const cfg = parseAgentConfig({ sources: { hb: { type: 'heartbeat', enabled: false } } }, registry);
+    expect(cfg.sources).toEqual([]);
+  });
+});

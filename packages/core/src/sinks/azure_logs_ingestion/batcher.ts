@@ -1,0 +1,232 @@
+import type { AckHandle } from '../../pipeline/batch.js';
+import { arrayJsonBytes } from './payload.js';
+
+/** Settlement state of one batch taken from the queue: settled when all its records are resolved. */
+export interface BatchTracker {
+  readonly ack: AckHandle;
+  readonly table: string;
+  /** Records not yet delivered or rejected. */
+  remaining: number;
+  /** Some record was rejected (dead-lettered or invalid): the batch settles `rejected`. */
+  failed: boolean;
+}
+
+/** One serialized record waiting for delivery. */
+export interface Entry {
+  json: string;
+  bytes: number;
+  /** When it was taken (clock ms): starts the flush interval. */
+  readonly at: number;
+  truncated: boolean;
+  readonly tracker: BatchTracker;
+}
+
+/** A request's worth of records of one table. */
+export interface OutgoingRequest {
+  /** Position within the table: compared lexicographically; parts of a split request sort in place. */
+  readonly order: readonly number[];
+  readonly entries: readonly Entry[];
+  /** Bytes of the JSON array of the entries. */
+  readonly jsonBytes: number;
+  /** Encoded body, kept for retries. */
+  body?: Buffer;
+  /** Times this request was sent. */
+  sends: number;
+  /** A 401 already led to one immediate retry with a fresh token. */
+  authRetried: boolean;
+}
+
+export interface LaneOptions {
+  readonly maxRequestBytes: number;
+  readonly flushIntervalMs: number;
+}
+
+export function compareOrder(a: readonly number[], b: readonly number[]): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const d = a[i]! - b[i]!;
+    if (d !== 0) return d;
+  }
+  return a.length - b.length;
+}
+
+export function makeRequest(order: readonly number[], entries: readonly Entry[]): OutgoingRequest {
+  let bytes = 0;
+  for (const e of entries) bytes += e.bytes;
+  return { order, entries, jsonBytes: arrayJsonBytes(bytes, entries.length), sends: 0, authRetried: false };
+}
+
+/** Two requests with the first and second half of `req`'s records (by count), ordered in its place. */
+export function splitInHalves(req: OutgoingRequest): [OutgoingRequest, OutgoingRequest] {
+  const mid = Math.ceil(req.entries.length / 2);
+  return [makeRequest([...req.order, 0], req.entries.slice(0, mid)), makeRequest([...req.order, 1], req.entries.slice(mid))];
+}
+
+/**
+ * The records of one table on their way out, in order. Records wait in `pending` until a request is
+ * full or the oldest has waited `flushIntervalMs`; requests are cut greedily up to `maxRequestBytes`
+ * of JSON. Several requests of a table may be in flight; once one fails and waits for a retry (the
+ * head), nothing later of the table is sent until the head got through, so that a table is never
+ * reordered around a failure.
+ */
+export class Lane {
+  private pending: Entry[] = [];
+  private pendingStart = 0;
+  private pendingRecordBytes = 0;
+  /** Formed requests not in flight (split parts, requests waiting for a retry), by `order`. */
+  private readonly queued: OutgoingRequest[] = [];
+  private nextSeq = 0;
+  /** The oldest failed request: while set, it alone may be sent, not before `blockedUntil`. */
+  private head: OutgoingRequest | undefined;
+  private headInFlight = false;
+  private blockedUntil = 0;
+  /** Consecutive failed attempts (reset by a success of the head). */
+  failures = 0;
+  /** Requests of this lane in flight. */
+  inFlight = 0;
+
+  constructor(
+    readonly table: string,
+    readonly stream: string,
+    private readonly opts: LaneOptions,
+  ) {}
+
+  get pendingCount(): number {
+    return this.pending.length - this.pendingStart;
+  }
+
+  /** True while a failed request of this table waits for its retry. */
+  get retrying(): boolean {
+    return this.head !== undefined;
+  }
+
+  /** True when nothing of this table is pending, queued or in flight. */
+  get idle(): boolean {
+    return this.pendingCount === 0 && this.queued.length === 0 && this.inFlight === 0;
+  }
+
+  add(entry: Entry): void {
+    this.pending.push(entry);
+    this.pendingRecordBytes += entry.bytes;
+  }
+
+  /**
+   * The next request to send at `now`, counted as in flight, or undefined when the lane must wait.
+   * `force` sends pending records without waiting for the flush interval (stopping, backpressure).
+   */
+  next(now: number, force: boolean): OutgoingRequest | undefined {
+    if (this.head) {
+      if (this.headInFlight || now < this.blockedUntil) return undefined;
+      const req = this.queued.shift();
+      if (!req) {
+        this.head = undefined;
+      } else {
+        this.head = req;
+        this.headInFlight = true;
+        this.inFlight++;
+        return req;
+      }
+    }
+    const queued = this.queued.shift();
+    if (queued) {
+      this.inFlight++;
+      return queued;
+    }
+    if (!this.pendingDue(now, force)) return undefined;
+    const req = this.cut();
+    this.inFlight++;
+    return req;
+  }
+
+  /** When `next` may return a request (if a slot is free), or undefined when only a completion can change that. */
+  nextDueAt(now: number, force: boolean): number | undefined {
+    if (this.head) return this.headInFlight ? undefined : this.blockedUntil;
+    if (this.queued.length > 0) return now;
+    if (this.pendingCount === 0) return undefined;
+    if (force || this.pendingFull()) return now;
+    return this.pending[this.pendingStart]!.at + this.opts.flushIntervalMs;
+  }
+
+  /** `req` was delivered, or rejected for good. */
+  done(req: OutgoingRequest): void {
+    this.inFlight--;
+    if (req === this.head) {
+      this.head = undefined;
+      this.headInFlight = false;
+      this.failures = 0;
+    }
+  }
+
+  /** `req` failed and is to be sent again after `delayMs`; later requests of the table wait. */
+  retryLater(req: OutgoingRequest, now: number, delayMs: number): void {
+    this.inFlight--;
+    this.failures++;
+    this.insert(req);
+    if (this.head && this.headInFlight && this.head !== req) {
+      // The head is being retried right now; this later request waits behind it.
+      this.blockedUntil = Math.max(this.blockedUntil, now + delayMs);
+      return;
+    }
+    this.head = this.queued[0];
+    this.headInFlight = false;
+    this.blockedUntil = req === this.head ? now + delayMs : Math.max(this.blockedUntil, now + delayMs);
+  }
+
+  /** `req` is replaced by `parts` (a split, or a re-encoded record), to be sent in its place. */
+  replace(req: OutgoingRequest, parts: readonly OutgoingRequest[]): void {
+    this.inFlight--;
+    for (const p of parts) this.insert(p);
+    if (req === this.head) {
+      this.head = this.queued[0];
+      this.headInFlight = false;
+    }
+  }
+
+  /** `req` was abandoned (stopping): it goes back to the queue unsent. */
+  abandon(req: OutgoingRequest): void {
+    this.inFlight--;
+    this.insert(req);
+    if (req === this.head) this.headInFlight = false;
+  }
+
+  private insert(req: OutgoingRequest): void {
+    let i = this.queued.length;
+    while (i > 0 && compareOrder(this.queued[i - 1]!.order, req.order) > 0) i--;
+    this.queued.splice(i, 0, req);
+  }
+
+  private pendingFull(): boolean {
+    return arrayJsonBytes(this.pendingRecordBytes, this.pendingCount) > this.opts.maxRequestBytes;
+  }
+
+  private pendingDue(now: number, force: boolean): boolean {
+    if (this.pendingCount === 0) return false;
+    return force || this.pendingFull() || now - this.pending[this.pendingStart]!.at >= this.opts.flushIntervalMs;
+  }
+
+  /** Takes the longest prefix of pending records that fits in one request (at least one record). */
+  private cut(): OutgoingRequest {
+    const max = this.opts.maxRequestBytes;
+    const start = this.pendingStart;
+    let end = start;
+    let bytes = 0;
+    while (end < this.pending.length) {
+      const e = this.pending[end]!;
+      const n = end - start;
+      if (n > 0 && arrayJsonBytes(bytes + e.bytes, n + 1) > max) break;
+      bytes += e.bytes;
+      end++;
+    }
+    const entries = this.pending.slice(start, end);
+    this.pendingStart = end;
+    this.pendingRecordBytes -= bytes;
+    if (this.pendingStart === this.pending.length) {
+      this.pending = [];
+      this.pendingStart = 0;
+    } else if (this.pendingStart > 1024 && this.pendingStart * 2 > this.pending.length) {
+      this.pending = this.pending.slice(this.pendingStart);
+      this.pendingStart = 0;
+    }
+    return makeRequest([this.nextSeq++], entries);
+  }
+}

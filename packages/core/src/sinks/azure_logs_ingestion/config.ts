@@ -1,0 +1,95 @@
+import { z } from 'zod';
+import { authSchema } from '../../auth/config.js';
+import { bytesSchema, durationMsSchema } from '../../config/units.js';
+import { checkServiceUrl, INSECURE_HTTP_MESSAGE, isInsecureRemoteUrl } from '../../http/url.js';
+
+/** Largest JSON array (before compression) one request may carry; the service limit is 1 MB. */
+export const MAX_REQUEST_JSON_BYTES = 1_000_000;
+/** Largest request body on the wire (after compression) the service accepts. */
+export const MAX_REQUEST_WIRE_BYTES = 1_048_576;
+
+const TABLE_RE = /^[A-Za-z][A-Za-z0-9_]{0,99}$/;
+const STREAM_RE = /^(?:Custom|Microsoft)-[A-Za-z][A-Za-z0-9_]{0,99}$/;
+
+const retrySchema = z
+  .strictObject({
+    initialDelayMs: durationMsSchema
+      .default(1_000)
+      .refine((v) => v >= 1, 'initialDelayMs must be at least 1ms')
+      .describe('Delay before the first retry of a failed request; doubles with each further failure (with jitter).'),
+    maxDelayMs: durationMsSchema
+      .default(300_000)
+      .refine((v) => v >= 1, 'maxDelayMs must be at least 1ms')
+      .describe('Longest delay between retries. Retries never stop; the durable queue limits what is kept.'),
+  })
+  .refine((r) => r.initialDelayMs <= r.maxDelayMs, { message: 'initialDelayMs must not exceed maxDelayMs', path: ['initialDelayMs'] });
+
+const deadLetterSchema = z.strictObject({
+  maxBytes: bytesSchema
+    .default(100 * 1024 * 1024)
+    .describe(
+      'Disk space for the dead-letter directory (records the service rejected, with its error); the oldest files are deleted first. 0 keeps none.',
+    ),
+});
+
+export const azureLogsIngestionConfigSchema = z
+  .strictObject({
+    endpoint: z
+      .string()
+      .superRefine((v, ctx) => {
+        const problem = checkServiceUrl(v);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      })
+      .describe(
+        'Logs ingestion endpoint of the data collection rule, or a data collection endpoint (DCE), e.g. https://my-dce-a1b2.eastus-1.ingest.monitor.azure.com. Must be https (plain http only towards a loopback host).',
+      ),
+    dcrImmutableId: z
+      .string()
+      .regex(/^dcr-[0-9a-f]{32}$/i, 'expected dcr- followed by 32 hex digits')
+      .describe('Immutable id of the data collection rule (its immutableId property), e.g. dcr-000a00a000a00000a000000aa000a0aa.'),
+    streams: z
+      .record(
+        z.string().regex(TABLE_RE, 'expected a table name'),
+        z.string().regex(STREAM_RE, 'expected a stream name such as Custom-MyTable_CL or Microsoft-Syslog'),
+      )
+      .optional()
+      .describe('Stream of the data collection rule to send each table to, by table name. A table not listed goes to Custom-<table>.'),
+    auth: authSchema,
+    allowInsecureHttp: z
+      .boolean()
+      .default(false)
+      .describe('Allow plain http endpoints on hosts other than loopback. Tokens then cross the network in clear text; only for tests.'),
+    maxConcurrency: z.number().int().min(1).max(64).default(2).describe('Requests in flight at once to this destination.'),
+    flushIntervalMs: durationMsSchema
+      .default(1_000)
+      .describe('How long records of a table may wait for more records to fill a request before it is sent anyway.'),
+    maxRequestBytes: bytesSchema
+      .default(MAX_REQUEST_JSON_BYTES)
+      .refine((v) => v >= 1024 && v <= MAX_REQUEST_JSON_BYTES, `maxRequestBytes must be between 1024 and ${MAX_REQUEST_JSON_BYTES}`)
+      .describe('Largest JSON body of one request before compression (the service accepts at most 1 MB). A larger record has its longest string fields truncated to 64 KB.'),
+    compression: z.enum(['gzip', 'none']).default('gzip').describe('Request body encoding: gzip (recommended) or none.'),
+    requestTimeoutMs: durationMsSchema
+      .default(30_000)
+      .refine((v) => v >= 100, 'requestTimeoutMs must be at least 100ms')
+      .describe('Time one request (or token request) may take before it is abandoned and retried.'),
+    retry: retrySchema.prefault({}).describe('Backoff between retries of failed requests (capped exponential with jitter).'),
+    deadLetter: deadLetterSchema.prefault({}).describe('Where rejected records are kept for inspection.'),
+  })
+  // Cross-field checks; `when` lets them run even if unrelated options have errors.
+  .refine((cfg) => cfg.allowInsecureHttp || !isInsecureRemoteUrl(cfg.endpoint), {
+    message: INSECURE_HTTP_MESSAGE,
+    path: ['endpoint'],
+    when: (p) => hasString(p.value, 'endpoint'),
+  })
+  .refine((cfg) => cfg.allowInsecureHttp || cfg.auth.authorityHost === undefined || !isInsecureRemoteUrl(cfg.auth.authorityHost), {
+    message: INSECURE_HTTP_MESSAGE,
+    path: ['auth', 'authorityHost'],
+    when: (p) => typeof p.value === 'object' && p.value !== null && hasString((p.value as { auth?: unknown }).auth, 'authorityHost'),
+  })
+  .describe('Sends records to a Log Analytics workspace through the Azure Monitor Logs Ingestion API (data collection rules).');
+
+export type AzureLogsIngestionConfig = z.output<typeof azureLogsIngestionConfigSchema>;
+
+function hasString(v: unknown, key: string): boolean {
+  return typeof v === 'object' && v !== null && typeof (v as Record<string, unknown>)[key] === 'string';
+}

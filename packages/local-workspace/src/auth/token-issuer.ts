@@ -1,0 +1,52 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { signHs256 } from './jwt.js';
+
+export interface IssueTokenOptions {
+  readonly key: Buffer;
+  readonly keyId: string;
+  readonly clientId: string;
+  readonly tenantId: string;
+  readonly audience: string;
+  readonly nowMs: number;
+  readonly lifetimeSec: number;
+}
+
+export interface IssuedToken {
+  readonly accessToken: string;
+  readonly expiresIn: number;
+}
+
+/** Issuer claim of the tokens, shaped like Entra ID's v1 tokens for Azure resources. */
+export function tokenIssuer(tenantId: string): string {
+  return `https://sts.windows.net/${tenantId}/`;
+}
+
+/** A stable GUID-shaped object id for a client id, so that `oid` and `sub` look like Entra's. */
+function objectIdFor(clientId: string): string {
+  const h = createHash('sha256').update(`oid:${clientId}`).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+}
+
+/** Issues a JWT-shaped access token (HS256 with the workspace's key) for the client-credentials flow. */
+export function issueAccessToken(opts: IssueTokenOptions): IssuedToken {
+  const now = Math.floor(opts.nowMs / 1000);
+  const oid = objectIdFor(opts.clientId);
+  const payload = {
+    aud: opts.audience,
+    iss: tokenIssuer(opts.tenantId),
+    iat: now,
+    nbf: now,
+    exp: now + opts.lifetimeSec,
+    appid: opts.clientId,
+    appidacr: '1',
+    idp: tokenIssuer(opts.tenantId),
+    idtyp: 'app',
+    oid,
+    sub: oid,
+    tid: opts.tenantId,
+    uti: randomBytes(16).toString('base64url'),
+    jti: randomUUID(),
+    ver: '1.0',
+  };
+  return { accessToken: signHs256({ typ: 'JWT', kid: opts.keyId }, payload, opts.key), expiresIn: opts.lifetimeSec };
+}

@@ -1,0 +1,51 @@
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { signHs256 } from './jwt.js';
+import { issueAccessToken } from './token-issuer.js';
+import { BearerVerifier } from './verify.js';
+
+const key = randomBytes(32);
+const tenantId = 'tenant-1';
+const NOW = 1_750_000_000_000;
+const verifier = new BearerVerifier({ key, tenantId, audiences: ['https://monitor.azure.com'], now: () => NOW, skewSec: 60 });
+
+function token(over: { nowMs?: number; lifetimeSec?: number; audience?: string; tenant?: string; signKey?: Buffer } = {}): string {
+  return issueAccessToken({
+    key: over.signKey ?? key,
+    keyId: 'k',
+    clientId: 'client',
+    tenantId: over.tenant ?? tenantId,
+    audience: over.audience ?? 'https://monitor.azure.com',
+    nowMs: over.nowMs ?? NOW,
+    lifetimeSec: over.lifetimeSec ?? 3600,
+  }).accessToken;
+}
+
+describe('BearerVerifier', () => {
+  it('accepts a fresh token and returns its claims', () => {
+    const r = verifier.verify(`Bearer ${token()}`);
+    expect(r).toMatchObject({ ok: true, claims: { appid: 'client', tid: tenantId } });
+    expect(verifier.verify(`bearer ${token()}`).ok).toBe(true);
+  });
+
+  it('allows clock skew on exp and nbf, and no more', () => {
+    expect(verifier.verify(`Bearer ${token({ nowMs: NOW - 3600_000 - 30_000 })}`).ok).toBe(true);
+    expect(verifier.verify(`Bearer ${token({ nowMs: NOW - 3600_000 - 61_000 })}`)).toMatchObject({ ok: false, code: 'ExpiredToken' });
+    expect(verifier.verify(`Bearer ${token({ nowMs: NOW + 30_000 })}`).ok).toBe(true);
+    expect(verifier.verify(`Bearer ${token({ nowMs: NOW + 61_000 })}`)).toMatchObject({ ok: false, code: 'InvalidToken' });
+  });
+
+  it('rejects missing, malformed, forged, unsigned, other-audience and other-tenant tokens', () => {
+    expect(verifier.verify(undefined)).toMatchObject({ ok: false, code: 'MissingToken' });
+    expect(verifier.verify('Basic abc')).toMatchObject({ ok: false, code: 'InvalidToken' });
+    expect(verifier.verify('Bearer not.a.jwt!')).toMatchObject({ ok: false, code: 'InvalidToken' });
+    expect(verifier.verify(`Bearer ${token({ signKey: randomBytes(32) })}`)).toMatchObject({ ok: false, message: expect.stringContaining('signature') });
+    const payload = token().split('.')[1]!;
+    const none = `${Buffer.from('{"alg":"none","typ":"JWT"}').toString('base64url')}.${payload}.`;
+    expect(verifier.verify(`Bearer ${none}`)).toMatchObject({ ok: false, code: 'InvalidToken' });
+    expect(verifier.verify(`Bearer ${token({ audience: 'https://vault.azure.net' })}`)).toMatchObject({ ok: false, code: 'InvalidAudience' });
+    expect(verifier.verify(`Bearer ${token({ tenant: 'other' })}`)).toMatchObject({ ok: false, code: 'InvalidToken' });
+    const noExp = signHs256({}, { aud: 'https://monitor.azure.com' }, key);
+    expect(verifier.verify(`Bearer ${noExp}`)).toMatchObject({ ok: false, code: 'InvalidToken' });
+  });
+});

@@ -1,0 +1,121 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { OutgoingHttpHeaders } from 'node:http';
+import type { Logger, RateLimitedLog } from '@oma/core';
+import type { BearerVerifier } from '../auth/verify.js';
+import type { LocalDcr } from '../dcr.js';
+import type { FaultInjector } from '../faults.js';
+import { readBody } from '../http/body.js';
+import type { Exchange } from '../http/exchange.js';
+import type { RequestLog } from '../request-log.js';
+import type { StoredColumn, WorkspaceStore } from '../store/workspace-store.js';
+
+/** What the route handlers share. */
+export interface ServerContext {
+  readonly log: Logger;
+  readonly rejectLog: RateLimitedLog;
+  readonly store: WorkspaceStore;
+  readonly faults: FaultInjector;
+  readonly requests: RequestLog;
+  readonly verifier: BearerVerifier;
+  readonly tenantId: string;
+  /** Client id -> secret. */
+  readonly clients: ReadonlyMap<string, string>;
+  readonly dcrs: ReadonlyMap<string, LocalDcr>;
+  /** Tables the DCRs declare, with the union of their columns (TimeGenerated first). */
+  readonly declaredTables: ReadonlyMap<string, readonly StoredColumn[]>;
+  readonly tokenKey: Buffer;
+  readonly tokenKeyId: string;
+  readonly tokenLifetimeSec: number;
+  readonly now: () => number;
+  /** Aborted when the workspace closes. */
+  readonly closing: AbortSignal;
+}
+
+/** What the request log records about one request, filled in by its handler. */
+export interface RequestState {
+  route?: 'ingest' | 'token';
+  dcrImmutableId?: string;
+  stream?: string;
+  bytes: number;
+  records?: number;
+  errorCode?: string;
+  faults?: readonly string[];
+}
+
+/** Answers an Azure-style error and logs it (rate-limited per route, status and code). */
+export function reject(
+  ctx: ServerContext,
+  ex: Exchange,
+  state: RequestState,
+  status: number,
+  code: string,
+  message: string,
+  headers: OutgoingHttpHeaders = {},
+  details?: unknown[],
+): void {
+  state.errorCode = code;
+  logRejection(ctx, ex, state, status, code);
+  ex.azureError(status, code, message, headers, details);
+}
+
+export function logRejection(ctx: ServerContext, ex: Exchange, state: RequestState, status: number, code: string): void {
+  const suppressed = ctx.rejectLog.admit(`${state.route ?? 'other'}:${status}:${code}`);
+  if (suppressed < 0) return;
+  ctx.log.warn(
+    {
+      status,
+      code,
+      route: state.route,
+      stream: state.stream,
+      requestId: ex.req.headers['x-ms-client-request-id'],
+      suppressed,
+    },
+    'local workspace rejected a request',
+  );
+}
+
+/**
+ * Applies the fault rules matching this request: waits their latency (cut short when the client goes away
+ * or the workspace closes), then answers or resets when a rule says so. Returns true when the request was
+ * handled (answered, reset, or abandoned), false when it must be processed normally.
+ */
+export async function applyFaults(ctx: ServerContext, ex: Exchange, state: RequestState, route: 'ingest' | 'token', stream?: string): Promise<boolean> {
+  const decision = ctx.faults.take(route, stream);
+  if (decision.ruleIds.length === 0) return false;
+  state.faults = decision.ruleIds;
+  if (decision.latencyMs > 0) {
+    const gone = new AbortController();
+    const onClose = (): void => gone.abort();
+    ex.res.once('close', onClose);
+    try {
+      await sleep(decision.latencyMs, undefined, { signal: AbortSignal.any([gone.signal, ctx.closing]), ref: false });
+    } catch {
+      if (!ex.res.destroyed) ex.res.destroy();
+      return true;
+    } finally {
+      ex.res.off('close', onClose);
+    }
+  }
+  const t = decision.terminal;
+  if (!t) return false;
+  if ('reset' in t) {
+    // Let the client finish sending, then drop the connection without an answer.
+    await readBody(ex.req, 0).catch(() => undefined);
+    ex.req.socket.destroy();
+    return true;
+  }
+  state.errorCode = 'InjectedFault';
+  const headers: OutgoingHttpHeaders = { ...t.headers };
+  if (t.body === undefined) {
+    if (t.status >= 400) {
+      ex.azureError(t.status, 'InjectedFault', `Fault injected by the local workspace (status ${t.status}).`, headers);
+    } else {
+      ex.empty(t.status, headers);
+    }
+  } else if (typeof t.body === 'string') {
+    ex.send(t.status, t.body, { 'content-type': 'text/plain; charset=utf-8', ...headers });
+  } else {
+    ex.json(t.status, t.body, headers);
+  }
+  return true;
+}

@@ -1,0 +1,114 @@
+import { appendFileSync, copyFileSync, renameSync, truncateSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { startOma, tempDir, type OmaProcess } from './helpers.js';
+import { destinationYaml, serveWorkspace, type ServedWorkspace } from './workspace.js';
+import { readColumn } from './db.js';
+
+const TOTAL = 200_000;
+const CHUNK = 1_000;
+const PAD = 'x'.repeat(80);
+
+/**
+ * The acceptance scenario: 200,000 lines written while the file is rotated 5 times by rename and 5 times
+ * by copytruncate, and the agent is killed with SIGKILL twice and restarted. Every line must arrive;
+ * duplicates only around the kills.
+ */
+describe('custom log through rotations and crashes', () => {
+  const dir = tempDir('oma-e2e-rot-');
+  let ws: ServedWorkspace | undefined;
+  let agent: OmaProcess | undefined;
+
+  afterAll(async () => {
+    await agent?.kill('SIGKILL');
+    await ws?.proc.kill('SIGTERM');
+    dir.remove();
+  });
+
+  it('delivers every line at least once, duplicating only around the kills', async () => {
+    ws = await serveWorkspace(join(dir.path, 'workspace'));
+    const logDir = join(dir.path, 'logs');
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(logDir);
+    const file = join(logDir, 'app.log');
+    writeFileSync(file, '');
+    const config = join(dir.path, 'oma.yaml');
+    writeFileSync(
+      config,
+      [
+        `dataDir: ${join(dir.path, 'data')}`,
+        'statusIntervalMs: 0',
+        'observability: { enabled: false }',
+        'log: { level: warn }',
+        'sources:',
+        '  app:',
+        '    type: custom_log',
+        '    table: Rot_CL',
+        `    filePatterns: ["${logDir}/*.log"]`,
+        '    startAt: beginning',
+        '    rotateWaitMs: 2000',
+        'destinations:',
+        destinationYaml(ws),
+        '',
+      ].join('\n'),
+    );
+    const start = async (): Promise<OmaProcess> => {
+      const p = startOma(['run', '--config', config]);
+      await p.waitForOutput(/OMA .* running/);
+      return p;
+    };
+    agent = await start();
+
+    const renameAt = new Set([20, 60, 100, 140, 180].map((k) => k * 1000));
+    const copyTruncateAt = new Set([40, 80, 120, 160, 190].map((k) => k * 1000));
+    const killAt = new Set([70_000, 150_000]);
+    let rotations = 0;
+    for (let n = 0; n < TOTAL; n += CHUNK) {
+      if (renameAt.has(n)) renameSync(file, `${file}.${++rotations}`);
+      if (copyTruncateAt.has(n)) {
+        copyFileSync(file, `${file}.${++rotations}`);
+        truncateSync(file, 0);
+      }
+      if (killAt.has(n)) {
+        await agent.kill('SIGKILL');
+        agent = await start();
+      }
+      let chunk = '';
+      for (let i = n; i < n + CHUNK; i++) chunk += `line-${String(i).padStart(6, '0')} ${PAD}\n`;
+      appendFileSync(file, chunk);
+      await new Promise((r) => setTimeout(r, 40));
+    }
+    expect(rotations).toBe(10);
+
+    const dbFile = join(dir.path, 'workspace', 'workspace.db');
+    let lines: string[] = [];
+    await vi.waitFor(
+      () => {
+        lines = readColumn(dbFile, 'Rot_CL', 'RawData');
+        expect(new Set(lines).size).toBe(TOTAL);
+      },
+      { timeout: 90_000, interval: 1000 },
+    );
+    const seen = new Map<number, number>();
+    for (const l of lines) {
+      const m = /^line-(\d{6}) x{80}$/.exec(l);
+      expect(m, `malformed line: ${l.slice(0, 100)}`).not.toBeNull();
+      const k = Number(m![1]);
+      seen.set(k, (seen.get(k) ?? 0) + 1);
+    }
+    for (let i = 0; i < TOTAL; i++) expect(seen.has(i), `line ${i} missing`).toBe(true);
+    const dups = [...seen.entries()].filter(([, c]) => c > 1).map(([k]) => k).sort((a, b) => a - b);
+    // Duplicates form at most one run per kill, each near the line count at which the kill happened.
+    const runs: number[][] = [];
+    for (const k of dups) {
+      const last = runs.at(-1);
+      if (last && k - last[last.length - 1]! <= 1) last.push(k);
+      else runs.push([k]);
+    }
+    expect(runs.length).toBeLessThanOrEqual(2);
+    for (const run of runs) {
+      const near = [...killAt].some((at) => Math.abs(run[0]! - at) <= 20_000);
+      expect(near, `duplicates ${run[0]}..${run.at(-1)} are not near a kill`).toBe(true);
+    }
+  });
+});

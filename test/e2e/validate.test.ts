@@ -1,0 +1,55 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runOma, tempDir, REPO } from './helpers.js';
+
+describe('oma validate', () => {
+  const dir = tempDir('oma-e2e-validate-');
+  afterAll(() => dir.remove());
+
+  it('accepts the shipped default config', async () => {
+    const r = await runOma(['validate', '--config', join(REPO, 'config', 'oma.yaml')]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/valid \(2 sources, 1 destinations\)/);
+  });
+
+  it('prints all three mistakes with their paths and exits 2', async () => {
+    const file = join(dir.path, 'bad.yaml');
+    writeFileSync(
+      file,
+      [
+        'dataDir: /tmp/x',
+        'statusIntervalMs: often',
+        'sources:',
+        '  hb:',
+        '    type: heartbeat',
+        '    intervalMs: 10s',
+        '  app:',
+        '    type: custom_log',
+        '    table: NoSuffix',
+        '    filePatterns: [/var/log/app/*.log]',
+        'destinations:',
+        '  local:',
+        '    type: local_workspace',
+        '    queue:',
+        '      fullPolicy: sometimes',
+        '',
+      ].join('\n'),
+    );
+    const r = await runOma(['validate', '--config', file]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/3 problems/);
+    expect(r.stderr).toMatch(/^ {2}statusIntervalMs: /m);
+    expect(r.stderr).toMatch(/^ {2}sources\.app\.table: /m);
+    expect(r.stderr).toMatch(/^ {2}destinations\.local\.queue\.fullPolicy: /m);
+  });
+
+  it('exits 2 for a file that is not YAML', async () => {
+    const file = join(dir.path, 'broken.yaml');
+    writeFileSync(file, 'sources: [\n  - {\n');
+    const r = await runOma(['validate', '--config', file]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/not valid YAML/);
+  });
+});

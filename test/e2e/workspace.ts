@@ -1,0 +1,49 @@
+import { startOma, type OmaProcess } from './helpers.js';
+
+export interface ServedWorkspace {
+  readonly proc: OmaProcess;
+  readonly url: string;
+  readonly tenantId: string;
+  readonly dcr: string;
+  readonly clientId: string;
+  readonly clientSecret: string;
+}
+
+/** Starts `oma workspace serve` on a free loopback port with known client credentials. */
+export async function serveWorkspace(dataDir: string): Promise<ServedWorkspace> {
+  const clientId = '11111111-2222-3333-4444-555555555555';
+  const clientSecret = 'e2e-secret-value';
+  const proc = startOma(['workspace', 'serve', '--data-dir', dataDir, '--port', '0', '--client-id', clientId, '--client-secret', clientSecret]);
+  const url = (await proc.waitForOutput(/listening on (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
+  const tenantId = (await proc.waitForOutput(/tenant: +(\S+)/))[1]!;
+  const dcr = (await proc.waitForOutput(/DCR: +(dcr-[0-9a-f]+)/))[1]!;
+  return { proc, url, tenantId, dcr, clientId, clientSecret };
+}
+
+/** YAML for a destination that sends to a served workspace through the Logs Ingestion API. */
+export function destinationYaml(ws: ServedWorkspace, id = 'ws'): string {
+  return [
+    `  ${id}:`,
+    '    type: azure_logs_ingestion',
+    `    endpoint: ${ws.url}`,
+    `    dcrImmutableId: ${ws.dcr}`,
+    '    flushIntervalMs: 200',
+    '    retry: { initialDelayMs: 200, maxDelayMs: 1000 }',
+    '    auth:',
+    '      type: client_secret',
+    `      tenantId: ${ws.tenantId}`,
+    `      clientId: ${ws.clientId}`,
+    `      clientSecret: ${ws.clientSecret}`,
+    `      authorityHost: ${ws.url}`,
+  ].join('\n');
+}
+
+export async function addFault(ws: ServedWorkspace, rule: Record<string, unknown>): Promise<void> {
+  const res = await fetch(`${ws.url}/_admin/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(rule) });
+  if (!res.ok) throw new Error(`adding a fault failed: ${res.status} ${await res.text()}`);
+}
+
+export async function clearFaults(ws: ServedWorkspace): Promise<void> {
+  const res = await fetch(`${ws.url}/_admin/faults`, { method: 'DELETE' });
+  if (!res.ok) throw new Error(`clearing faults failed: ${res.status}`);
+}
