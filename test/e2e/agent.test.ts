@@ -68,8 +68,10 @@ describe('oma run with the embedded local workspace', () => {
 
   it('makes appended lines queryable within seconds, newest first, with --where and --limit', async () => {
     appendFileSync(join(logs, 'app.log'), 'first line\nsecond line\n');
-    await vi.waitFor(async () => expect((await queryJson('AppLogs_CL', '--limit', '50')).map((r) => r.RawData)).toEqual(
-      expect.arrayContaining(['first line', 'second line', 'written before start']),
+    appendFileSync(join(logs, 'before.log'), 'appended after start\n');
+    await vi.waitFor(async () => expect((await queryJson('AppLogs_CL', '--limit', '50')).map((r) => r.RawData).sort()).toEqual(
+      // before.log existed at the first start: read from its end (startAt: end), so only the new line.
+      ['appended after start', 'first line', 'second line'],
     ), { timeout: 5_000, interval: 200 });
     const rows = await queryJson('AppLogs_CL', '--where', `FilePath=${join(logs, 'app.log')}`);
     expect(rows.map((r) => r.RawData)).toEqual(['second line', 'first line']);

@@ -22,8 +22,8 @@ const TIMEOUT_MS = Number(process.env.OMA_BENCH_TIMEOUT_MS ?? 600_000);
 function spawnOma(args: string[]): { child: ChildProcess; out: () => string } {
   let out = '';
   const child = spawn(process.execPath, [OMA, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
   return { child, out: () => out };
 }
 

@@ -28,13 +28,52 @@ interface JsonSchema {
   minItems?: number;
 }
 
-function toJson(schema: z.ZodType): JsonSchema {
-  return z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any', reused: 'inline' }) as JsonSchema;
+interface ZodInternals {
+  _zod?: { def: { type: string; innerType?: ZodInternals; in?: ZodInternals; defaultValue?: unknown; shape?: Record<string, ZodInternals> } };
+}
+
+/** The object schema inside optional/default/pipe wrappers, if any. */
+function objectShape(s: ZodInternals | undefined): Record<string, ZodInternals> | undefined {
+  for (let cur = s; cur?._zod; ) {
+    const def = cur._zod.def;
+    if (def.type === 'object') return def.shape;
+    cur = def.innerType ?? def.in;
+  }
+  return undefined;
+}
+
+/**
+ * Defaults by dotted option path, read from the zod schemas themselves: JSON Schema loses the defaults
+ * of options whose input is transformed (sizes, durations).
+ */
+function zodDefaults(schema: z.ZodType): Map<string, unknown> {
+  const out = new Map<string, unknown>();
+  const walk = (s: ZodInternals | z.ZodType | undefined, prefix: string): void => {
+    for (const [key, prop] of Object.entries(objectShape(s) ?? {})) {
+      const def = prop._zod?.def;
+      if (def?.type === 'default') out.set(`${prefix}${key}`, def.defaultValue);
+      walk(prop, `${prefix}${key}.`);
+    }
+  };
+  walk(schema, '');
+  return out;
+}
+
+interface Doc {
+  readonly json: JsonSchema;
+  readonly defaults: Map<string, unknown>;
+}
+
+function toJson(schema: z.ZodType): Doc {
+  return {
+    json: z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any', reused: 'inline' }) as JsonSchema,
+    defaults: zodDefaults(schema),
+  };
 }
 
 function typeOf(s: JsonSchema): string {
   if (s.enum) return s.enum.map((v) => `\`${String(v)}\``).join(' \\| ');
-  if (s.const !== undefined) return `\`${String(s.const)}\``;
+  if (s.const !== undefined) return `\`${JSON.stringify(s.const)}\``;
   const alts = s.anyOf ?? s.oneOf;
   if (alts) return [...new Set(alts.map(typeOf))].join(' or ');
   if (s.type === 'array') return `list of ${s.items ? typeOf(s.items) : 'values'}`;
@@ -61,7 +100,7 @@ function fmtDefault(v: unknown): string {
 }
 
 /** Rows `| option | type | default | description |`, nested objects flattened to dotted names. */
-function rows(schema: JsonSchema, prefix = '', skip: readonly string[] = []): string[] {
+function rows(schema: JsonSchema, defaults: Map<string, unknown>, prefix = '', skip: readonly string[] = []): string[] {
   const out: string[] = [];
   const required = new Set(schema.required ?? []);
   for (const [key, prop] of Object.entries(schema.properties ?? {})) {
@@ -69,21 +108,22 @@ function rows(schema: JsonSchema, prefix = '', skip: readonly string[] = []): st
     const name = `${prefix}${key}`;
     const isNested = prop.type === 'object' && prop.properties && Object.keys(prop.properties).length > 1;
     const req = required.has(key) && prop.default === undefined ? ' (required)' : '';
-    out.push(`| \`${name}\`${req} | ${isNested ? 'object' : typeOf(prop)} | ${isNested ? '' : fmtDefault(prop.default)} | ${description(prop)} |`);
-    if (isNested) out.push(...rows(prop, `${name}.`));
+    const dflt = prop.default ?? defaults.get(name.replace(/\(type=[^)]*\)/g, ''));
+    out.push(`| \`${name}\`${req} | ${isNested ? 'object' : typeOf(prop)} | ${isNested ? '' : fmtDefault(dflt)} | ${description(prop)} |`);
+    if (isNested) out.push(...rows(prop, defaults, `${name}.`));
     // A union of object variants (e.g. auth kinds): list each variant's fields.
     for (const alt of prop.anyOf ?? prop.oneOf ?? []) {
       if (alt.type === 'object' && alt.properties && Object.keys(alt.properties).length > 1) {
         const tag = alt.properties.type?.const ?? alt.properties.type?.enum?.[0];
-        out.push(...rows(alt, `${name}${tag !== undefined ? `(type=${String(tag)})` : ''}.`, ['type']));
+        out.push(...rows(alt, defaults, `${name}${typeof tag === 'string' ? `(type=${tag})` : ''}.`, ['type']));
       }
     }
   }
   return out;
 }
 
-function table(schema: JsonSchema, skip: readonly string[] = []): string {
-  const r = rows(schema, '', skip);
+function table(doc: Doc, skip: readonly string[] = []): string {
+  const r = rows(doc.json, doc.defaults, '', skip);
   if (r.length === 0) return 'No options.\n';
   return ['| option | type | default | description |', '| --- | --- | --- | --- |', ...r, ''].join('\n');
 }

@@ -221,6 +221,9 @@ export async function runAgent(opts: RunOptions): Promise<number> {
     return 1;
   }
 
+  // Signal handlers do not keep Node's event loop alive and every library timer is unref'd: this one
+  // holds the process until a stop signal arrives.
+  const keepAlive = setInterval(() => undefined, 3_600_000);
   let reloading = Promise.resolve();
   const onHup = (): void => {
     reloading = reloading.then(async () => {
@@ -249,6 +252,7 @@ export async function runAgent(opts: RunOptions): Promise<number> {
   process.once('SIGINT', () => process.exit(130));
   await reloading;
   await agent.stop();
+  clearInterval(keepAlive);
   logging.close();
   return 0;
 }

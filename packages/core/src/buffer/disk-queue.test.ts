@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { silentLogger } from '../telemetry/logger.js';
 import { openDiskQueue } from './disk-queue.js';
 import { RECORD_HEADER_BYTES, segmentFileName } from './record-format.js';
-import type { DiskQueue, DiskQueueOptions, FsyncPolicy } from './types.js';
+import type { DiskQueue, DiskQueueOptions, FsyncPolicy, QueueEntry } from './types.js';
 
 let dir: string;
 const opened: DiskQueue[] = [];
@@ -47,8 +47,8 @@ async function segmentFiles(): Promise<string[]> {
 }
 
 /** Reads `n` records (each must arrive promptly). */
-async function readN(q: DiskQueue, n: number): Promise<Array<{ seq: number; payload: Buffer }>> {
-  const out: Array<{ seq: number; payload: Buffer }> = [];
+async function readN(q: DiskQueue, n: number): Promise<QueueEntry[]> {
+  const out: QueueEntry[] = [];
   for (let i = 0; i < n; i++) {
     const e = await q.read(AbortSignal.timeout(10_000));
     if (!e) throw new Error('queue closed while reading');

@@ -238,6 +238,8 @@ class FileDiskQueue implements DiskQueue {
     let prevEnd = acked;
     /** The newest file read so far ends in bytes that are not a valid record. */
     let tailBad = false;
+    /** The seq the newest file's next record would have had. */
+    let tailFrom = acked + 1;
     for (let k = 0; k < files.length; k++) {
       const f = files[k]!;
       const next = files[k + 1];
@@ -257,12 +259,14 @@ class FileDiskQueue implements DiskQueue {
         await this.quarantine(path, f.name);
         prevEnd = Math.max(prevEnd, f.firstSeq - 1);
         tailBad = true;
+        tailFrom = f.firstSeq;
         continue;
       }
       const { scan, seg } = scanned;
       for (const [a, b] of scan.lostInside) lose(a, b);
       prevEnd = Math.max(prevEnd, scan.lastSeq);
       tailBad = scan.tailBad;
+      tailFrom = scan.lastSeq + 1;
       maxSeen = Math.max(maxSeen, scan.lastSeq);
       if (seg.index.count === 0) {
         await this.removeFile(path);
@@ -274,7 +278,8 @@ class FileDiskQueue implements DiskQueue {
     }
     // The newest records up to `stored` were promised to be kept. A bad tail counts at least one
     // record even when the ledger is older than the data.
-    lose(prevEnd + 1, Math.max(tailBad ? prevEnd + 1 : prevEnd, stored));
+    lose(prevEnd + 1, stored);
+    if (tailBad) lose(tailFrom, tailFrom);
     // Seqs past the last stored record were never promised: account for them without counting.
     const skipFrom = Math.max(prevEnd, acked) + 1;
     if (skipFrom <= maxSeen) counted = mergeRanges([...counted, [skipFrom, maxSeen]]);

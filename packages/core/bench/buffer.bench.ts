@@ -1,0 +1,108 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { bench, describe } from 'vitest';
+import { openDiskQueue, silentLogger, type DiskQueue } from '../src/index.js';
+
+/**
+ * Durable queue throughput. Every iteration moves BATCH_BYTES of payload, so
+ * MB/s = ops/s * BATCH_BYTES / 2^20 (4 MiB per op: multiply the hz column by 4).
+ */
+const BATCH_BYTES = 4 * 1024 * 1024;
+const ITERATIONS = 24;
+const WARMUP = 3;
+
+interface Harness {
+  dir: string;
+  q: DiskQueue;
+}
+
+async function openHarness(): Promise<Harness> {
+  const dir = mkdtempSync(join(tmpdir(), 'oma-queue-bench-'));
+  const q = await openDiskQueue({
+    dir,
+    maxBytes: 8 * 1024 * 1024 * 1024,
+    segmentMaxBytes: 64 * 1024 * 1024,
+    fsync: 'interval',
+    fsyncIntervalMs: 50,
+    fullPolicy: 'block',
+    log: silentLogger(),
+  });
+  return { dir, q };
+}
+
+async function closeHarness(h: Harness | undefined): Promise<void> {
+  if (!h) return;
+  await h.q.close();
+  rmSync(h.dir, { recursive: true, force: true });
+}
+
+for (const size of [1024, 64 * 1024]) {
+  const label = size === 1024 ? '1 KiB' : '64 KiB';
+  const perBatch = BATCH_BYTES / size;
+  const payload = Buffer.alloc(size, 0x61);
+
+  describe(`durable queue, ${label} payloads`, () => {
+    let appendH: Harness | undefined;
+    bench(
+      `append + flush (fsync interval), ${perBatch} records = 4 MiB per op`,
+      async () => {
+        const q = appendH!.q;
+        const pending: Array<Promise<number>> = [];
+        for (let i = 0; i < perBatch; i++) pending.push(q.append(payload));
+        await Promise.all(pending);
+        await q.flush();
+      },
+      {
+        iterations: ITERATIONS,
+        time: 0,
+        warmupIterations: WARMUP,
+        warmupTime: 0,
+        setup: async () => {
+          await closeHarness(appendH);
+          appendH = await openHarness();
+        },
+        teardown: async () => {
+          await closeHarness(appendH);
+          appendH = undefined;
+        },
+      },
+    );
+
+    let readH: Harness | undefined;
+    bench(
+      `read + ack, ${perBatch} records = 4 MiB per op`,
+      async () => {
+        const q = readH!.q;
+        for (let i = 0; i < perBatch; i++) {
+          const e = await q.read();
+          if (!e) throw new Error('queue ran dry');
+          q.ack(e.seq);
+        }
+      },
+      {
+        iterations: ITERATIONS,
+        time: 0,
+        warmupIterations: WARMUP,
+        warmupTime: 0,
+        // Fills the queue for every iteration of the phase (warmup or run) before it starts.
+        setup: async (_task, mode) => {
+          await closeHarness(readH);
+          readH = await openHarness();
+          const n = perBatch * (mode === 'warmup' ? WARMUP : ITERATIONS);
+          const pending: Array<Promise<number>> = [];
+          for (let i = 0; i < n; i++) {
+            pending.push(readH.q.append(payload));
+            if (pending.length >= perBatch) await Promise.all(pending.splice(0));
+          }
+          await Promise.all(pending);
+          await readH.q.flush();
+        },
+        teardown: async () => {
+          await closeHarness(readH);
+          readH = undefined;
+        },
+      },
+    );
+  });
+}
