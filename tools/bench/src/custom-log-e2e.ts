@@ -17,6 +17,7 @@ import { sampleProc, type ProcSample } from './proc-stats.js';
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const OMA = join(REPO, 'packages', 'cli', 'bin', 'oma.js');
 const LINES = Number(process.env.OMA_BENCH_LINES ?? 1_000_000);
+const BENCH_CLIENT_ID = '0e0e0e0e-0000-4000-8000-000000000bec';
 const TIMEOUT_MS = Number(process.env.OMA_BENCH_TIMEOUT_MS ?? 600_000);
 
 function spawnOma(args: string[]): { child: ChildProcess; out: () => string } {
@@ -79,7 +80,7 @@ async function main(): Promise<void> {
     process.stdout.write(`generating ${LINES} lines...\n`);
     const bytes = await generate(file, LINES);
     const secret = 'bench-secret';
-    const ws = spawnOma(['workspace', 'serve', '--data-dir', join(dir, 'ws'), '--client-id', 'bench', '--client-secret', secret]);
+    const ws = spawnOma(['workspace', 'serve', '--data-dir', join(dir, 'ws'), '--client-id', BENCH_CLIENT_ID, '--client-secret', secret]);
     procs.push(ws.child);
     const url = (await waitFor(ws.out, /listening on (http:\/\/\S+)/))[1]!;
     const tenant = (await waitFor(ws.out, /tenant: +(\S+)/))[1]!;
@@ -106,7 +107,7 @@ async function main(): Promise<void> {
         '    auth:',
         '      type: client_secret',
         `      tenantId: ${tenant}`,
-        '      clientId: bench',
+        `      clientId: ${BENCH_CLIENT_ID}`,
         `      clientSecret: ${secret}`,
         `      authorityHost: ${url}`,
         '',

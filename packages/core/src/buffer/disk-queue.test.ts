@@ -343,10 +343,10 @@ describe('DiskQueue close', () => {
 
   it('writes queued appends before closing', async () => {
     let q = await openQueue({ fsyncIntervalMs: 60_000 });
-    await q.append(payload(0)); // first fsync runs at once, the next waits for the interval
-    const pending = [1, 2, 3].map((i) => q.append(payload(i)));
+    // The group fsync would wait a minute: close must write and sync them itself.
+    const pending = [0, 1, 2, 3].map((i) => q.append(payload(i)));
     await q.close();
-    expect(await Promise.all(pending)).toEqual([2, 3, 4]);
+    expect(await Promise.all(pending)).toEqual([1, 2, 3, 4]);
     q = await openQueue();
     expect(q.recovery.replayed).toBe(4);
   });

@@ -167,7 +167,6 @@ class FileDiskQueue implements DiskQueue {
   private unsynced: PendingWrite[] = [];
   private syncTimer: NodeJS.Timeout | undefined;
   private syncing: Promise<unknown> | undefined;
-  private lastSyncAt = 0;
 
   private hkTimer: NodeJS.Timeout | undefined;
   private hkQueued: Promise<void> | undefined;
@@ -314,11 +313,20 @@ class FileDiskQueue implements DiskQueue {
   ): Promise<{ scan: Awaited<ReturnType<typeof scanSegment>>; seg: Segment } | undefined> {
     let fh: FileHandle | undefined;
     try {
-      fh = await open(path, 'r+');
+      let writable = true;
+      try {
+        fh = await open(path, 'r+');
+      } catch (err) {
+        const code = errnoCode(err);
+        if (code !== 'EACCES' && code !== 'EPERM' && code !== 'EROFS') throw err;
+        // Still readable: replay it, without cutting a bad tail.
+        fh = await open(path, 'r');
+        writable = false;
+      }
       const { size } = await fh.stat();
       const scan = await scanSegment(fh, size, firstSeq, maxSeq, acked);
       let fileSize = size;
-      if (scan.tailBad) {
+      if (scan.tailBad && writable) {
         try {
           await fh.truncate(scan.validEnd);
           fileSize = scan.validEnd;
@@ -668,7 +676,10 @@ class FileDiskQueue implements DiskQueue {
 
   private scheduleSync(): void {
     if (this.syncTimer || this.syncing || this.closed) return;
-    const delay = Math.max(0, this.lastSyncAt + this.opts.fsyncIntervalMs - Date.now());
+    // A commit delay, counted from the first unsynced append: appends arriving meanwhile share the fsync.
+    // Not counted from the last fsync: a producer that waits for each append would otherwise get one
+    // batch per interval.
+    const delay = this.opts.fsyncIntervalMs;
     this.syncTimer = setTimeout(() => {
       this.syncTimer = undefined;
       void this.syncNow(false);
@@ -689,7 +700,6 @@ class FileDiskQueue implements DiskQueue {
     const run = (async (): Promise<unknown> => {
       const batch = this.unsynced;
       this.unsynced = [];
-      this.lastSyncAt = Date.now();
       const segs = new Set<Segment>();
       for (const w of batch) if (w.seg) segs.add(w.seg);
       if (all && this.active) segs.add(this.active);

@@ -3,7 +3,7 @@ import type { Logger } from '../telemetry/logger.js';
 export type FsyncPolicy =
   /** fsync after every append: an append resolves only once the data is on disk. */
   | 'always'
-  /** fsync at most every `fsyncIntervalMs`; an append resolves after the next fsync. (default) */
+  /** Group commit: an fsync starts `fsyncIntervalMs` after the first unsynced append and covers every append written by then; an append resolves after it. (default) */
   | 'interval'
   /** Never fsync explicitly; the OS writes back when it likes. Fast, loses data on power failure. */
   | 'never';
@@ -25,7 +25,11 @@ export interface DiskQueueOptions {
   readonly fsyncIntervalMs: number;
   readonly fullPolicy: FullPolicy;
   readonly log: Logger;
-  /** Called when records are dropped (corrupt on recovery, or by the drop_oldest policy). */
+  /**
+   * Called when records are dropped: 'corrupt' (found damaged or missing, on recovery or on read) or
+   * 'full' (removed by the drop_oldest policy). The queue never reports 'too_large' itself: an oversized
+   * payload makes `append` reject, and the caller counts it.
+   */
   readonly onDrop?: (count: number, reason: 'corrupt' | 'full' | 'too_large') => void;
 }
 
@@ -60,11 +64,18 @@ export interface RecoveryReport {
 /**
  * A durable, bounded FIFO of opaque payloads (one batch each) with acknowledgements.
  *
- * - `append` stores a payload; it resolves once the payload is as durable as the fsync policy says.
+ * - `append` stores a payload and resolves to its seq once the payload is as durable as the fsync
+ *   policy says. It rejects with OMA_ERR_BUFFER_FULL when the payload can never fit (larger than
+ *   maxBytes or segmentMaxBytes minus the record header), and with OMA_ERR_BUFFER_CLOSED after close.
+ *   Its `signal` applies while it waits for space ('block'); once admitted, the write completes.
+ *   The payload must not be modified until the promise settles.
  * - `read` hands out the next unread record (waits when none, until `signal` aborts or the queue closes);
  *   records handed out and not acked are handed out again only after a restart (the reader owns retry).
- * - `ack(seq)` marks one record done; acks may come out of order; a segment is deleted only when
- *   every record in it is acknowledged.
+ *   The returned payload is a copy the caller owns.
+ * - `ack(seq)` marks one handed-out record done; acks may come out of order. Unknown, repeated, dropped
+ *   and not-yet-read seqs are ignored. Only the contiguous acked-through mark is persisted, so acks
+ *   above it are replayed after a restart (at-least-once). Segments are deleted oldest first, once the
+ *   mark covers every record in them.
  */
 export interface DiskQueue {
   readonly recovery: RecoveryReport;
@@ -72,7 +83,7 @@ export interface DiskQueue {
   read(signal?: AbortSignal): Promise<QueueEntry | undefined>;
   ack(seq: number): void;
   stats(): QueueStats;
-  /** Writes pending data and the ledger, with fsync. */
+  /** Writes pending data and the ledger, with fsync (whatever the policy); settles waiting appends. */
   flush(): Promise<void>;
   close(): Promise<void>;
 }

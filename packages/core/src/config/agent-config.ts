@@ -24,8 +24,10 @@ export const queueConfigSchema = z
     fsync: z
       .enum(['always', 'interval', 'never'])
       .default('interval')
-      .describe('When queued data is fsynced: after every batch, at most every fsyncIntervalMs (group commit), or never.'),
-    fsyncIntervalMs: durationMsSchema.default(200).describe('Longest wait for the fsync that makes a batch durable (policy interval).'),
+      .describe('When queued data is fsynced before a batch counts as stored: after each write, after a short group-commit delay (fsyncIntervalMs), or never (the OS decides; a machine crash can lose data).'),
+    fsyncIntervalMs: durationMsSchema
+      .default(5)
+      .describe('Policy interval: how long the fsync waits after an append for others to share it (group commit); a source waits this long plus the fsync per batch.'),
     fullPolicy: z
       .enum(['block', 'drop_oldest'])
       .default('block')
