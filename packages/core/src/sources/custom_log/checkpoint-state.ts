@@ -19,6 +19,10 @@ const fileEntrySchema = z.object({
   offset: z.number().int().nonnegative(),
   /** Not read yet and not yet compared with the other files (it may be a copy of one). */
   fresh: z.boolean().optional(),
+  /** Rotated away (renamed out of the patterns, deleted, or a copytruncate copy) and being drained. */
+  rotated: z.boolean().optional(),
+  /** Wall-clock ms when the file was first seen at a matching path. */
+  seenAtMs: z.number().nonnegative().optional(),
 });
 
 const stateSchema = z.object({

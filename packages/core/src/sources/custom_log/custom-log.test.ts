@@ -12,6 +12,7 @@ import {
   symlinkSync,
   truncateSync,
   unlinkSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -42,11 +43,22 @@ class Harness {
   readonly dir = mkdtempSync(join(tmpdir(), 'oma-customlog-'));
   readonly store = new MemoryCheckpointStore();
   readonly messages: string[] = [];
+  /** Every log line, parsed. */
+  readonly logs: Array<Record<string, unknown>> = [];
   readonly ctx: TestSourceContext;
   source: Source | undefined;
 
   constructor() {
-    const log = pino({ level: 'debug' }, { write: (line: string) => void this.messages.push((JSON.parse(line) as { msg: string }).msg) });
+    const log = pino(
+      { level: 'debug' },
+      {
+        write: (line: string) => {
+          const entry = JSON.parse(line) as Record<string, unknown>;
+          this.logs.push(entry);
+          this.messages.push(entry.msg as string);
+        },
+      },
+    );
     this.ctx = testSourceContext({ id: 'app', type: 'custom_log', checkpoints: this.store, log });
   }
 
@@ -111,7 +123,8 @@ let h: Harness;
 beforeEach(() => {
   h = new Harness();
 });
-afterEach(async () => {
+afterEach(async (c) => {
+  if (process.env.DUMP && c.task.result?.state === 'fail') console.log(JSON.stringify(h.lines()), h.logs.map((l) => `${l.msg} ${l.path ?? ''} ${l.movedTo ?? ''}`).join('\n'));
   h.ctx.release();
   await h.stop();
   rmSync(h.dir, { recursive: true, force: true });
@@ -507,6 +520,131 @@ describe('custom_log source: rotation', () => {
     await h.waitForLines(all);
     await h.waitForMessage('file drained and released');
     await vi.waitFor(() => expect(h.entries()).toEqual([]), WAIT);
+  });
+});
+
+describe('custom_log source: fast rotations and backlogs', () => {
+  /** Whether this file system reports birth times (statx btime on Linux). */
+  const birthTimes = ((): boolean => {
+    const dir = mkdtempSync(join(tmpdir(), 'oma-btime-'));
+    try {
+      writeFileSync(join(dir, 'f'), '');
+      return statSync(join(dir, 'f')).birthtimeMs > 0;
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  })();
+
+  it('reads a generation that was at the path for less than a scan interval, in order, before the new file', async () => {
+    await h.start({ filePatterns: [h.path('app.log')], scanIntervalMs: 200 });
+    writeFileSync(h.path('app.log'), text(numbered(0, 20)));
+    await h.waitForLines(numbered(0, 20));
+    // Two rotations with no scan in between: the middle generation never matches when a scan looks.
+    renameSync(h.path('app.log'), h.path('app.log.1'));
+    writeFileSync(h.path('app.log'), text(numbered(20, 40)));
+    renameSync(h.path('app.log'), h.path('app.log.2'));
+    writeFileSync(h.path('app.log'), text(numbered(40, 60)));
+    await h.waitForLines(numbered(0, 60));
+    expect(new Set(h.records().map((r) => r.FilePath))).toEqual(new Set([h.path('app.log')]));
+    expect(h.logs.find((l) => l.msg === 'rotated generation found; reading it')).toMatchObject({ path: h.path('app.log.2') });
+    // Both rotated files are drained and released; nothing is read twice.
+    await vi.waitFor(() => expect(h.entries().map((e) => e.path)).toEqual([h.path('app.log')]), WAIT);
+    await settle();
+    expect(h.lines()).toEqual(numbered(0, 60));
+  });
+
+  it('reads every generation rotated away while stopped, oldest first, then the new file', async () => {
+    await h.start({ filePatterns: [h.path('app.log')] });
+    writeFileSync(h.path('app.log'), text(numbered(0, 10)));
+    await h.waitForLines(numbered(0, 10));
+    await h.stop();
+    appendFileSync(h.path('app.log'), text(numbered(10, 15)));
+    renameSync(h.path('app.log'), h.path('app.log-1'));
+    writeFileSync(h.path('app.log'), text(numbered(15, 25)));
+    renameSync(h.path('app.log'), h.path('app.log-2'));
+    writeFileSync(h.path('app.log'), text(numbered(25, 30)));
+    renameSync(h.path('app.log'), h.path('app.log_3'));
+    writeFileSync(h.path('app.log'), text(numbered(30, 35)));
+    await h.start({ filePatterns: [h.path('app.log')] });
+    await h.waitForLines(numbered(0, 35));
+    await vi.waitFor(() => expect(h.entries().map((e) => e.path)).toEqual([h.path('app.log')]), WAIT);
+    // Restarting once more reads nothing again.
+    await h.stop();
+    await h.start({ filePatterns: [h.path('app.log')] });
+    await settle();
+    expect(h.lines()).toEqual(numbered(0, 35));
+  });
+
+  it('never takes old generations, generations already read or their copies for missed ones', async () => {
+    writeFileSync(h.path('app.log.0'), text(['ancient']));
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    utimesSync(h.path('app.log.0'), hourAgo, hourAgo);
+    writeFileSync(h.path('app.log.9.gz'), text(['compressed']));
+    writeFileSync(h.path('app.log'), text(['before start']));
+    await h.start({ filePatterns: [h.path('app.log')], startAt: 'end' });
+    appendFileSync(h.path('app.log'), text(['a1']));
+    await h.waitForLines(['a1']);
+    renameSync(h.path('app.log'), h.path('app.log.1'));
+    writeFileSync(h.path('app.log'), text(['b1']));
+    await h.waitForLines(['a1', 'b1']);
+    await h.waitForMessage('file drained and released');
+    // A copy of the generation already read, made later, and a file not named like a rotation.
+    copyFileSync(h.path('app.log.1'), h.path('app.log.1.bak'));
+    writeFileSync(h.path('app.logger'), text(['unrelated']));
+    writeFileSync(h.path('other.log.1'), text(['unrelated']));
+    appendFileSync(h.path('app.log'), text(['b2']));
+    renameSync(h.path('app.log'), h.path('app.log.2'));
+    writeFileSync(h.path('app.log'), text(['c1']));
+    await h.waitForLines(['a1', 'b1', 'b2', 'c1']);
+    await h.waitForMessage('file drained and released');
+    await settle();
+    expect(h.lines()).toEqual(['a1', 'b1', 'b2', 'c1']);
+  });
+
+  it.runIf(birthTimes)('never takes a file created before the current one was first seen, even if modified later', async () => {
+    writeFileSync(h.path('app.log.0'), text(['ancient']));
+    await h.start({ filePatterns: [h.path('app.log')], startAt: 'end' });
+    // The old file is clearly older than the current one (file timestamps are coarse).
+    await vi.waitFor(() => expect(Date.now() - statSync(h.path('app.log.0')).birthtimeMs).toBeGreaterThan(200), WAIT);
+    writeFileSync(h.path('app.log'), text(['a1']));
+    await h.waitForLines(['a1']);
+    // Modified after the current file, but it existed before the source first saw that file.
+    const later = new Date(Date.now() + 60_000);
+    utimesSync(h.path('app.log.0'), later, later);
+    renameSync(h.path('app.log'), h.path('app.log.1'));
+    writeFileSync(h.path('app.log'), text(['b1']));
+    await h.waitForLines(['a1', 'b1']);
+    await h.waitForMessage('file drained and released');
+    await settle();
+    expect(h.lines()).toEqual(['a1', 'b1']);
+  });
+
+  it.runIf(birthTimes)('reads a generation that came and went before any file at its path was seen, before the current one', async () => {
+    writeFileSync(h.path('app.log.1'), text(['ancient'])); // an old rotation: created before the start
+    await vi.waitFor(() => expect(Date.now() - statSync(h.path('app.log.1')).birthtimeMs).toBeGreaterThan(200), WAIT);
+    await h.start({ filePatterns: [h.path('app.log')], scanIntervalMs: 200 });
+    writeFileSync(h.path('app.log'), text(numbered(0, 10)));
+    renameSync(h.path('app.log'), h.path('app.log.2'));
+    writeFileSync(h.path('app.log'), text(numbered(10, 20)));
+    await h.waitForLines(numbered(0, 20));
+    await settle();
+    expect(h.lines()).toEqual(numbered(0, 20));
+  });
+
+  it('keeps scanning while an emit waits: a rotation during a backlog is noticed before the backlog is read', async () => {
+    writeFileSync(h.path('app.log'), text(numbered(0, 2000)));
+    h.ctx.hold();
+    await h.start({ filePatterns: [h.path('app.log')], readBufferBytes: 4096, maxBatchRecords: 50 });
+    await settle();
+    renameSync(h.path('app.log'), h.path('app.log.1'));
+    writeFileSync(h.path('app.log'), text(numbered(0, 10, 'mid')));
+    await h.waitForMessage('file rotated away or removed; draining it');
+    renameSync(h.path('app.log'), h.path('app.log.2'));
+    writeFileSync(h.path('app.log'), text(numbered(0, 10, 'new')));
+    await vi.waitFor(() => expect(h.logs.filter((l) => l.msg === 'file rotated away or removed; draining it')).toHaveLength(2), WAIT);
+    expect(h.lines()).toEqual([]);
+    h.ctx.release();
+    await h.waitForLines([...numbered(0, 2000), ...numbered(0, 10, 'mid'), ...numbered(0, 10, 'new')]);
   });
 });
 

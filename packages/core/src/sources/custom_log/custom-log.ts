@@ -1,4 +1,4 @@
-import { constants } from 'node:fs';
+import { constants, type BigIntStats } from 'node:fs';
 import { open as openFile, readdir, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -21,8 +21,8 @@ import type { RecordSink, RecordSplitterOptions } from './record-splitter.js';
 import { TailedFile, type TailState } from './tailed-file.js';
 import { timestampParser } from './timestamp-formats.js';
 
-/** Chunks read from one file before the others get their turn. */
-const CHUNKS_PER_TURN = 16;
+/** Bytes read from one file before the others get their turn (at least one read). */
+const TURN_BYTES = 4 * 1024 * 1024;
 /** Checkpoint saves are coalesced to at most one per this many ms. */
 const SAVE_INTERVAL_MS = 200;
 /** A new file waits at most this long for an older file of the same origin to be drained first. */
@@ -34,6 +34,15 @@ const MAX_COPY_CANDIDATES = 32;
 /** JSON bytes of a record besides the RawData, FilePath and Computer values (keys, TimeGenerated, quotes). */
 const RECORD_OVERHEAD_BYTES = 85;
 const MAX_EMIT_BACKOFF_MS = 10_000;
+/** What separates a log's name from a rotation suffix: `app.log.1`, `app.log-20240101`, `app.log_2`. */
+const ROTATION_SEPARATORS: readonly string[] = ['.', '-', '_'];
+/** Missed generations taken at once when a file is found rotated away. */
+const MAX_GENERATIONS = 32;
+/** Released files remembered, so that neither they nor copies of them pass for missed generations. */
+const MAX_RELEASED = 256;
+/** File timestamps come from a coarse kernel clock (one tick behind at most): allowance when comparing them with ours. */
+const FS_CLOCK_SLACK_MS = 25;
+const IS_WINDOWS = process.platform === 'win32';
 
 interface Matched {
   readonly path: string;
@@ -46,6 +55,60 @@ interface OpenedFile {
   readonly dev: string;
   readonly ino: string;
   readonly path: string;
+}
+
+/** First bytes and size of a file, to tell a copy of it. */
+interface ContentSample {
+  readonly key: string;
+  readonly prefix: Buffer;
+  readonly size: number;
+}
+
+/** A name the rotation of a log called `base` may have: `base` + separator + suffix. */
+function isRotationName(name: string, base: string): boolean {
+  const [n, b] = IS_WINDOWS ? [name.toLowerCase(), base.toLowerCase()] : [name, base];
+  return n.length > b.length + 1 && n.startsWith(b) && ROTATION_SEPARATORS.includes(n[b.length]!);
+}
+
+/**
+ * True when a file with these first bytes and size may be a copy of `of`: same first bytes (all
+ * `FINGERPRINT_BYTES` of them, or as many as there are while it is no larger than `of`).
+ */
+function looksLikeCopy(prefix: Buffer, size: number, of: ContentSample): boolean {
+  if (!prefixesAgree(prefix, of.prefix)) return false;
+  return Math.min(prefix.length, of.prefix.length) >= FINGERPRINT_BYTES || size <= of.size;
+}
+
+function compareBig(a: bigint, b: bigint): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** What a rotated file must satisfy to be a generation that no scan saw (see the class comment). */
+interface GenerationBound {
+  /** The rotated file it follows: it was written after it. */
+  readonly predecessor?: BigIntStats;
+  /**
+   * Wall-clock ms after which it was created. Checked where the file system has birth times; without a
+   * predecessor it is the only evidence, so birth times are then required.
+   */
+  readonly bornAfterMs?: number;
+}
+
+function withinBound(st: BigIntStats, bound: GenerationBound): boolean {
+  const born = st.birthtimeNs > 0n;
+  const p = bound.predecessor;
+  if (p) {
+    // Last written before the predecessor was: an older generation, or a copy made before its last
+    // write. Within one timestamp tick, it must have been created no earlier than the predecessor last
+    // changed (its rename).
+    if (st.mtimeNs < p.mtimeNs) return false;
+    if (st.mtimeNs === p.mtimeNs && !(born && st.birthtimeNs >= p.ctimeNs)) return false;
+  } else if (!born) {
+    return false;
+  }
+  // Created before that time: it existed then, so it is no generation that came after.
+  if (bound.bornAfterMs !== undefined && born && Number(st.birthtimeMs) < bound.bornAfterMs - FS_CLOCK_SLACK_MS) return false;
+  return true;
 }
 
 /** Records waiting to be emitted and the positions they make safe to save. */
@@ -67,16 +130,40 @@ function keyOf(dev: bigint | string, ino: bigint | string): string {
 /**
  * Tails text files matching glob patterns into a custom table (reference §7.6, §8.6).
  *
- * One loop does everything in turn: expand the patterns (every `scanIntervalMs`), read each open file
- * from its position in big chunks, split records, emit full batches and wait for the queue before
- * reading on (backpressure), then save positions. A file is known by device + inode + a fingerprint of
- * its first bytes, so a renamed file keeps its position and an inode reused by another file is not
- * trusted.
+ * One loop does everything in turn: expand the patterns, read each open file from its position in big
+ * chunks, split records, emit full batches and wait for the queue before reading on (backpressure), then
+ * save positions. Scans (pattern expansion, rotation detection) run at least every `scanIntervalMs` even
+ * while there is a backlog: a file's turn ends after `TURN_BYTES` or when a scan is due, a round ends when
+ * a scan is due (the next round goes on with the next file), and while an emit waits on the queue longer
+ * than that, the scan runs during the wait (the loop is parked there, so the scan still runs alone). A
+ * file is known by device + inode + a fingerprint of its first bytes, so a renamed file keeps its
+ * position and an inode reused by another file is not trusted.
  *
  * Rotation:
  * - rename + create: the renamed file is read through the handle already open until it has not grown
  *   for `rotateWaitMs`, then released; the new file at the path is read from its start, after the old
  *   one is drained. A renamed file that still matches the patterns is the same file (not read twice).
+ * - missed generations: when rotations come faster than the scans (or happen while the source is
+ *   stopped), a generation can be at the watched path only between two scans and be renamed to a name
+ *   the patterns do not match before any scan sees it. So when a file that was at a matching path is
+ *   found rotated away (by a scan, or at start for a file that was at a matching path when the source
+ *   stopped), the directory of its origin is searched for generations written after it. A file there is
+ *   one when all of these hold:
+ *   - its name is the origin's name + `.`, `-` or `_` + a suffix; it is no compressed file, not excluded,
+ *     does not match the patterns (those the scan finds itself) and is not tracked;
+ *   - it is a non-empty regular file last modified after the rotated file was (a generation is written
+ *     after its predecessor; older generations and copies made of the file before its last write are
+ *     not), or, both last modified within the same timestamp tick, it was created no earlier than the
+ *     rotated file last changed (its rename);
+ *   - where the file system reports birth times: it was created after the rotated file was first seen at
+ *     a matching path (every later generation was; anything that existed then, such as the generations
+ *     present at a first start with `startAt: end`, did not);
+ *   - its first bytes are not those of a tracked file of the same origin or of a file released before
+ *     (it is not a copy of one, nor a released file again).
+ *   Such files are read completely, oldest (by modification time, then birth time, then name) first,
+ *   after the rotated file and before the file now at the path, with the rotated file's FilePath.
+ *   Limits: rotations moved to another directory are not followed; a copy of an already read generation
+ *   made later under a rotation name is recognised only until the source restarts.
  * - copytruncate: the truncated file's unread tail is read from the copy (a file in the same directory
  *   with the same first bytes and at least our position), then the file is read again from 0. Lines the
  *   writer adds between the copy and the truncation exist in neither file and are lost; that is inherent
@@ -85,10 +172,11 @@ function keyOf(dev: bigint | string, ino: bigint | string): string {
  *   that file's truncation claims it, it outgrows that file, or it has not grown for `rotateWaitMs`.
  * - delete: the handle is drained, then released.
  *
- * A checkpoint entry per file holds its path, origin (the FilePath of its records), identity and the
- * offset of the first byte not yet durably emitted; it is saved (coalesced) only after `emit` resolved.
- * Records keep the path a file was first found at as FilePath, so every generation of a rotated log
- * has the same FilePath, and an older generation is drained before a newer one is read.
+ * A checkpoint entry per file holds its path, origin (the FilePath of its records), identity, whether it
+ * was rotated away, when it was first seen, and the offset of the first byte not yet durably emitted; it
+ * is saved (coalesced) only after `emit` resolved. Records keep the path a file was first found at as
+ * FilePath, so every generation of a rotated log has the same FilePath, and an older generation is
+ * drained before a newer one is read.
  */
 export class CustomLogSource implements Source {
   private readonly includes: readonly CompiledGlob[];
@@ -119,6 +207,14 @@ export class CustomLogSource implements Source {
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
   private lastScanAt = 0;
+  /** Wall-clock ms when the last completed scan (or the start) began. */
+  private lastScanWallMs = 0;
+  /** Index in `files` of the file whose turn comes next (a round cut short goes on from there). */
+  private nextTurn = 0;
+  /** Files released lately: not to be taken for missed generations again (nor copies of them). */
+  private readonly released: ContentSample[] = [];
+  /** During start: resumed files that were at a matching path at the stop and are rotated away now. */
+  private rotatedWhileStopped: TailedFile[] = [];
   /** Matched paths whose failure (by code) was already counted, so that a scan does not count it again. */
   private readonly reported = new Map<string, string>();
   /** The same for directories the patterns cannot list. */
@@ -189,7 +285,7 @@ export class CustomLogSource implements Source {
   private async run(): Promise<void> {
     while (!this.stopping) {
       try {
-        if (performance.now() - this.lastScanAt >= this.config.scanIntervalMs) {
+        if (this.scanDue()) {
           await this.scan();
           this.lastScanAt = performance.now();
         }
@@ -227,12 +323,56 @@ export class CustomLogSource implements Source {
     });
   }
 
+  private scanDue(): boolean {
+    return performance.now() - this.lastScanAt >= this.config.scanIntervalMs;
+  }
+
+  /**
+   * Waits for `p` (an emit). While it waits, runs the scans that fall due: the loop is parked here, so
+   * a scan runs alone; the loop goes on only once the scan finished.
+   */
+  private async parked<T>(p: Promise<T>): Promise<T> {
+    const settled = p.then(
+      () => true,
+      () => true,
+    );
+    for (;;) {
+      const wait = this.lastScanAt + this.config.scanIntervalMs - performance.now();
+      if (wait > 0 && (await this.settlesWithin(settled, wait))) break;
+      if (this.stopping) break;
+      try {
+        await this.scan();
+      } catch (err) {
+        this.countError(err, 'scan');
+        this.warn('scan', { err }, 'file scan failed; retrying later');
+      } finally {
+        this.lastScanAt = performance.now();
+      }
+    }
+    return p;
+  }
+
+  private settlesWithin(settled: Promise<boolean>, ms: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const elapsed = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), ms);
+      timer.unref();
+    });
+    return Promise.race([settled, elapsed]).finally(() => clearTimeout(timer));
+  }
+
+  /** Gives each file a turn, starting after the last file served; ends early when a scan is due. */
   private async readRound(): Promise<boolean> {
     let progressed = false;
-    for (const f of [...this.files]) {
+    const files = [...this.files];
+    const start = files.length === 0 ? 0 : this.nextTurn % files.length;
+    for (let k = 0; k < files.length; k++) {
       if (this.stopping) break;
-      if (f.retired) continue;
-      if (await this.turn(f)) progressed = true;
+      const i = (start + k) % files.length;
+      const f = files[i]!;
+      if (!f.retired && (await this.turn(f))) progressed = true;
+      this.nextTurn = i + 1;
+      if (this.scanDue()) break;
     }
     return progressed;
   }
@@ -261,24 +401,27 @@ export class CustomLogSource implements Source {
       return false;
     }
     f.atEof = false;
-    for (let i = 0; i < CHUNKS_PER_TURN && !this.stopping; i++) {
+    // The turn ends after TURN_BYTES, or earlier when a scan is due, so that scans keep their pace
+    // however large the backlog is.
+    for (let read = 0; read < TURN_BYTES && !this.stopping; ) {
       let n: number;
       try {
         n = (await f.fh.read(this.slab, 0, this.slab.length, f.readOffset)).bytesRead;
       } catch (err) {
         this.fileFailed(f, err, 'read');
-        return i > 0;
+        return read > 0;
       }
-      if (n === 0) return i > 0;
+      if (n === 0) return read > 0;
       const verdict = await this.verify(f, n);
       if (verdict === 'truncated') {
         await this.handleTruncation(f);
         return true;
       }
-      if (verdict !== 'ok') return i > 0;
+      if (verdict !== 'ok') return read > 0;
       f.lastGrowthAt = this.ctx.clock.now();
       await this.consume(f, n);
-      if (n < this.slab.length) return true;
+      read += n;
+      if (n < this.slab.length || this.scanDue()) return true;
     }
     return true;
   }
@@ -463,7 +606,7 @@ export class CustomLogSource implements Source {
     for (;;) {
       if (this.abort.signal.aborted) return false;
       try {
-        await this.ctx.emit({ table: this.config.table, records: b.records }, this.abort.signal);
+        await this.parked(this.ctx.emit({ table: this.config.table, records: b.records }, this.abort.signal));
         this.applyCommits(b);
         return true;
       } catch (err) {
@@ -513,6 +656,10 @@ export class CustomLogSource implements Source {
 
   private async release(f: TailedFile, msg: string): Promise<void> {
     this.retire(f);
+    if (f.prefix.length > 0) {
+      if (this.released.length >= MAX_RELEASED) this.released.shift();
+      this.released.push({ key: f.key, prefix: f.prefix, size: f.readOffset });
+    }
     await this.closeHandle(f.fh);
     this.ctx.log.info({ path: f.path, origin: f.origin }, msg);
     this.scheduleSave();
@@ -548,6 +695,8 @@ export class CustomLogSource implements Source {
       offset: 0,
       state: 'active',
       unclassified: false,
+      // Its content was written after the truncation, so after `t` was first seen.
+      seenAtMs: t.seenAtMs,
     });
     if (copy) {
       // The old stream continues in the copy, at the same offset and with the same splitter state.
@@ -721,7 +870,11 @@ export class CustomLogSource implements Source {
   }
 
   private async scan(): Promise<void> {
+    const startedAtMs = Date.now();
     const found = await this.matchedFiles();
+    const matchedKeys = new Set(found.map((x) => x.key));
+    const liveOrigins = new Set(this.files.filter((f) => !f.retired).map((f) => f.origin));
+    const newOrigins: TailedFile[] = [];
     const seen = new Set<TailedFile>();
     let changed = false;
     for (const m of found) {
@@ -736,10 +889,11 @@ export class CustomLogSource implements Source {
         if (f.state === 'rotated') f.state = 'active';
         continue;
       }
-      const added = await this.track(m.path, { offset: 0, unclassified: true, origin: m.path });
+      const added = await this.track(m.path, { offset: 0, unclassified: true, origin: m.path, seenAtMs: startedAtMs });
       if (added) {
         seen.add(added);
         changed = true;
+        if (!liveOrigins.has(added.origin)) newOrigins.push(added);
       }
     }
     const now = this.ctx.clock.now();
@@ -756,14 +910,161 @@ export class CustomLogSource implements Source {
       this.ctx.log.info({ path: f.path, movedTo: moved }, 'file rotated away or removed; draining it');
       if (moved) f.path = moved;
       changed = true;
+      await this.adoptGenerationsAfter(f, matchedKeys);
     }
+    // A file at a path no tracked file came from: generations of it may have come and gone since the
+    // previous scan.
+    for (const n of newOrigins) {
+      if (!n.retired && n.state === 'active') await this.adoptGenerationsBefore(n, this.lastScanWallMs, matchedKeys);
+    }
+    this.lastScanWallMs = startedAtMs;
     if (changed) this.scheduleSave();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Missed generations (see the class comment for the rules)
+
+  /** Finds the generations written after the rotated file `t` that no scan saw, and queues them after it. */
+  private async adoptGenerationsAfter(t: TailedFile, matchedKeys: ReadonlySet<string>): Promise<void> {
+    let predecessor: BigIntStats;
+    try {
+      predecessor = await t.fh.stat({ bigint: true });
+    } catch (err) {
+      this.ctx.log.debug({ err, path: t.path }, 'rotated file not readable; not looking for later generations');
+      return;
+    }
+    const found = await this.findGenerations(t.origin, { predecessor, bornAfterMs: t.seenAtMs }, matchedKeys);
+    if (found.length > 0) this.place(this.adopt(found, t.origin), { after: t });
+  }
+
+  /**
+   * Finds the generations of a path that were created after `sinceMs` and rotated away before a scan saw
+   * them, the file `n` now at the path being the first one seen; queues them before it.
+   */
+  private async adoptGenerationsBefore(n: TailedFile, sinceMs: number, matchedKeys: ReadonlySet<string>): Promise<void> {
+    const found = await this.findGenerations(n.origin, { bornAfterMs: sinceMs }, matchedKeys);
+    if (found.length > 0) this.place(this.adopt(found, n.origin), { before: n });
+  }
+
+  private adopt(found: ReadonlyArray<OpenedFile & { prefix: Buffer }>, origin: string): TailedFile[] {
+    const added: TailedFile[] = [];
+    for (const g of found) {
+      const f = this.addFile({ ...g, origin, offset: 0, state: 'rotated', unclassified: false, seenAtMs: undefined });
+      this.byKey.set(f.key, f);
+      added.push(f);
+      this.ctx.log.info({ path: g.path, origin }, 'rotated generation found; reading it');
+    }
+    this.scheduleSave();
+    return added;
+  }
+
+  /** Moves `added` (in their order) right after or before a file in the generation order, and renumbers. */
+  private place(added: readonly TailedFile[], at: { after: TailedFile } | { before: TailedFile }): void {
+    const moving = new Set(added);
+    const rest = this.files.filter((f) => !moving.has(f)).sort((a, b) => a.seq - b.seq);
+    const i = 'after' in at ? rest.indexOf(at.after) + 1 : rest.indexOf(at.before);
+    rest.splice(i, 0, ...added);
+    this.files = rest;
+    this.renumber();
+  }
+
+  private renumber(): void {
+    this.files.forEach((f, i) => {
+      f.seq = i;
+    });
+    this.seq = this.files.length;
+  }
+
+  /**
+   * Untracked files in the directory of `origin` named like its rotations that are generations within
+   * `bound`, open, oldest first. `matchedKeys`: identities matching the patterns (the scan finds those).
+   */
+  private async findGenerations(
+    origin: string,
+    bound: GenerationBound,
+    matchedKeys: ReadonlySet<string>,
+  ): Promise<Array<OpenedFile & { prefix: Buffer }>> {
+    const dir = dirname(origin);
+    const base = basename(origin);
+    let names: string[];
+    try {
+      names = (await readdir(dir)).slice(0, MAX_DIR_ENTRIES);
+    } catch (err) {
+      this.ctx.log.debug({ err, path: dir }, 'directory not readable; not looking for rotated generations');
+      return [];
+    }
+    const candidates: Array<{ path: string; key: string; st: BigIntStats }> = [];
+    for (const name of names) {
+      if (!isRotationName(name, base)) continue;
+      const path = join(dir, name);
+      if (this.compressed.some((m) => m(path)) || this.excludes.some((m) => m(path))) continue;
+      let st: BigIntStats;
+      try {
+        st = await stat(path, { bigint: true });
+      } catch {
+        continue; // vanished meanwhile
+      }
+      if (!st.isFile() || st.size === 0n) continue;
+      const key = keyOf(st.dev, st.ino);
+      if (matchedKeys.has(key) || this.byKey.has(key) || !withinBound(st, bound)) continue;
+      candidates.push({ path, key, st });
+    }
+    if (candidates.length === 0) return [];
+    candidates.sort(
+      (a, b) =>
+        compareBig(a.st.mtimeNs, b.st.mtimeNs) || compareBig(a.st.birthtimeNs, b.st.birthtimeNs) || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0),
+    );
+    const known = [...this.released, ...(await this.samplesOf(origin))];
+    const out: Array<OpenedFile & { prefix: Buffer }> = [];
+    for (const c of candidates) {
+      if (out.length >= MAX_GENERATIONS) {
+        this.ctx.log.warn({ path: origin, count: candidates.length, max: MAX_GENERATIONS }, 'too many rotated generations; reading the oldest');
+        break;
+      }
+      let fh: FileHandle;
+      try {
+        fh = await openForRead(c.path);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.reportPath(c.path, err, 'open');
+        continue;
+      }
+      try {
+        const id = await identityOf(fh);
+        const key = keyOf(id.dev, id.ino);
+        const prefix = await readPrefix(fh);
+        const seen = known.find((k) => (k.key === key && prefixesAgree(prefix, k.prefix)) || looksLikeCopy(prefix, id.size, k));
+        if (key === c.key && prefix.length > 0 && seen === undefined) {
+          out.push({ fh, dev: id.dev, ino: id.ino, path: c.path, prefix });
+          continue;
+        }
+        if (seen) this.ctx.log.debug({ path: c.path }, 'rotated file is a file read before or a copy of one; skipping it');
+      } catch (err) {
+        this.ctx.log.debug({ err, path: c.path }, 'generation candidate not readable');
+      }
+      await this.closeHandle(fh);
+    }
+    return out;
+  }
+
+  /** First bytes and size of the tracked files of an origin, as they are now. */
+  private async samplesOf(origin: string): Promise<ContentSample[]> {
+    const out: ContentSample[] = [];
+    for (const f of this.files) {
+      if (f.retired || f.origin !== origin) continue;
+      try {
+        const size = (await f.fh.stat()).size;
+        out.push({ key: f.key, prefix: await readPrefix(f.fh), size });
+      } catch (err) {
+        this.ctx.log.debug({ err, path: f.path }, 'file not readable');
+      }
+    }
+    return out;
   }
 
   /** Opens a path and starts tailing it; undefined when it cannot be opened or is already tailed. */
   private async track(
     path: string,
-    opts: { offset: number | 'end'; unclassified: boolean; origin: string; seq?: number },
+    opts: { offset: number | 'end'; unclassified: boolean; origin: string; seenAtMs: number | undefined; seq?: number },
   ): Promise<TailedFile | undefined> {
     let fh: FileHandle;
     try {
@@ -789,6 +1090,7 @@ export class CustomLogSource implements Source {
         offset,
         state: 'active',
         unclassified: opts.unclassified && offset === 0,
+        seenAtMs: opts.seenAtMs,
         seq: opts.seq,
       });
       this.byKey.set(f.key, f);
@@ -813,6 +1115,7 @@ export class CustomLogSource implements Source {
     offset: number;
     state: TailState;
     unclassified: boolean;
+    seenAtMs: number | undefined;
     seq?: number;
   }): TailedFile {
     const f = new TailedFile(
@@ -834,6 +1137,7 @@ export class CustomLogSource implements Source {
   // Start: resume from checkpoints
 
   private async initialScan(state: Record<string, unknown>): Promise<void> {
+    this.lastScanWallMs = Date.now();
     const saved = parseCheckpoint(state);
     if (saved.invalid !== undefined) {
       this.ctx.log.warn({ reason: saved.invalid }, 'checkpoint not understood; starting without it');
@@ -856,7 +1160,7 @@ export class CustomLogSource implements Source {
       if (!e.fresh && (await this.resumeFromCopy(e, i, found, claimed))) {
         const now = m?.path ?? elsewhere;
         if (now !== undefined && !claimed.has(key)) {
-          const f = await this.track(now, { offset: 0, unclassified: false, origin: e.origin, seq: i + 0.5 });
+          const f = await this.track(now, { offset: 0, unclassified: false, origin: e.origin, seenAtMs: e.seenAtMs, seq: i + 0.5 });
           if (f) claimed.add(f.key);
         }
         continue;
@@ -866,9 +1170,16 @@ export class CustomLogSource implements Source {
     const fromEnd = !saved.known && this.config.startAt === 'end';
     for (const m of found) {
       if (claimed.has(m.key)) continue;
-      await this.track(m.path, { offset: fromEnd ? 'end' : 0, unclassified: saved.known, origin: m.path });
+      await this.track(m.path, { offset: fromEnd ? 'end' : 0, unclassified: saved.known, origin: m.path, seenAtMs: Date.now() });
     }
     this.files.sort((a, b) => a.seq - b.seq);
+    this.renumber();
+    // Generations rotated away while stopped behind a file that was at a matching path then. Looked
+    // for once every file is placed, so that none is taken that a checkpoint entry or a pattern claims.
+    const rotated = this.rotatedWhileStopped;
+    this.rotatedWhileStopped = [];
+    const matchedKeys = new Set(found.map((m) => m.key));
+    for (const t of rotated) if (!t.retired) await this.adoptGenerationsAfter(t, matchedKeys);
     await this.saveNow();
   }
 
@@ -956,9 +1267,10 @@ export class CustomLogSource implements Source {
 
   private resumeOn(file: OpenedFile, e: FileCheckpoint, prefix: Buffer, seq: number, state: TailState, claimed: Set<string>): TailedFile {
     const unclassified = e.fresh === true && e.offset === 0;
-    const f = this.addFile({ ...file, origin: e.origin, prefix, offset: e.offset, state, unclassified, seq });
+    const f = this.addFile({ ...file, origin: e.origin, prefix, offset: e.offset, state, unclassified, seenAtMs: e.seenAtMs, seq });
     this.byKey.set(f.key, f);
     claimed.add(f.key);
+    if (state === 'rotated' && e.rotated !== true) this.rotatedWhileStopped.push(f);
     this.ctx.log.info({ path: file.path, offset: e.offset }, 'resuming file');
     return f;
   }
@@ -981,6 +1293,8 @@ export class CustomLogSource implements Source {
       };
       // Not compared with the other files yet (or a possible copy): compared again after a restart.
       if (f.unclassified || f.state === 'suspect') entry.fresh = true;
+      if (f.state === 'rotated') entry.rotated = true;
+      if (f.seenAtMs !== undefined) entry.seenAtMs = f.seenAtMs;
       entries.push(entry);
     }
     return serializeCheckpoint(entries);

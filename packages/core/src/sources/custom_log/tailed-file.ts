@@ -19,6 +19,8 @@ export interface TailedFileInit {
   readonly prefix: Buffer;
   readonly offset: number;
   readonly state: TailState;
+  /** Wall-clock ms when the file was first seen at a matching path (undefined: never, or not known). */
+  readonly seenAtMs: number | undefined;
   /** A file first seen after start and read from offset 0: compared with other files on its first bytes. */
   readonly unclassified: boolean;
   readonly now: number;
@@ -28,8 +30,11 @@ export interface TailedFileInit {
 
 /** One file being read: its identity, handle, positions and record splitter. */
 export class TailedFile {
-  /** Order of discovery; an older file of the same origin is drained first. */
-  readonly seq: number;
+  /**
+   * Order of the generations: an older file of the same origin is drained first. Equals the file's index
+   * in the source's list (renumbered when a missed generation is inserted).
+   */
+  seq: number;
   /** Where the file is now (it moves on rename). */
   path: string;
   /** Where the file was first found: the FilePath of its records. */
@@ -48,6 +53,8 @@ export class TailedFile {
   readonly splitter: RecordSplitter;
   readonly sink: RecordSink;
   state: TailState;
+  /** See `TailedFileInit.seenAtMs`: bounds which rotated files can be generations after this one. */
+  readonly seenAtMs: number | undefined;
   unclassified: boolean;
   /** The file a suspect seems to be a copy of. */
   copyOf: TailedFile | undefined;
@@ -80,6 +87,7 @@ export class TailedFile {
     this.readOffset = init.offset;
     this.committed = init.offset;
     this.state = init.state;
+    this.seenAtMs = init.seenAtMs;
     this.unclassified = init.unclassified;
     this.copyOf = undefined;
     this.lastGrowthAt = init.now;
