@@ -28,6 +28,8 @@ const fileEntrySchema = z.object({
 const stateSchema = z.object({
   version: z.literal(CHECKPOINT_VERSION),
   files: z.array(fileEntrySchema),
+  /** Wall-clock ms when the state was saved. */
+  savedAtMs: z.number().nonnegative().optional(),
 });
 
 export type FileCheckpoint = z.output<typeof fileEntrySchema>;
@@ -36,6 +38,8 @@ export interface LoadedCheckpoint {
   /** True when a state was saved before: the source has run, so `startAt` no longer applies. */
   readonly known: boolean;
   readonly files: readonly FileCheckpoint[];
+  /** Wall-clock ms when the state was saved, when known. */
+  readonly savedAtMs?: number;
   /** Set when a state was present but unusable. */
   readonly invalid?: string;
 }
@@ -48,9 +52,10 @@ export function parseCheckpoint(state: Record<string, unknown>): LoadedCheckpoin
     const issue = parsed.error.issues[0];
     return { known: false, files: [], invalid: issue ? `${issue.path.join('.')}: ${issue.message}` : 'invalid' };
   }
-  return { known: true, files: parsed.data.files };
+  const { files, savedAtMs } = parsed.data;
+  return savedAtMs === undefined ? { known: true, files } : { known: true, files, savedAtMs };
 }
 
-export function serializeCheckpoint(files: readonly FileCheckpoint[]): Record<string, unknown> {
-  return { version: CHECKPOINT_VERSION, files };
+export function serializeCheckpoint(files: readonly FileCheckpoint[], savedAtMs: number): Record<string, unknown> {
+  return { version: CHECKPOINT_VERSION, files, savedAtMs };
 }

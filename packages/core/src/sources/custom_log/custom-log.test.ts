@@ -123,8 +123,7 @@ let h: Harness;
 beforeEach(() => {
   h = new Harness();
 });
-afterEach(async (c) => {
-  if (process.env.DUMP && c.task.result?.state === 'fail') console.log(JSON.stringify(h.lines()), h.logs.map((l) => `${l.msg} ${l.path ?? ''} ${l.movedTo ?? ''}`).join('\n'));
+afterEach(async () => {
   h.ctx.release();
   await h.stop();
   rmSync(h.dir, { recursive: true, force: true });
@@ -588,11 +587,12 @@ describe('custom_log source: fast rotations and backlogs', () => {
     writeFileSync(h.path('app.log'), text(['b1']));
     await h.waitForLines(['a1', 'b1']);
     await h.waitForMessage('file drained and released');
-    // A copy of the generation already read, made later, and a file not named like a rotation.
+    appendFileSync(h.path('app.log'), text(['b2']));
+    // A copy of the generation already read, made after the current file's last write; files not named
+    // like a rotation of it.
     copyFileSync(h.path('app.log.1'), h.path('app.log.1.bak'));
     writeFileSync(h.path('app.logger'), text(['unrelated']));
     writeFileSync(h.path('other.log.1'), text(['unrelated']));
-    appendFileSync(h.path('app.log'), text(['b2']));
     renameSync(h.path('app.log'), h.path('app.log.2'));
     writeFileSync(h.path('app.log'), text(['c1']));
     await h.waitForLines(['a1', 'b1', 'b2', 'c1']);
@@ -626,6 +626,20 @@ describe('custom_log source: fast rotations and backlogs', () => {
     writeFileSync(h.path('app.log'), text(numbered(0, 10)));
     renameSync(h.path('app.log'), h.path('app.log.2'));
     writeFileSync(h.path('app.log'), text(numbered(10, 20)));
+    await h.waitForLines(numbered(0, 20));
+    await settle();
+    expect(h.lines()).toEqual(numbered(0, 20));
+  });
+
+  it.runIf(birthTimes)('reads the generations of a log that appeared and rotated while stopped, before its current file', async () => {
+    writeFileSync(h.path('app.log.0'), text(['ancient'])); // an old rotation: created before the last save
+    await vi.waitFor(() => expect(Date.now() - statSync(h.path('app.log.0')).birthtimeMs).toBeGreaterThan(200), WAIT);
+    await h.start({ filePatterns: [h.path('app.log')] });
+    await h.stop();
+    writeFileSync(h.path('app.log'), text(numbered(0, 10)));
+    renameSync(h.path('app.log'), h.path('app.log.1'));
+    writeFileSync(h.path('app.log'), text(numbered(10, 20)));
+    await h.start({ filePatterns: [h.path('app.log')] });
     await h.waitForLines(numbered(0, 20));
     await settle();
     expect(h.lines()).toEqual(numbered(0, 20));

@@ -162,8 +162,14 @@ function keyOf(dev: bigint | string, ino: bigint | string): string {
  *     (it is not a copy of one, nor a released file again).
  *   Such files are read completely, oldest (by modification time, then birth time, then name) first,
  *   after the rotated file and before the file now at the path, with the rotated file's FilePath.
+ *   Likewise, when a file is found at a path no tracked file came from (a new log, or one whose files
+ *   were all released), files named like its rotations that were created (by birth time, so only where
+ *   the file system reports it) since the previous scan, or at start since the checkpoint was last saved,
+ *   were at that path unseen: they are read first, under the same other conditions.
  *   Limits: rotations moved to another directory are not followed; a copy of an already read generation
- *   made later under a rotation name is recognised only until the source restarts.
+ *   made later under a rotation name is recognised only until the source restarts; when a file is
+ *   copy-truncated twice before it is read again, only the first copy is found (this search follows
+ *   renames, not truncations).
  * - copytruncate: the truncated file's unread tail is read from the copy (a file in the same directory
  *   with the same first bytes and at least our position), then the file is read again from 0. Lines the
  *   writer adds between the copy and the truncation exist in neither file and are lost; that is inherent
@@ -398,6 +404,7 @@ export class CustomLogSource implements Source {
     }
     if (size === f.readOffset) {
       f.atEof = true;
+      f.eofAt = performance.now();
       return false;
     }
     f.atEof = false;
@@ -527,12 +534,17 @@ export class CustomLogSource implements Source {
     this.scheduleSave();
   }
 
-  /** True while an older file of the same origin (a rotated generation) still has data to read. */
+  /**
+   * True while an older file of the same origin (a rotated generation) may still have data to read: it
+   * is drained only once found at its end after `f` was opened (lines written to it just before its
+   * rotation come before those of `f`).
+   */
   private waitsForOlder(f: TailedFile): boolean {
     if (performance.now() - f.openedAt > Math.max(this.config.rotateWaitMs, ORDER_WAIT_MAX_MS)) return false;
     for (const g of this.files) {
       if (g.seq >= f.seq) break;
-      if (g.origin === f.origin && !g.retired && g.state !== 'suspect' && !g.atEof) return true;
+      if (g.origin !== f.origin || g.retired || g.state === 'suspect') continue;
+      if (!g.atEof || g.eofAt < f.openedAt) return true;
     }
     return false;
   }
@@ -1168,18 +1180,27 @@ export class CustomLogSource implements Source {
       this.ctx.log.info({ path: e.path, offset: e.offset }, 'checkpointed file is gone or replaced; dropping its position');
     }
     const fromEnd = !saved.known && this.config.startAt === 'end';
+    const resumedOrigins = new Set(this.files.map((f) => f.origin));
+    const newOrigins: TailedFile[] = [];
     for (const m of found) {
       if (claimed.has(m.key)) continue;
-      await this.track(m.path, { offset: fromEnd ? 'end' : 0, unclassified: saved.known, origin: m.path, seenAtMs: Date.now() });
+      const f = await this.track(m.path, { offset: fromEnd ? 'end' : 0, unclassified: saved.known, origin: m.path, seenAtMs: this.lastScanWallMs });
+      if (f && !resumedOrigins.has(f.origin)) newOrigins.push(f);
     }
     this.files.sort((a, b) => a.seq - b.seq);
     this.renumber();
-    // Generations rotated away while stopped behind a file that was at a matching path then. Looked
-    // for once every file is placed, so that none is taken that a checkpoint entry or a pattern claims.
+    // Generations rotated away while stopped: behind a file that was at a matching path then, or before
+    // a file at a path no file was tracked from (created since the last save). Looked for once every
+    // file is placed, so that none is taken that a checkpoint entry or a pattern claims.
     const rotated = this.rotatedWhileStopped;
     this.rotatedWhileStopped = [];
     const matchedKeys = new Set(found.map((m) => m.key));
     for (const t of rotated) if (!t.retired) await this.adoptGenerationsAfter(t, matchedKeys);
+    if (saved.savedAtMs !== undefined) {
+      for (const n of newOrigins) {
+        if (!n.retired && n.state === 'active') await this.adoptGenerationsBefore(n, saved.savedAtMs, matchedKeys);
+      }
+    }
     await this.saveNow();
   }
 
@@ -1297,7 +1318,7 @@ export class CustomLogSource implements Source {
       if (f.seenAtMs !== undefined) entry.seenAtMs = f.seenAtMs;
       entries.push(entry);
     }
-    return serializeCheckpoint(entries);
+    return serializeCheckpoint(entries, Date.now());
   }
 
   private scheduleSave(): void {

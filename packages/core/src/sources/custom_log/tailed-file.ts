@@ -60,6 +60,8 @@ export class TailedFile {
   copyOf: TailedFile | undefined;
   /** Caught up with the size seen at the last check. */
   atEof = false;
+  /** Monotonic time of that check (when `atEof` was last found true). */
+  eofAt = -Infinity;
   /** Clock time data was last read (or the file was opened). */
   lastGrowthAt: number;
   /** Clock time the file left the patterns. */
