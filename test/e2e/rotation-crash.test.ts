@@ -1,4 +1,4 @@
-import { appendFileSync, copyFileSync, renameSync, truncateSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, mkdirSync, renameSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startOma, tempDir, type OmaProcess } from './helpers.js';
@@ -28,7 +28,6 @@ describe('custom log through rotations and crashes', () => {
   it('delivers every line at least once, duplicating only around the kills', async () => {
     ws = await serveWorkspace(join(dir.path, 'workspace'));
     const logDir = join(dir.path, 'logs');
-    const { mkdirSync } = await import('node:fs');
     mkdirSync(logDir);
     const file = join(logDir, 'app.log');
     writeFileSync(file, '');

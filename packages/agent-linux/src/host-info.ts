@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import type { HostDescription, HostInfo } from '@oma/core';
-import { privateIPs } from './network.js';
+import { privateIPs } from '@oma/core';
 import { osVersionFromRelease, parseOsRelease, splitVersion, type OsVersion } from './os-release.js';
 
 /** Where os-release(5) lives, in the order systemd documents. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { osVersionFromRelease, parseOsRelease, splitVersion } from './os-release.js';
-import { privateIPs } from './network.js';
+import { privateIPs } from '@oma/core';
 
 describe('parseOsRelease', () => {
   it('handles quoting, escapes, comments and junk lines', () => {

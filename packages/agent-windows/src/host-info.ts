@@ -1,6 +1,6 @@
 import * as os from 'node:os';
 import type { HostDescription, HostInfo } from '@oma/core';
-import { privateIPs } from './network.js';
+import { privateIPs } from '@oma/core';
 
 /** What `windowsHostInfo` reads; every member can be replaced (tests pass fakes). */
 export interface WindowsHostInfoDeps {

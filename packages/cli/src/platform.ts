@@ -1,5 +1,5 @@
 import { hostname, networkInterfaces, release, type } from 'node:os';
-import type { ComponentDefinition, HostInfo } from '@oma/core';
+import { privateIPs, type ComponentDefinition, type HostInfo } from '@oma/core';
 
 export interface Platform {
   readonly name: string;
@@ -28,17 +28,13 @@ function genericHostInfo(): HostInfo {
   return {
     describe: () => {
       const [major = '', minor = ''] = release().split('.');
-      const ips = Object.values(networkInterfaces())
-        .flat()
-        .filter((a) => a && !a.internal)
-        .map((a) => a!.address);
       return Promise.resolve({
         computer: hostname().split('.')[0] ?? hostname(),
         osType: type(),
         osName: type(),
         osMajorVersion: major,
         osMinorVersion: minor,
-        privateIPs: ips,
+        privateIPs: privateIPs(networkInterfaces()),
       });
     },
   };

@@ -1,2 +1,3 @@
 export * from './clock.js';
 export * from './host-info.js';
+export * from './network.js';
