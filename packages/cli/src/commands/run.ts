@@ -34,10 +34,10 @@ interface EmbeddedWorkspace {
   readonly clientSecret: string;
 }
 
-function statusLine(s: PipelineStatus): string {
+function statusLine(s: PipelineStatus, withHealth = true): string {
   const tables = s.tables.map((t) => `${t.table} ${t.in}/${t.out}`).join('  ') || 'no records yet';
   const queues = s.destinations
-    .map((d) => `${d.id} ${formatBytes(d.queueBytes)}${d.queueBatches ? ` (${d.queueBatches} batches, oldest ${d.oldestAgeSec}s)` : ''}${d.healthy ? '' : ' UNHEALTHY'}`)
+    .map((d) => `${d.id} ${formatBytes(d.queueBytes)}${d.queueBatches ? ` (${d.queueBatches} batches, oldest ${d.oldestAgeSec}s)` : ''}${d.healthy || !withHealth ? '' : ' UNHEALTHY'}`)
     .join(', ');
   return `status  records in/out: ${tables}  |  queue: ${queues}  |  errors ${s.errors}  dropped ${s.dropped}`;
 }
@@ -185,7 +185,7 @@ class Agent {
     await this.pipeline?.stop(this.config.shutdownTimeoutMs);
     await this.obs?.close();
     await this.embedded?.workspace.close();
-    this.out.write(`${this.pipeline ? `${statusLine(this.pipeline.status())}\n` : ''}OMA stopped.\n`);
+    this.out.write(`${this.pipeline ? `${statusLine(this.pipeline.status(), false)}\n` : ''}OMA stopped.\n`);
   }
 }
 
