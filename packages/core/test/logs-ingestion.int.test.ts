@@ -16,6 +16,7 @@ import type { Batch, Settlement } from '../src/pipeline/batch.js';
 import type { ComponentContext, Sink } from '../src/pipeline/component.js';
 import { testComponentContext } from '../src/testing/index.js';
 import { azureLogsIngestionSink } from '../src/sinks/azure_logs_ingestion/index.js';
+import { seededRandom } from '../src/testing/index.js';
 
 const DCR = 'dcr-00112233445566778899aabbccddeeff';
 const TENANT = 'contoso.onmicrosoft.com';
@@ -23,18 +24,6 @@ const CLIENT = '01234567-89ab-cdef-0123-456789abcdef';
 const SECRET = 'int-test-secret';
 /** The fake service refuses JSON bodies above this (lower than the sink's limit, to force splits). */
 const SERVICE_MAX_JSON = 40_000;
-
-/** A small deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Options {
   /** Fault probability per request (0 disables faults). */
@@ -54,7 +43,7 @@ class StrictFakeService {
   maxActive = 0;
   tokensIssued = 0;
   private readonly validTokens = new Set<string>();
-  private readonly random = prng(42);
+  private readonly random = seededRandom(42);
   private requests = 0;
   private faults = 0;
 

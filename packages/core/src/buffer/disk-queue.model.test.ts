@@ -7,23 +7,13 @@ import { silentLogger } from '../telemetry/logger.js';
 import { openDiskQueue } from './disk-queue.js';
 import { RECORD_HEADER_BYTES, segmentFileName } from './record-format.js';
 import type { DiskQueue, DiskQueueOptions, FsyncPolicy } from './types.js';
+import { seededRandom } from '../testing/index.js';
 
 /**
  * Model-based test: random append / read / ack / restart / truncate-tail / flip-byte sequences,
  * checked against an in-memory model of what must be delivered (at least once, in order, nothing
  * invented, nothing lost except what recovery counts).
  */
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 class Model {
   /** Payload length of every seq ever appended (for the on-disk layout). */
@@ -137,7 +127,7 @@ async function segmentSeqs(dir: string): Promise<number[]> {
 }
 
 async function runScenario(seed: number, steps: number): Promise<void> {
-  const rnd = mulberry32(seed);
+  const rnd = seededRandom(seed);
   const int = (n: number): number => Math.floor(rnd() * n);
   const dir = mkdtempSync(join(tmpdir(), `oma-queue-model-${seed}-`));
   const policies: FsyncPolicy[] = ['always', 'interval', 'never'];

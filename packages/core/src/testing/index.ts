@@ -1,3 +1,4 @@
 export * from './fake-clock.js';
 export * from './context.js';
 export { MemoryCheckpointStore } from '../checkpoint/checkpoint-store.js';
+export * from './prng.js';
