@@ -9,6 +9,8 @@ export interface TlsClientOptions {
   /** Private key of `cert` (PEM). */
   readonly key?: string | Buffer;
   readonly passphrase?: string;
+  /** Oldest TLS version accepted: 1.2 (default) or 1.3. Nothing older is ever offered. */
+  readonly minVersion?: 'TLSv1.2' | 'TLSv1.3';
 }
 
 export interface DispatcherOptions {

@@ -2,3 +2,4 @@ export * from './fake-clock.js';
 export * from './context.js';
 export { MemoryCheckpointStore } from '../checkpoint/checkpoint-store.js';
 export * from './prng.js';
+export * from './certs.js';
