@@ -30,7 +30,7 @@ function newKeyPair(): { forgeKey: forge.pki.rsa.PrivateKey; publicKey: forge.pk
   // Node generates RSA keys natively (fast); forge only signs the certificate.
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const keyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-  const forgeKey = forge.pki.privateKeyFromPem(keyPem) as forge.pki.rsa.PrivateKey;
+  const forgeKey = forge.pki.privateKeyFromPem(keyPem);
   const publicKey = forge.pki.setRsaPublicKey(forgeKey.n, forgeKey.e);
   return { forgeKey, publicKey, keyPem };
 }
