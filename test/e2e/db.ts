@@ -12,3 +12,16 @@ export function readColumn(dbFile: string, table: string, column: string): strin
     db.close();
   }
 }
+
+/** Rows in a table of a local workspace database (0 when the table does not exist yet). */
+export function countRows(dbFile: string, table: string): number {
+  if (!/^[A-Za-z][A-Za-z0-9_]*$/.test(table)) throw new Error('bad identifier');
+  const db = new Database(dbFile, { readonly: true, fileMustExist: true });
+  try {
+    const exists = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(table);
+    if (!exists) return 0;
+    return (db.prepare(`SELECT count(*) AS n FROM "${table}"`).get() as { n: number }).n;
+  } finally {
+    db.close();
+  }
+}

@@ -1,0 +1,94 @@
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { readColumn } from './db.js';
+import { startOma, tempDir, type OmaProcess } from './helpers.js';
+import { addFault, destinationYaml, serveWorkspace, type ServedWorkspace } from './workspace.js';
+
+const THROTTLE_MS = 30_000;
+const RETRY_AFTER_SEC = 3;
+
+interface LoggedRequest {
+  readonly route: string;
+  readonly status: number;
+  readonly receivedAt: string;
+  readonly records?: number;
+}
+
+/**
+ * Acceptance: the workspace answers every ingestion request with 429 and `Retry-After: 3` for 30 s, then
+ * 204. Nothing is lost, and no request reaches it earlier than 3 s after a 429.
+ */
+describe('throttling (429 with Retry-After)', () => {
+  const dir = tempDir('oma-e2e-throttle-');
+  let ws: ServedWorkspace | undefined;
+  let agent: OmaProcess | undefined;
+
+  afterAll(async () => {
+    await agent?.kill('SIGKILL');
+    await ws?.proc.kill('SIGTERM');
+    dir.remove();
+  });
+
+  it('waits as long as the service asks and loses nothing', async () => {
+    ws = await serveWorkspace(join(dir.path, 'workspace'));
+    const logDir = join(dir.path, 'logs');
+    mkdirSync(logDir);
+    const file = join(logDir, 'app.log');
+    writeFileSync(file, '');
+    const config = join(dir.path, 'oma.yaml');
+    writeFileSync(
+      config,
+      [
+        `dataDir: ${join(dir.path, 'data')}`,
+        'statusIntervalMs: 0',
+        'observability: { enabled: false }',
+        'sources:',
+        '  app:',
+        '    type: custom_log',
+        '    table: Throttle_CL',
+        `    filePatterns: ["${logDir}/*.log"]`,
+        '    startAt: beginning',
+        'destinations:',
+        destinationYaml(ws),
+        // One request at a time, so that every request after a 429 was sent after its answer arrived.
+        '    maxConcurrency: 1',
+        '',
+      ].join('\n'),
+    );
+    const until = Date.now() + THROTTLE_MS;
+    await addFault(ws, {
+      match: { route: 'ingest' },
+      action: { status: 429, headers: { 'retry-after': String(RETRY_AFTER_SEC) } },
+      untilMs: until,
+    });
+    agent = startOma(['run', '--config', config]);
+    await agent.waitForOutput(/OMA .* running/);
+    let written = 0;
+    while (Date.now() < until + 2_000) {
+      appendFileSync(file, `line-${written}\nline-${written + 1}\n`);
+      written += 2;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    const dbFile = join(dir.path, 'workspace', 'workspace.db');
+    await vi.waitFor(() => expect(readColumn(dbFile, 'Throttle_CL', 'RawData')).toHaveLength(written), { timeout: 20_000, interval: 200 });
+    expect(new Set(readColumn(dbFile, 'Throttle_CL', 'RawData')).size).toBe(written);
+
+    const res = await fetch(`${ws.url}/_admin/requests?route=ingest`);
+    const { requests } = (await res.json()) as { requests: LoggedRequest[] };
+    const sent = requests.map((r) => ({ at: Date.parse(r.receivedAt), status: r.status })).sort((x, y) => x.at - y.at);
+    const throttled = sent.filter((r) => r.status === 429);
+    expect(throttled.length, 'requests answered 429').toBeGreaterThanOrEqual(Math.floor(THROTTLE_MS / (RETRY_AFTER_SEC * 1000)) - 2);
+    // At most one request per Retry-After period while throttled: sent a little more than the interval apart.
+    expect(throttled.length).toBeLessThanOrEqual(Math.ceil(THROTTLE_MS / (RETRY_AFTER_SEC * 1000)) + 1);
+    const early: string[] = [];
+    for (let i = 1; i < sent.length; i++) {
+      const prev = sent[i - 1]!;
+      const gap = sent[i]!.at - prev.at;
+      if (prev.status === 429 && gap < RETRY_AFTER_SEC * 1000) early.push(`request ${i} came ${gap} ms after a 429`);
+    }
+    expect(early).toEqual([]);
+    expect(sent.at(-1)!.status).toBe(204);
+    expect((await agent.kill('SIGTERM')).code).toBe(0);
+  });
+});
