@@ -56,12 +56,12 @@ describe('oma run with the embedded local workspace', () => {
     expect(agent.stdout).toMatch(/metrics: +http:\/\/127\.0\.0\.1:\d+\/metrics/);
   });
 
-  it('delivers a Heartbeat that `oma query Heartbeat` shows', async () => {
-    await vi.waitFor(async () => expect((await queryJson('Heartbeat')).length).toBeGreaterThan(0), { timeout: 15_000, interval: 250 });
-    const [row] = await queryJson('Heartbeat');
+  it('delivers a Heartbeat that `oma query Heartbeat_CL` shows (the mirror table Azure stores it in)', async () => {
+    await vi.waitFor(async () => expect((await queryJson('Heartbeat_CL')).length).toBeGreaterThan(0), { timeout: 15_000, interval: 250 });
+    const [row] = await queryJson('Heartbeat_CL');
     expect(row).toMatchObject({ Category: 'Direct Agent', SCAgentChannel: 'Direct', OSType: expect.any(String), Version: expect.any(String) });
     expect(Array.isArray(row!.ComputerPrivateIPs)).toBe(true);
-    const table = await query('Heartbeat');
+    const table = await query('Heartbeat_CL');
     expect(table).toMatch(/^TimeGenerated +Computer +Category/m);
     expect(table).toMatch(/Direct Agent/);
   });

@@ -23,7 +23,7 @@ describe('SIGHUP', () => {
       const r = await runOma(['query', table, '--json', '--limit', '100', '--config', config]);
       return r.stdout.split('\n').filter(Boolean).length;
     };
-    await vi.waitFor(async () => expect(await count('Heartbeat')).toBe(1), { timeout: 15_000, interval: 250 });
+    await vi.waitFor(async () => expect(await count('Heartbeat_CL')).toBe(1), { timeout: 15_000, interval: 250 });
 
     writeFileSync(config, 'sources: [this is not valid\n');
     agent.child.kill('SIGHUP');
@@ -37,7 +37,7 @@ describe('SIGHUP', () => {
     agent.child.kill('SIGHUP');
     await vi.waitFor(async () => expect(await count('Reloaded_CL')).toBe(1), { timeout: 15_000, interval: 250 });
     // The heartbeat source restarted with the pipeline, so a second Heartbeat arrives.
-    await vi.waitFor(async () => expect(await count('Heartbeat')).toBe(2), { timeout: 15_000, interval: 250 });
+    await vi.waitFor(async () => expect(await count('Heartbeat_CL')).toBe(2), { timeout: 15_000, interval: 250 });
     expect((await agent.kill('SIGTERM')).code).toBe(0);
   });
 });

@@ -10,10 +10,22 @@ export interface ServedWorkspace {
 }
 
 /** Starts `oma workspace serve` on a free loopback port with known client credentials. */
-export async function serveWorkspace(dataDir: string): Promise<ServedWorkspace> {
+export async function serveWorkspace(dataDir: string, extraArgs: readonly string[] = []): Promise<ServedWorkspace> {
   const clientId = '11111111-2222-3333-4444-555555555555';
   const clientSecret = 'e2e-secret-value';
-  const proc = startOma(['workspace', 'serve', '--data-dir', dataDir, '--port', '0', '--client-id', clientId, '--client-secret', clientSecret]);
+  const proc = startOma([
+    'workspace',
+    'serve',
+    '--data-dir',
+    dataDir,
+    '--port',
+    '0',
+    '--client-id',
+    clientId,
+    '--client-secret',
+    clientSecret,
+    ...extraArgs,
+  ]);
   const url = (await proc.waitForOutput(/listening on (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
   const tenantId = (await proc.waitForOutput(/tenant: +(\S+)/))[1]!;
   const dcr = (await proc.waitForOutput(/DCR: +(dcr-[0-9a-f]+)/))[1]!;
@@ -46,4 +58,23 @@ export async function addFault(ws: ServedWorkspace, rule: Record<string, unknown
 export async function clearFaults(ws: ServedWorkspace): Promise<void> {
   const res = await fetch(`${ws.url}/_admin/faults`, { method: 'DELETE' });
   if (!res.ok) throw new Error(`clearing faults failed: ${res.status}`);
+}
+
+/** Workspace id and key of the Data Collector API of workspaces served with `dataCollectorArgs`. */
+export const E2E_WORKSPACE_ID = '0b5c3a2e-6f4d-4c1b-9a8e-7d6f5e4c3b2a';
+export const E2E_SHARED_KEY = Buffer.alloc(64, 7).toString('base64');
+export const dataCollectorArgs: readonly string[] = ['--workspace-id', E2E_WORKSPACE_ID, '--shared-key', E2E_SHARED_KEY];
+
+/** YAML for a destination that sends to a served workspace through the HTTP Data Collector API. */
+export function dataCollectorYaml(ws: ServedWorkspace, id: string, logTypes: Record<string, string> = {}): string {
+  return [
+    `  ${id}:`,
+    '    type: azure_data_collector',
+    `    endpoint: ${ws.url}`,
+    `    workspaceId: ${E2E_WORKSPACE_ID}`,
+    `    sharedKey: ${E2E_SHARED_KEY}`,
+    `    logTypes: ${JSON.stringify(logTypes)}`,
+    '    flushIntervalMs: 200',
+    '    retry: { initialDelayMs: 200, maxDelayMs: 1000 }',
+  ].join('\n');
 }

@@ -12,7 +12,8 @@ const USAGE = `oma ${AGENT_VERSION}: the Open Monitoring Agent
 
 Usage:
   oma run [--config FILE]               run the agent (default config: $OMA_CONFIG or config/oma.yaml)
-  oma validate --config FILE            check a config file; exit 2 listing every problem
+  oma validate --config FILE [--offline]  check a config file (and its data collection rule; --offline:
+                                        do not fetch the rule's URL); exit 2 listing every problem
   oma query [TABLE] [options]           rows in the local workspace, newest first (no TABLE: list tables)
       --json                            JSON lines instead of a table
       --limit N                         at most N rows (default 20)
@@ -20,8 +21,11 @@ Usage:
       --where Column=value              exact match; repeatable
       --url URL | --data-dir DIR | --config FILE   which workspace (default: from the config)
   oma workspace serve [--data-dir DIR] [--host H] [--port N] [--client-id ID --client-secret S]
+                      [--client-certificate PEM] [--workspace-id ID [--shared-key KEY]] [--managed-identity]
                                         run the local workspace on its own
   oma gateway --config FILE             run the OMA gateway (HTTP CONNECT proxy with an allowlist)
+  oma azure template --config FILE [--destination ID] [--out FILE]
+                                        print the ARM template of the DCR and tables the config needs
   oma docs config                       print the configuration reference (Markdown)
   oma version
 `;
@@ -38,10 +42,14 @@ export async function main(argv: string[]): Promise<number> {
         return await runAgent({ configFile: values.config ?? defaultConfigFile(), platform: await loadPlatform() });
       }
       case 'validate': {
-        const { values, positionals } = parseArgs({ args: rest, options: { config: { type: 'string', short: 'c' } }, allowPositionals: true });
+        const { values, positionals } = parseArgs({
+          args: rest,
+          options: { config: { type: 'string', short: 'c' }, offline: { type: 'boolean', default: false } },
+          allowPositionals: true,
+        });
         const file = values.config ?? positionals[0];
         if (!file) throw new UsageError('oma validate: --config FILE is required');
-        return await validateConfig(file, await loadPlatform(), process.stdout, process.stderr);
+        return await validateConfig(file, await loadPlatform(), process.stdout, process.stderr, { offline: values.offline });
       }
       case 'query': {
         const { values, positionals } = parseArgs({
@@ -84,6 +92,10 @@ export async function main(argv: string[]): Promise<number> {
             port: { type: 'string', default: '0' },
             'client-id': { type: 'string' },
             'client-secret': { type: 'string' },
+            'client-certificate': { type: 'string' },
+            'workspace-id': { type: 'string' },
+            'shared-key': { type: 'string' },
+            'managed-identity': { type: 'boolean', default: false },
           },
         });
         return await serveWorkspace(
@@ -93,6 +105,10 @@ export async function main(argv: string[]): Promise<number> {
             port: Number(values.port),
             ...(values['client-id'] ? { clientId: values['client-id'] } : {}),
             ...(values['client-secret'] ? { clientSecret: values['client-secret'] } : {}),
+            ...(values['client-certificate'] ? { clientCertificateFile: values['client-certificate'] } : {}),
+            ...(values['workspace-id'] ? { workspaceId: values['workspace-id'] } : {}),
+            ...(values['shared-key'] ? { sharedKey: values['shared-key'] } : {}),
+            managedIdentity: values['managed-identity'],
           },
           process.stdout,
         );
@@ -100,6 +116,10 @@ export async function main(argv: string[]): Promise<number> {
       case 'gateway': {
         const { values } = parseArgs({ args: rest, options: { config: { type: 'string', short: 'c' } } });
         return await serveGateway(values.config, process.stdout);
+      }
+      case 'azure': {
+        const { runAzure } = await import('./commands/azure.js');
+        return await runAzure(rest, await loadPlatform(), process.stdout, process.stderr);
       }
       case 'docs': {
         if (rest[0] !== 'config') throw new UsageError('oma docs: the subcommand is `config`');

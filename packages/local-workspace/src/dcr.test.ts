@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { STANDARD_TABLES } from '@oma/core';
+import { HEARTBEAT, STANDARD_TABLES, tableRoute } from '@oma/core';
 import { checkDcrs, defaultDcr, resolveStream } from './dcr.js';
 
 describe('defaultDcr', () => {
@@ -11,6 +11,29 @@ describe('defaultDcr', () => {
     expect(checkDcrs([dcr])).toEqual([]);
   });
 
+  it('lands each stream in the table Azure stores it in, like the deployed DCR', () => {
+    const dcr = defaultDcr(['App_CL']);
+    const tables = Object.fromEntries(Object.entries(dcr.streams).map(([stream, s]) => [stream, s.table]));
+    expect(tables).toEqual({
+      'Custom-Syslog': 'Syslog',
+      'Custom-Event': 'Event',
+      'Custom-Heartbeat': 'Heartbeat_CL',
+      'Custom-Perf': 'Perf_CL',
+      'Custom-W3CIISLog': 'W3CIISLog_CL',
+      'Custom-App_CL': 'App_CL',
+    });
+    for (const [stream, s] of Object.entries(dcr.streams)) {
+      const route = tableRoute(stream.slice('Custom-'.length));
+      expect(s.table).toBe(route.outputTable);
+      expect(s.columns).toEqual(route.columns);
+    }
+    expect(dcr.streams['Custom-Heartbeat']?.columns.map((c) => c.name)).toEqual(HEARTBEAT.columns.map((c) => c.name));
+  });
+
+  it('refuses a custom table named like a mirror table', () => {
+    expect(() => defaultDcr(['Heartbeat_CL'])).toThrow(/mirrors a standard table/);
+  });
+
   it('accepts undeclared custom streams only when lenient', () => {
     const dcr = defaultDcr();
     expect(resolveStream(dcr, 'Custom-New_CL')?.table).toBe('New_CL');
@@ -18,6 +41,13 @@ describe('defaultDcr', () => {
     expect(resolveStream(dcr, 'Microsoft-Syslog')).toBeUndefined();
     expect(resolveStream(dcr, 'toString')).toBeUndefined();
     expect(resolveStream({ ...dcr, acceptUndeclaredCustomStreams: false }, 'Custom-New_CL')).toBeUndefined();
+  });
+
+  it('does not stretch the leniency to tables a declared stream writes', () => {
+    const dcr = defaultDcr();
+    expect(resolveStream(dcr, 'Custom-Heartbeat')?.table).toBe('Heartbeat_CL');
+    expect(resolveStream(dcr, 'Custom-Heartbeat_CL')).toBeUndefined();
+    expect(resolveStream(dcr, 'Custom-perf_cl')).toBeUndefined();
   });
 });
 

@@ -5,6 +5,8 @@ import {
   ConfigError,
   STANDARD_TABLES,
   customTextLogTable,
+  mirrorTableNames,
+  tableRoute,
   type Column,
   type ColumnType,
   type ConfigIssue,
@@ -30,14 +32,20 @@ export interface LocalDcr {
 }
 
 /**
- * The default DCR: a stream `Custom-<Table>` for every standard table of the record model (Syslog, Event,
- * Perf, W3CIISLog, Heartbeat) and for each given custom `_CL` table (custom text-log schema). It also accepts
- * undeclared `Custom-<Name>_CL` streams (see `acceptUndeclaredCustomStreams`), so a new custom log table
- * works without restarting the workspace.
+ * The default DCR, shaped like the one `oma azure template` deploys (see `tableRoute`): a stream
+ * `Custom-<Table>` for every standard table of the record model and for each given custom `_CL` table, each
+ * landing in the table Azure stores it in: Syslog and Event in themselves, Heartbeat, Perf and W3CIISLog in
+ * their mirrors Heartbeat_CL, Perf_CL and W3CIISLog_CL, a custom table in itself (custom text-log schema).
+ * It also accepts undeclared `Custom-<Name>_CL` streams (see `acceptUndeclaredCustomStreams`), so a new
+ * custom log table works without restarting the workspace.
  */
 export function defaultDcr(tables: readonly string[] = [], immutableId = DEFAULT_DCR_IMMUTABLE_ID): LocalDcr {
   const streams: Record<string, LocalStream> = {};
-  for (const t of STANDARD_TABLES) streams[`Custom-${t.name}`] = { table: t.name, columns: t.columns };
+  for (const t of STANDARD_TABLES) {
+    const route = tableRoute(t.name);
+    streams[route.stream] = { table: route.outputTable, columns: route.columns };
+  }
+  const mirrors = mirrorTableNames();
   for (const name of tables) {
     if (STANDARD_TABLES.some((t) => t.name === name)) continue;
     if (!CUSTOM_TABLE_RE.test(name)) {
@@ -45,17 +53,29 @@ export function defaultDcr(tables: readonly string[] = [], immutableId = DEFAULT
         { path: 'tables', message: `${name} must match ${CUSTOM_TABLE_RE.source}` },
       ]);
     }
-    streams[`Custom-${name}`] = { table: name, columns: customTextLogTable(name).columns };
+    if (mirrors.includes(name)) {
+      throw new ConfigError(`table ${name} mirrors a standard table`, [
+        { path: 'tables', message: `${name} is where ${name.slice(0, -3)} records are stored; a custom log needs another name` },
+      ]);
+    }
+    const route = tableRoute(name);
+    streams[route.stream] = { table: route.outputTable, columns: route.columns };
   }
   return { immutableId, streams, acceptUndeclaredCustomStreams: true };
 }
 
-/** Finds the stream a request names, applying the default DCR's leniency for undeclared custom streams. */
+/**
+ * Finds the stream a request names, applying the default DCR's leniency for undeclared custom streams. The
+ * leniency never covers a table a declared stream writes (e.g. `Custom-Heartbeat_CL`, whose table
+ * Heartbeat_CL is fed by `Custom-Heartbeat`): Azure would answer 404 for such a stream too.
+ */
 export function resolveStream(dcr: LocalDcr, streamName: string): LocalStream | undefined {
   if (Object.hasOwn(dcr.streams, streamName)) return dcr.streams[streamName];
   if (!dcr.acceptUndeclaredCustomStreams || !streamName.startsWith('Custom-')) return undefined;
   const table = streamName.slice('Custom-'.length);
-  return CUSTOM_TABLE_RE.test(table) ? { table, columns: customTextLogTable(table).columns } : undefined;
+  if (!CUSTOM_TABLE_RE.test(table)) return undefined;
+  if (Object.values(dcr.streams).some((s) => s.table.toLowerCase() === table.toLowerCase())) return undefined;
+  return { table, columns: customTextLogTable(table).columns };
 }
 
 /**

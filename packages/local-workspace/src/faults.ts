@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 
-/** Which requests a rule applies to: ingestion, token, or both. */
-export type FaultRoute = 'ingest' | 'token' | 'any';
+/** Which requests a rule applies to: ingestion, token, HTTP Data Collector, or all. */
+export type FaultRoute = 'ingest' | 'token' | 'data_collector' | 'imds' | 'any';
 
 export interface FaultMatch {
   readonly route: FaultRoute;
-  /** Only ingestion requests for this stream (e.g. `Custom-Syslog`). */
+  /** Only ingestion requests for this stream (e.g. `Custom-Syslog`), or Data Collector requests of this Log-Type. */
   readonly stream?: string;
 }
 
@@ -81,7 +81,9 @@ export function parseFaultRule(input: unknown): FaultRule {
   } else {
     const { route, stream } = input.match;
     for (const k of Object.keys(input.match)) if (!['route', 'stream'].includes(k)) issues.push(`unknown key match.${k}`);
-    if (route !== 'ingest' && route !== 'token' && route !== 'any') issues.push("match.route must be 'ingest', 'token' or 'any'");
+    if (route !== 'ingest' && route !== 'token' && route !== 'data_collector' && route !== 'imds' && route !== 'any') {
+      issues.push("match.route must be 'ingest', 'token', 'data_collector', 'imds' or 'any'");
+    }
     if (stream !== undefined && (typeof stream !== 'string' || stream === '')) issues.push('match.stream must be a non-empty string');
     match = typeof stream === 'string' ? { route: route as FaultRoute, stream } : { route: route as FaultRoute };
   }
@@ -196,7 +198,7 @@ export class FaultInjector {
   }
 
   /** Decides the faults of one request and counts them against their rules. */
-  take(route: 'ingest' | 'token', stream?: string): FaultDecision {
+  take(route: 'ingest' | 'token' | 'data_collector' | 'imds', stream?: string): FaultDecision {
     this.#expire();
     let latencyMs = 0;
     let terminal: StatusFault | ResetFault | undefined;

@@ -2,6 +2,7 @@ export {
   LocalWorkspace,
   type IssueTokenOverrides,
   type LocalWorkspaceClient,
+  type LocalWorkspaceManagedIdentity,
   type LocalWorkspaceOptions,
 } from './workspace.js';
 export { defaultDcr, resolveStream, checkDcrs, type LocalDcr, type LocalStream } from './dcr.js';
@@ -31,6 +32,7 @@ export {
   type ResetFault,
   type StatusFault,
 } from './faults.js';
+export type { LocalDataCollectorOptions } from './routes/data-collector.js';
 export { RequestLog, type RequestLogEntry } from './request-log.js';
 export { readEndpointFile, type EndpointInfo } from './endpoint-file.js';
 export { queryWorkspace, listTables, type QueryWorkspaceOptions } from './client.js';

@@ -3,7 +3,7 @@ export interface RequestLogEntry {
   readonly method: string;
   /** Path and query string (at most 512 characters). */
   readonly path: string;
-  readonly route: 'ingest' | 'token';
+  readonly route: 'ingest' | 'token' | 'data_collector' | 'imds';
   readonly dcrImmutableId?: string;
   readonly stream?: string;
   /** Status answered; 0 when the connection was reset or the client went away first. */
@@ -39,7 +39,7 @@ export class RequestLog {
   }
 
   /** Entries, oldest first, optionally only one route or stream. */
-  entries(filter: { route?: 'ingest' | 'token'; stream?: string } = {}): RequestLogEntry[] {
+  entries(filter: { route?: 'ingest' | 'token' | 'data_collector' | 'imds'; stream?: string } = {}): RequestLogEntry[] {
     return this.#entries.filter((e) => (filter.route === undefined || e.route === filter.route) && (filter.stream === undefined || e.stream === filter.stream));
   }
 

@@ -5,6 +5,7 @@ import { isIPv4, isIPv6, type AddressInfo, type Socket } from 'node:net';
 import { join, resolve } from 'node:path';
 import { ConfigError, RateLimitedLog, silentLogger, type ConfigIssue, type Logger } from '@oma/core';
 import { issueAccessToken } from './auth/token-issuer.js';
+import { checkClients, checkManagedIdentities, createIdentityContext, registerClients } from './auth/identities.js';
 import { BearerVerifier } from './auth/verify.js';
 import {
   DATABASE_FILE,
@@ -22,13 +23,26 @@ import { handleAdmin, isLoopbackAddress } from './routes/admin.js';
 import type { RequestState, ServerContext } from './routes/context.js';
 import { reject } from './routes/context.js';
 import { handleIngest } from './routes/ingest.js';
+import { checkDataCollectorOptions, dataCollectorSettings, handleDataCollector, type LocalDataCollectorOptions } from './routes/data-collector.js';
 import { handleListTables, handleQuery } from './routes/query.js';
+import { handleArc, handleImds } from './routes/managed-identity.js';
 import { handleToken } from './routes/token.js';
 import { WorkspaceStore, type StoredColumn } from './store/workspace-store.js';
 
-export interface LocalWorkspaceClient {
+/**
+ * A client the token endpoint accepts: with a secret, and/or with certificates (PEM, like a certificate
+ * uploaded to an app registration) whose client assertions it verifies.
+ */
+export type LocalWorkspaceClient =
+  | { readonly clientId: string; readonly clientSecret: string; readonly certificatePem?: string | readonly string[] }
+  | { readonly clientId: string; readonly clientSecret?: string; readonly certificatePem: string | readonly string[] };
+
+/** A user-assigned managed identity the IMDS endpoint serves; `objectId` defaults to one derived from `clientId`. */
+export interface LocalWorkspaceManagedIdentity {
   readonly clientId: string;
-  readonly clientSecret: string;
+  readonly objectId?: string;
+  /** ARM id, matched (case-insensitively) by `msi_res_id`. */
+  readonly resourceId?: string;
 }
 
 export interface LocalWorkspaceOptions {
@@ -59,6 +73,12 @@ export interface LocalWorkspaceOptions {
   readonly requestLogSize?: number;
   /** Concurrent connections accepted; default 256. */
   readonly maxConnections?: number;
+  /** Enables the HTTP Data Collector API (`POST /api/logs`) for this workspace id and key. */
+  readonly dataCollector?: LocalDataCollectorOptions;
+  /** User-assigned identities of the IMDS endpoint (`GET /metadata/identity/oauth2/token`); default none. */
+  readonly managedIdentities?: readonly LocalWorkspaceManagedIdentity[];
+  /** Gives the IMDS endpoint a system-assigned identity (true: a client id derived from the tenant); default none. */
+  readonly systemAssigned?: boolean | { readonly clientId: string; readonly objectId?: string };
 }
 
 export interface IssueTokenOverrides {
@@ -117,13 +137,8 @@ function checkOptions(opts: LocalWorkspaceOptions, dcrs: readonly LocalDcr[]): C
   if (opts.maxConnections !== undefined && !isInt(opts.maxConnections, 1, 100_000)) {
     issues.push({ path: 'maxConnections', message: 'must be an integer in 1..100000' });
   }
-  const ids = new Set<string>();
-  (opts.clients ?? []).forEach((c, i) => {
-    if (typeof c.clientId !== 'string' || c.clientId === '') issues.push({ path: `clients[${i}].clientId`, message: 'required' });
-    if (typeof c.clientSecret !== 'string' || c.clientSecret === '') issues.push({ path: `clients[${i}].clientSecret`, message: 'required' });
-    if (ids.has(c.clientId)) issues.push({ path: `clients[${i}].clientId`, message: `duplicate client ${c.clientId}` });
-    ids.add(c.clientId);
-  });
+  issues.push(...checkClients(opts.clients), ...checkManagedIdentities(opts.managedIdentities));
+  issues.push(...checkDataCollectorOptions(opts.dataCollector));
   if (dcrs.length === 0) issues.push({ path: 'dcrs', message: 'at least one DCR is required' });
   issues.push(...checkDcrs(dcrs));
   return issues;
@@ -270,7 +285,16 @@ export class LocalWorkspace {
           skewSec: opts.tokenClockSkewSec ?? 60,
         }),
         tenantId,
-        clients: new Map(clients.map((c) => [c.clientId, c.clientSecret])),
+        clients: registerClients(clients),
+        identity: createIdentityContext({
+          tenantId,
+          dataDir,
+          ...(opts.managedIdentities ? { managedIdentities: opts.managedIdentities } : {}),
+          ...(opts.systemAssigned === undefined ? {} : { systemAssigned: opts.systemAssigned }),
+          skewSec: opts.tokenClockSkewSec ?? 60,
+          now,
+          closing: closing.signal,
+        }),
         dcrs: new Map(dcrs.map((d) => [d.immutableId, d])),
         declaredTables: declaredTables(dcrs),
         tokenKey,
@@ -278,6 +302,7 @@ export class LocalWorkspace {
         tokenLifetimeSec: opts.tokenLifetimeSec ?? 3600,
         now,
         closing: closing.signal,
+        ...(opts.dataCollector ? { dataCollector: dataCollectorSettings(opts.dataCollector) } : {}),
       };
       server = createServer({
         headersTimeout: HEADERS_TIMEOUT_MS,
@@ -376,9 +401,12 @@ export class LocalWorkspace {
     if (seg[0] === 'query' && seg.length === 2 && seg[1]) {
       return seg[1] === 'tables' ? handleListTables(ctx, ex, state) : handleQuery(ctx, ex, state, seg[1]);
     }
+    if (seg.length === 2 && seg[0] === 'api' && seg[1] === 'logs') return handleDataCollector(ctx, ex, state);
     if (seg.length === 4 && seg[0] === 'dataCollectionRules' && seg[2] === 'streams' && seg[1] && seg[3]) {
       return handleIngest(ctx, ex, state, seg[1], seg[3]);
     }
+    if (seg.join('/') === 'metadata/identity/oauth2/token') return handleImds(ctx, ex, state);
+    if (seg.join('/') === 'arc/metadata/identity/oauth2/token') return handleArc(ctx, ex, state);
     if (seg.length === 4 && seg[1] === 'oauth2' && seg[2] === 'v2.0' && seg[3] === 'token' && seg[0]) {
       return handleToken(ctx, ex, state, seg[0]);
     }

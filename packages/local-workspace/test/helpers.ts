@@ -76,7 +76,7 @@ export async function getToken(ws: LocalWorkspace, form: Record<string, string> 
   const body = new URLSearchParams({
     grant_type: 'client_credentials',
     client_id: ws.clients[0]!.clientId,
-    client_secret: ws.clients[0]!.clientSecret,
+    client_secret: ws.clients[0]!.clientSecret ?? '',
     scope: 'https://monitor.azure.com//.default',
     ...form,
   });

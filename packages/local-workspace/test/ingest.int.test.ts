@@ -57,7 +57,9 @@ describe('ingestion', () => {
       { apiVersion: '2021-11-01-preview' },
     );
     expect(res.status).toBe(204);
-    const q = await queryWorkspace(ws.url, { table: 'Heartbeat' });
+    // Like Azure's DCR, the default DCR sends Custom-Heartbeat to the mirror table Heartbeat_CL.
+    await expect(queryWorkspace(ws.url, { table: 'Heartbeat' })).rejects.toMatchObject({ status: 404 });
+    const q = await queryWorkspace(ws.url, { table: 'Heartbeat_CL' });
     expect(q.rows[0]?.ComputerPrivateIPs).toEqual(['10.0.0.1', { nested: true }]);
     expect(q.rows[0]?.TimeGenerated).toBe('2025-02-01T00:00:00.000Z');
   });
@@ -65,7 +67,7 @@ describe('ingestion', () => {
   it('fills a missing TimeGenerated with the receive time', async () => {
     const before = Date.now();
     expect((await ingest(ws, 'Custom-Perf', [{ Computer: 'perf', CounterValue: 1.5 }])).status).toBe(204);
-    const row = (await queryWorkspace(ws.url, { table: 'Perf', where: { Computer: 'perf' } })).rows[0]!;
+    const row = (await queryWorkspace(ws.url, { table: 'Perf_CL', where: { Computer: 'perf' } })).rows[0]!;
     expect(Date.parse(row.TimeGenerated as string)).toBeGreaterThanOrEqual(before - 1000);
     expect(row.TimeGenerated).toBe(row._TimeReceived);
     expect(row.CounterValue).toBe(1.5);
@@ -75,6 +77,12 @@ describe('ingestion', () => {
     const res = await ingest(ws, 'Custom-MyApp_CL', [{ TimeGenerated: '2025-03-01T00:00:00Z', RawData: 'line', FilePath: '/var/log/a' }]);
     expect(res.status).toBe(204);
     expect((await queryWorkspace(ws.url, { table: 'MyApp_CL' })).rows[0]).toMatchObject({ RawData: 'line', FilePath: '/var/log/a', Computer: null });
+  });
+
+  it('answers 404 for an undeclared stream into a mirror table, as Azure would', async () => {
+    const res = await ingest(ws, 'Custom-Heartbeat_CL', [{ TimeGenerated: '2025-03-01T00:00:00Z', RawData: 'line' }]);
+    expect(res.status).toBe(404);
+    expect(await res.json()).toMatchObject({ error: { code: 'InvalidStream' } });
   });
 
   it('answers 413 from the declared Content-Length without reading the body', async () => {

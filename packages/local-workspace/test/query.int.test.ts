@@ -77,7 +77,7 @@ describe('query API', () => {
 
   it('answers 404 for an unknown table and an empty result for a declared one without rows', async () => {
     await expect(queryWorkspace(ws.url, { table: 'NoSuchTable' })).rejects.toMatchObject({ status: 404, message: expect.stringContaining('NoSuchTable') });
-    const empty = await queryWorkspace(ws.url, { table: 'W3CIISLog' });
+    const empty = await queryWorkspace(ws.url, { table: 'W3CIISLog_CL' });
     expect(empty.rows).toEqual([]);
     expect(empty.columns).toContainEqual({ name: 'scStatus', type: 'string' });
   });
@@ -86,5 +86,7 @@ describe('query API', () => {
     const tables = await listTables(ws.url);
     expect(tables).toContainEqual({ name: 'Event', rowCount: 5 });
     expect(tables).toContainEqual({ name: 'Syslog', rowCount: 0 });
+    expect(tables).toContainEqual({ name: 'Heartbeat_CL', rowCount: 0 });
+    expect(tables.map((t) => t.name)).not.toContain('Heartbeat');
   });
 });

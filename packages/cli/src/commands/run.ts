@@ -3,15 +3,23 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   type AgentConfig,
+  applyDcr,
   type ComponentRegistry,
+  ConfigError,
+  type DcrLoadResult,
+  dcrReportIssues,
+  DcrSource,
+  DcrWatcher,
   type DestinationConfig,
   type HostDescription,
   loadAgentConfig,
+  logDcrReport,
   type Logger,
   MetricsRegistry,
   ObservabilityServer,
   Pipeline,
   type PipelineStatus,
+  redactedUrl,
 } from '@oma/core';
 import { LocalWorkspace } from '@oma/local-workspace';
 import { formatBytes } from '../format.js';
@@ -156,6 +164,8 @@ class Agent {
       `  logs:            ${this.logging.file ?? 'stderr only'}`,
       `  metrics:         ${this.obs ? `${this.obs.url}/metrics  (health: ${this.obs.url}/healthz)` : 'off'}`,
     ];
+    const rule = this.config.dataCollectionRule;
+    if (rule) lines.push(`  rule (DCR):      ${rule.kind === 'file' ? rule.file : redactedUrl(rule.url)}  (sources dcr-*)`);
     if (this.embedded) {
       lines.push(`  local workspace: ${this.embedded.workspace.url}  (query: npx oma query <Table>)`);
     }
@@ -189,27 +199,97 @@ class Agent {
   }
 }
 
-/** `oma run`: runs until SIGINT/SIGTERM; SIGHUP reloads the config. Returns the exit code. */
+/** Where the data collection rule's sources come from while the agent runs. */
+interface RuleBinding {
+  readonly source: DcrSource;
+  readonly watcher: DcrWatcher;
+}
+
+function problems(n: number): string {
+  return `${n} problem${n === 1 ? '' : 's'}`;
+}
+
+/**
+ * `oma run`: runs until SIGINT/SIGTERM; SIGHUP reloads the config. A data collection rule named by the
+ * config adds its sources and is polled; a change is applied like SIGHUP (queues stay on disk). Returns
+ * the exit code.
+ */
 export async function runAgent(opts: RunOptions): Promise<number> {
   const out = opts.out ?? process.stdout;
   const registry = buildRegistry(opts.platform);
-  let config: AgentConfig;
+  /** The config file as last loaded successfully, without the rule's sources. */
+  let base: AgentConfig;
   try {
-    config = await loadAgentConfig(opts.configFile, registry);
+    base = await loadAgentConfig(opts.configFile, registry);
   } catch (err) {
     if (printConfigError(err, process.stderr)) return 2;
     throw err;
   }
   const logging = setUpLogging({
-    level: config.log.level,
-    dir: config.log.file ? join(config.dataDir, 'logs') : undefined,
-    maxFileBytes: config.log.maxFileBytes,
+    level: base.log.level,
+    dir: base.log.file ? join(base.dataDir, 'logs') : undefined,
+    maxFileBytes: base.log.maxFileBytes,
     pretty: process.stderr.isTTY,
   });
   const log = logging.log;
+  const ruleLog = log.child({ component: 'data-collection-rule', kind: 'config' });
   // Last line of defence: a bug in one component is logged, never takes the agent down.
   process.on('uncaughtException', (err) => log.fatal({ err }, 'uncaught exception; continuing'));
   process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection; continuing'));
+
+  const openRule = (cfg: AgentConfig): DcrSource | undefined =>
+    cfg.dataCollectionRule
+      ? new DcrSource({ settings: cfg.dataCollectionRule, dataDir: cfg.dataDir, log: ruleLog, userAgent: `OMA/${AGENT_VERSION}` })
+      : undefined;
+
+  /** The config file plus the rule's sources; throws a ConfigError when the rule cannot be applied. */
+  const compose = (fileCfg: AgentConfig, source: DcrSource | undefined, r: DcrLoadResult | undefined): AgentConfig => {
+    if (!source || !r) return fileCfg;
+    if (r.json === undefined) {
+      if (fileCfg.dataCollectionRule?.kind === 'file') {
+        throw new ConfigError(`data collection rule ${source.location} cannot be used`, [{ path: 'dataCollectionRule.file', message: r.error ?? 'not read' }]);
+      }
+      ruleLog.warn({ endpoint: source.location }, 'no data collection rule yet; running the config file sources until it can be fetched');
+      return fileCfg;
+    }
+    const app = applyDcr(fileCfg, r.json, registry);
+    logDcrReport(ruleLog, app.mapping.report);
+    if (!app.ok) {
+      const issues = dcrReportIssues(app.mapping.report);
+      throw new ConfigError(`data collection rule ${source.location}: ${problems(issues.length)}`, issues);
+    }
+    ruleLog.info({ location: source.location, from: r.from, count: app.mapping.configs.length }, 'data collection rule accepted');
+    return app.config;
+  };
+
+  // The rule at start: a file must be valid (like the config file); a URL's rule falls back to its
+  // cached copy, else the agent runs the config file's sources and keeps polling.
+  const source = openRule(base);
+  let config: AgentConfig;
+  try {
+    const first = await source?.load();
+    try {
+      config = compose(base, source, first);
+      if (source && first?.json !== undefined) await source.saveCache(first.json, first.etag);
+    } catch (err) {
+      if (base.dataCollectionRule?.kind !== 'url' || !source) throw err;
+      ruleLog.error({ err, issues: (err as ConfigError).issues }, 'data collection rule rejected');
+      config = base;
+      const cached = await source.readCache();
+      if (cached) {
+        try {
+          config = compose(base, source, { changed: true, json: cached.json, etag: cached.etag, from: 'cache' });
+        } catch (e) {
+          ruleLog.error({ err: e, issues: (e as ConfigError).issues }, 'cached data collection rule rejected too; running the config file sources');
+        }
+      }
+    }
+  } catch (err) {
+    await source?.close();
+    logging.close();
+    if (printConfigError(err, process.stderr)) return 2;
+    throw err;
+  }
 
   const agent = new Agent(config, registry, opts.platform, logging, out);
   try {
@@ -217,31 +297,99 @@ export async function runAgent(opts: RunOptions): Promise<number> {
   } catch (err) {
     log.fatal({ err }, 'agent failed to start');
     await agent.stop().catch(() => undefined);
+    await source?.close();
     logging.close();
     return 1;
   }
 
-  // Signal handlers do not keep Node's event loop alive and every library timer is unref'd: this one
-  // holds the process until a stop signal arrives.
-  const keepAlive = setInterval(() => undefined, 3_600_000);
+  // Reloads (SIGHUP, rule changes) run one at a time, in order.
   let reloading = Promise.resolve();
+  const enqueue = (task: () => Promise<void>): Promise<void> => {
+    reloading = reloading.then(task).catch((err: unknown) => log.error({ err }, 'reload failed'));
+    return reloading;
+  };
+  /** Applies `next`; on a failure that is not a config problem, brings the pipeline back from the running config. */
+  const reloadTo = async (next: AgentConfig): Promise<boolean> => {
+    try {
+      await agent.reload(next);
+      config = next;
+      return true;
+    } catch (err) {
+      log.error({ err, issues: (err as { issues?: unknown }).issues }, 'config reload failed; keeping the running config');
+      if ((err as { code?: string }).code !== 'OMA_ERR_CONFIG_INVALID') {
+        // The old pipeline was stopped: bring it back from the last good config.
+        await agent.reload(config).catch((e: unknown) => log.fatal({ err: e }, 'cannot restart the pipeline'));
+      }
+      return false;
+    }
+  };
+
+  // A watcher belongs to one generation; a change it reports after SIGHUP replaced it is dropped.
+  let generation = 0;
+  const watchRule = (src: DcrSource | undefined, cfg: AgentConfig): RuleBinding | undefined => {
+    if (!src || !cfg.dataCollectionRule) return undefined;
+    const gen = generation;
+    const watcher = new DcrWatcher({
+      source: src,
+      intervalMs: cfg.dataCollectionRule.pollIntervalMs,
+      log: ruleLog,
+      onChange: (r) =>
+        enqueue(async () => {
+          if (gen !== generation) return;
+          let next: AgentConfig;
+          try {
+            next = compose(base, src, r);
+          } catch (err) {
+            ruleLog.error({ err, issues: (err as ConfigError).issues }, 'data collection rule rejected; keeping the running config');
+            return;
+          }
+          ruleLog.info({ location: src.location }, 'data collection rule changed; reloading');
+          if (await reloadTo(next)) await src.saveCache(r.json, r.etag);
+        }),
+    });
+    watcher.start();
+    return { source: src, watcher };
+  };
+  let rule = watchRule(source, base);
+
   const onHup = (): void => {
-    reloading = reloading.then(async () => {
+    void enqueue(async () => {
+      let nextBase: AgentConfig;
       try {
-        const next = await loadAgentConfig(opts.configFile, registry);
-        await agent.reload(next);
-        config = next;
+        nextBase = await loadAgentConfig(opts.configFile, registry);
       } catch (err) {
         log.error({ err, issues: (err as { issues?: unknown }).issues }, 'config reload failed; keeping the running config');
-        if ((err as { code?: string }).code !== 'OMA_ERR_CONFIG_INVALID') {
-          // The old pipeline was stopped: bring it back from the last good config.
-          await agent.reload(config).catch((e: unknown) => log.fatal({ err: e }, 'cannot restart the pipeline'));
-        }
+        return;
       }
+      const nextSource = openRule(nextBase);
+      let next: AgentConfig;
+      let first: DcrLoadResult | undefined;
+      try {
+        first = await nextSource?.load();
+        next = compose(nextBase, nextSource, first);
+      } catch (err) {
+        log.error({ err, issues: (err as { issues?: unknown }).issues }, 'config reload failed; keeping the running config');
+        await nextSource?.close();
+        return;
+      }
+      if (!(await reloadTo(next))) {
+        await nextSource?.close();
+        return;
+      }
+      base = nextBase;
+      generation++;
+      const old = rule;
+      // Not awaited: the old watcher may be waiting for this very queue.
+      if (old) void old.watcher.stop().then(() => old.source.close());
+      rule = watchRule(nextSource, nextBase);
+      if (nextSource && first?.json !== undefined) await nextSource.saveCache(first.json, first.etag);
     });
   };
   process.on('SIGHUP', onHup);
 
+  // Signal handlers do not keep Node's event loop alive and every library timer is unref'd: this one
+  // holds the process until a stop signal arrives.
+  const keepAlive = setInterval(() => undefined, 3_600_000);
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGINT', () => resolve('SIGINT'));
     process.once('SIGTERM', () => resolve('SIGTERM'));
@@ -250,8 +398,12 @@ export async function runAgent(opts: RunOptions): Promise<number> {
   log.info({ signal }, 'stopping');
   // A second Ctrl-C while stopping ends the process at once.
   process.once('SIGINT', () => process.exit(130));
+  generation++;
+  const last = rule;
+  await last?.watcher.stop();
   await reloading;
   await agent.stop();
+  await last?.source.close();
   clearInterval(keepAlive);
   logging.close();
   return 0;

@@ -1,6 +1,17 @@
-import { type ConfigIssue, loadAgentConfig } from '@oma/core';
+import {
+  type AgentConfig,
+  applyDcr,
+  ConfigError,
+  type ConfigIssue,
+  DcrSource,
+  dcrReportIssues,
+  formatDcrReport,
+  loadAgentConfig,
+  silentLogger,
+} from '@oma/core';
 import type { Platform } from '../platform.js';
 import { buildRegistry } from '../registry.js';
+import { AGENT_VERSION } from '../version.js';
 
 /** Prints a ConfigError's problems, one per line with its path. Returns false for other errors. */
 export function printConfigError(err: unknown, out: NodeJS.WritableStream): boolean {
@@ -11,14 +22,73 @@ export function printConfigError(err: unknown, out: NodeJS.WritableStream): bool
   return true;
 }
 
-/** `oma validate --config FILE`: 0 when valid, 2 when not (every problem printed with its path). */
-export async function validateConfig(file: string, platform: Platform, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+export interface ValidateOptions {
+  /** Do not fetch a data collection rule from its URL; check the cached copy if there is one. */
+  readonly offline?: boolean;
+}
+
+/**
+ * `oma validate --config FILE [--offline]`: 0 when valid, 2 when not (every problem printed with its
+ * path), 1 when the data collection rule's URL cannot be fetched. The rule's warnings and notes are
+ * printed too.
+ */
+export async function validateConfig(
+  file: string,
+  platform: Platform,
+  out: NodeJS.WritableStream,
+  err: NodeJS.WritableStream,
+  opts: ValidateOptions = {},
+): Promise<number> {
+  const registry = buildRegistry(platform);
+  let cfg: AgentConfig;
   try {
-    const cfg = await loadAgentConfig(file, buildRegistry(platform));
-    out.write(`${file}: valid (${cfg.sources.length} sources, ${cfg.destinations.length} destinations)\n`);
-    return 0;
+    cfg = await loadAgentConfig(file, registry);
   } catch (e) {
     if (printConfigError(e, err)) return 2;
     throw e;
   }
+  const rule = cfg.dataCollectionRule;
+  let fromRule = 0;
+  if (rule) {
+    const source = new DcrSource({ settings: rule, dataDir: cfg.dataDir, log: silentLogger(), userAgent: `OMA/${AGENT_VERSION}` });
+    try {
+      let json: unknown;
+      if (rule.kind === 'url' && opts.offline) {
+        json = (await source.readCache())?.json;
+        out.write(
+          json === undefined
+            ? `${file}: data collection rule ${source.location} not fetched (--offline) and not cached: its sources are not checked\n`
+            : `${file}: data collection rule ${source.location} not fetched (--offline): checking the cached copy\n`,
+        );
+      } else {
+        const r = await source.load();
+        if (r.json === undefined) {
+          if (rule.kind === 'file') {
+            printConfigError(new ConfigError(`${file}: the data collection rule cannot be used`, [{ path: 'dataCollectionRule.file', message: r.error ?? 'not read' }]), err);
+            return 2;
+          }
+          err.write(`${file}: data collection rule ${source.location} cannot be fetched: ${r.error ?? 'unknown error'} (--offline skips it)\n`);
+          return 1;
+        }
+        if (r.error) err.write(`${file}: data collection rule ${source.location} cannot be fetched (${r.error}): checking the cached copy\n`);
+        json = r.json;
+      }
+      if (json !== undefined) {
+        const app = applyDcr(cfg, json, registry);
+        for (const line of formatDcrReport(app.mapping.report.filter((r) => r.severity !== 'error'))) out.write(`  ${line}\n`);
+        if (!app.ok) {
+          const issues = dcrReportIssues(app.mapping.report);
+          printConfigError(new ConfigError(`${file}: data collection rule ${source.location}: ${issues.length} problem${issues.length === 1 ? '' : 's'}`, issues), err);
+          return 2;
+        }
+        fromRule = app.mapping.configs.length;
+        cfg = app.config;
+      }
+    } finally {
+      await source.close();
+    }
+  }
+  const ruleNote = rule ? ` (${fromRule} from the data collection rule)` : '';
+  out.write(`${file}: valid (${cfg.sources.length} sources${ruleNote}, ${cfg.destinations.length} destinations)\n`);
+  return 0;
 }

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { ConfigError, type ConfigIssue } from '../errors.js';
 import { CUSTOM_TABLE_RE, STANDARD_TABLES } from '../model/tables.js';
 import type { ComponentRegistry } from '../pipeline/registry.js';
+import { dcrConfigSchema } from './dcr/config.js';
 import { formatPath, zodIssues } from './issues.js';
 import { bytesSchema, durationMsSchema } from './units.js';
 
@@ -89,6 +90,7 @@ export const agentConfigSchema = z.strictObject({
   statusIntervalMs: durationMsSchema.default(10_000).describe('Interval of the status line (0 turns it off).'),
   shutdownTimeoutMs: durationMsSchema.default(10_000).describe('Deadline for a clean stop after SIGTERM or SIGINT.'),
   localWorkspace: localWorkspaceConfigSchema.default(localWorkspaceConfigSchema.parse({})),
+  dataCollectionRule: dcrConfigSchema.optional(),
   sources: z.record(componentId, z.unknown()).default({}).describe('Sources by id.'),
   destinations: z
     .record(componentId, z.unknown())

@@ -7,3 +7,6 @@ export * from './egress.js';
 export * from './retry-after.js';
 export * from './url.js';
 export * from './user-agent.js';
+export * from './egress-config.js';
+export * from './egress-error.js';
+export * from './proxy.js';

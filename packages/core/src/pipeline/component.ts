@@ -76,6 +76,8 @@ export interface SourceDefinition<S extends z.ZodType = z.ZodType> {
   readonly description: string;
   readonly schema: S;
   create(config: z.output<S>, ctx: SourceContext): Source;
+  /** Tables the source writes with this config, so tooling (`oma azure template`) knows which tables a config makes. */
+  outputTables?(config: z.output<S>): readonly string[];
 }
 
 export interface ProcessorDefinition<S extends z.ZodType = z.ZodType> {

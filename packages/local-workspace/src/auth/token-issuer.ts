@@ -9,6 +9,10 @@ export interface IssueTokenOptions {
   readonly audience: string;
   readonly nowMs: number;
   readonly lifetimeSec: number;
+  /** Object id of the principal (`oid`, `sub`); default derived from the client id. */
+  readonly objectId?: string;
+  /** More claims, e.g. `xms_mirid` of a managed identity. */
+  readonly extraClaims?: Readonly<Record<string, unknown>>;
 }
 
 export interface IssuedToken {
@@ -21,16 +25,16 @@ export function tokenIssuer(tenantId: string): string {
   return `https://sts.windows.net/${tenantId}/`;
 }
 
-/** A stable GUID-shaped object id for a client id, so that `oid` and `sub` look like Entra's. */
-function objectIdFor(clientId: string): string {
-  const h = createHash('sha256').update(`oid:${clientId}`).digest('hex');
+/** A stable GUID derived from `seed`, e.g. the object id of a client id, so that `oid` and `sub` look like Entra's. */
+export function guidFor(seed: string): string {
+  const h = createHash('sha256').update(seed).digest('hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
 }
 
 /** Issues a JWT-shaped access token (HS256 with the workspace's key) for the client-credentials flow. */
 export function issueAccessToken(opts: IssueTokenOptions): IssuedToken {
   const now = Math.floor(opts.nowMs / 1000);
-  const oid = objectIdFor(opts.clientId);
+  const oid = opts.objectId ?? guidFor(`oid:${opts.clientId}`);
   const payload = {
     aud: opts.audience,
     iss: tokenIssuer(opts.tenantId),
@@ -47,6 +51,7 @@ export function issueAccessToken(opts: IssueTokenOptions): IssuedToken {
     uti: randomBytes(16).toString('base64url'),
     jti: randomUUID(),
     ver: '1.0',
+    ...opts.extraClaims,
   };
   return { accessToken: signHs256({ typ: 'JWT', kid: opts.keyId }, payload, opts.key), expiresIn: opts.lifetimeSec };
 }

@@ -68,7 +68,7 @@ export async function handleAdmin(ctx: ServerContext, ex: Exchange, state: Reque
       const stream = ex.url.searchParams.get('stream');
       return ex.json(200, {
         requests: ctx.requests.entries({
-          ...(route === 'ingest' || route === 'token' ? { route } : {}),
+          ...(route === 'ingest' || route === 'token' || route === 'data_collector' || route === 'imds' ? { route } : {}),
           ...(stream ? { stream } : {}),
         }),
       });

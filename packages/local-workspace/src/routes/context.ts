@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { Logger, RateLimitedLog } from '@oma/core';
+import type { IdentityContext, RegisteredClient } from '../auth/identities.js';
 import type { BearerVerifier } from '../auth/verify.js';
 import type { LocalDcr } from '../dcr.js';
 import type { FaultInjector } from '../faults.js';
@@ -8,6 +9,7 @@ import { readBody } from '../http/body.js';
 import type { Exchange } from '../http/exchange.js';
 import type { RequestLog } from '../request-log.js';
 import type { StoredColumn, WorkspaceStore } from '../store/workspace-store.js';
+import type { DataCollectorSettings } from './data-collector.js';
 
 /** What the route handlers share. */
 export interface ServerContext {
@@ -18,8 +20,10 @@ export interface ServerContext {
   readonly requests: RequestLog;
   readonly verifier: BearerVerifier;
   readonly tenantId: string;
-  /** Client id -> secret. */
-  readonly clients: ReadonlyMap<string, string>;
+  /** Client id -> its secret and registered certificates. */
+  readonly clients: ReadonlyMap<string, RegisteredClient>;
+  /** Managed identities, assertion replay cache and Arc challenges (certificate, IMDS and Arc flows). */
+  readonly identity: IdentityContext;
   readonly dcrs: ReadonlyMap<string, LocalDcr>;
   /** Tables the DCRs declare, with the union of their columns (TimeGenerated first). */
   readonly declaredTables: ReadonlyMap<string, readonly StoredColumn[]>;
@@ -29,11 +33,13 @@ export interface ServerContext {
   readonly now: () => number;
   /** Aborted when the workspace closes. */
   readonly closing: AbortSignal;
+  /** The HTTP Data Collector route's workspace and key; the route answers 404 without them. */
+  readonly dataCollector?: DataCollectorSettings;
 }
 
 /** What the request log records about one request, filled in by its handler. */
 export interface RequestState {
-  route?: 'ingest' | 'token';
+  route?: 'ingest' | 'token' | 'data_collector' | 'imds';
   dcrImmutableId?: string;
   stream?: string;
   bytes: number;
@@ -79,7 +85,7 @@ export function logRejection(ctx: ServerContext, ex: Exchange, state: RequestSta
  * or the workspace closes), then answers or resets when a rule says so. Returns true when the request was
  * handled (answered, reset, or abandoned), false when it must be processed normally.
  */
-export async function applyFaults(ctx: ServerContext, ex: Exchange, state: RequestState, route: 'ingest' | 'token', stream?: string): Promise<boolean> {
+export async function applyFaults(ctx: ServerContext, ex: Exchange, state: RequestState, route: 'ingest' | 'token' | 'data_collector' | 'imds', stream?: string): Promise<boolean> {
   const decision = ctx.faults.take(route, stream);
   if (decision.ruleIds.length === 0) return false;
   state.faults = decision.ruleIds;

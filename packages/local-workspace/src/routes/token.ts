@@ -1,5 +1,6 @@
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { MONITOR_AUDIENCE, MONITOR_SCOPES } from '../constants.js';
+import { verifyClientAssertion } from '../auth/client-assertion.js';
 import { issueAccessToken } from '../auth/token-issuer.js';
 import { readBody, RequestAbortedError } from '../http/body.js';
 import type { Exchange } from '../http/exchange.js';
@@ -39,9 +40,20 @@ function secretMatches(given: string, expected: string): boolean {
   return timingSafeEqual(a, b);
 }
 
+const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+
+/** The URLs a client assertion may name as `aud`: this token endpoint, v2.0 and v1, as the client reached it. */
+function tokenAudiences(ex: Exchange, tenantSegment: string, tenantId: string): string[] {
+  const host = ex.req.headers.host ?? `${ex.req.socket.localAddress ?? '127.0.0.1'}:${ex.req.socket.localPort ?? 0}`;
+  const tenants = [...new Set([tenantSegment, encodeURIComponent(tenantSegment), tenantId])];
+  return tenants.flatMap((t) => [`http://${host}/${t}/oauth2/v2.0/token`, `http://${host}/${t}/oauth2/token`]);
+}
+
 /**
- * POST /{tenantId}/oauth2/v2.0/token: the client-credentials flow with a secret (reference §1.2). Answers
- * Entra-shaped errors for a wrong tenant, grant type, scope, unknown client or wrong secret.
+ * POST /{tenantId}/oauth2/v2.0/token: the client-credentials flow with a secret (reference §1.2) or a
+ * certificate's client assertion (§1.3, for clients registered with `certificatePem`). Answers
+ * Entra-shaped errors for a wrong tenant, grant type, scope, unknown client, wrong secret or a refused
+ * assertion (see `verifyClientAssertion`).
  */
 export async function handleToken(ctx: ServerContext, ex: Exchange, state: RequestState, tenant: string): Promise<void> {
   state.route = 'token';
@@ -123,26 +135,50 @@ export async function handleToken(ctx: ServerContext, ex: Exchange, state: Reque
     );
     return;
   }
-  if (form.has('client_assertion')) {
-    entraError(ctx, ex, state, 401, 'invalid_client', 700027, 'Client assertion failed signature validation: no certificate is registered for this application.');
-    return;
-  }
-  const secret = form.get('client_secret');
-  if (!secret) {
-    entraError(ctx, ex, state, 401, 'invalid_client', 7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.");
-    return;
-  }
-  if (!secretMatches(secret, expected)) {
-    entraError(
-      ctx,
-      ex,
-      state,
-      401,
-      'invalid_client',
-      7000215,
-      `Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${clientId.slice(0, 80)}'.`,
-    );
-    return;
+  const assertion = form.get('client_assertion');
+  if (assertion !== null || form.has('client_assertion_type')) {
+    const type = form.get('client_assertion_type');
+    if (!type) return missing(ctx, ex, state, 'client_assertion_type');
+    if (!assertion) return missing(ctx, ex, state, 'client_assertion');
+    if (type !== CLIENT_ASSERTION_TYPE) {
+      entraError(ctx, ex, state, 400, 'invalid_request', 50027, `JWT token is invalid or malformed. [Reason - client_assertion_type must be ${CLIENT_ASSERTION_TYPE}.]`);
+      return;
+    }
+    if (expected.certificates.length === 0) {
+      entraError(ctx, ex, state, 401, 'invalid_client', 700027, 'Client assertion failed signature validation: no certificate is registered for this application.');
+      return;
+    }
+    const verdict = verifyClientAssertion({
+      assertion,
+      clientId,
+      certificates: expected.certificates,
+      audiences: tokenAudiences(ex, tenant, ctx.tenantId),
+      nowMs: ctx.now(),
+      skewSec: ctx.identity.skewSec,
+      jtis: ctx.identity.jtis,
+    });
+    if (!verdict.ok) {
+      entraError(ctx, ex, state, 401, 'invalid_client', verdict.code, verdict.description);
+      return;
+    }
+  } else {
+    const secret = form.get('client_secret');
+    if (!secret) {
+      entraError(ctx, ex, state, 401, 'invalid_client', 7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.");
+      return;
+    }
+    if (expected.secret === undefined || !secretMatches(secret, expected.secret)) {
+      entraError(
+        ctx,
+        ex,
+        state,
+        401,
+        'invalid_client',
+        7000215,
+        `Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${clientId.slice(0, 80)}'.`,
+      );
+      return;
+    }
   }
   const token = issueAccessToken({
     key: ctx.tokenKey,

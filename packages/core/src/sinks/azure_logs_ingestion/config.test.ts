@@ -30,7 +30,7 @@ describe('azure_logs_ingestion config', () => {
       deadLetter: { maxBytes: 100 * 1024 * 1024 },
     });
     expect(c.auth.cloud).toBe('public');
-    expect(c.auth.clientSecret.toString()).toBe('[redacted]');
+    expect(c.auth.type === 'client_secret' && c.auth.clientSecret.toString()).toBe('[redacted]');
   });
 
   it('takes units for durations and sizes', () => {
@@ -83,6 +83,33 @@ describe('azure_logs_ingestion config', () => {
   });
 });
 
+describe('egress options', () => {
+  it('default to direct connections with TLS 1.2 minimum', () => {
+    const c = azureLogsIngestionConfigSchema.parse(base);
+    expect(c.proxy).toBeUndefined();
+    expect(c.tls).toEqual({ minVersion: '1.2' });
+  });
+
+  it('take a proxy URL, never printed with its password', () => {
+    const c = azureLogsIngestionConfigSchema.parse({ ...base, proxy: 'http://oma:p@ss:w/rd#1@proxy.corp:3128', tls: { minVersion: '1.3' } });
+    expect(c.proxy?.proxy).toMatchObject({ protocol: 'http:', host: 'proxy.corp', port: 3128, username: 'oma' });
+    expect(c.proxy?.proxy?.password?.reveal()).toBe('p@ss:w/rd#1');
+    expect(c.tls.minVersion).toBe('1.3');
+    expect(JSON.stringify(c)).not.toContain('w/rd');
+  });
+
+  it('report problems at their path', () => {
+    expect(issues({ ...base, proxy: 'socks5://oma:hunter2@proxy.corp:1080' })).toEqual([
+      { path: 'proxy', message: expect.stringMatching(/unsupported scheme/) as string },
+    ]);
+    expect(issues({ ...base, proxy: { url: 'http://proxy.corp:3128', noProxy: ['10.0.0.0/40'] } })[0]?.path).toBe('proxy.noProxy.0');
+    expect(issues({ ...base, tls: { caFile: '/nonexistent/ca.pem' } })).toEqual([
+      { path: 'tls.caFile', message: expect.stringMatching(/cannot read CA file \/nonexistent\/ca\.pem/) as string },
+    ]);
+    expect(JSON.stringify(issues({ ...base, proxy: 'socks5://oma:hunter2@proxy.corp:1080' }))).not.toContain('hunter2');
+  });
+});
+
 describe('option descriptions', () => {
   it('describes every option, nested ones included', () => {
     const shape = azureLogsIngestionConfigSchema.shape;
@@ -99,6 +126,18 @@ describe('option descriptions', () => {
     visit('retry.', unwrap(shape.retry));
     visit('deadLetter.', unwrap(shape.deadLetter));
     for (const option of shape.auth.options) visit('auth.', option.shape);
+    // Transformed objects (proxy, tls) keep their shape in the pipe's input.
+    const unwrapPipe = (s: unknown): Record<string, { description?: string }> => {
+      let cur = s as { shape?: Record<string, { description?: string }>; def?: { innerType?: unknown; in?: unknown; options?: unknown[] } };
+      while (!cur.shape && (cur.def?.innerType ?? cur.def?.in ?? cur.def?.options)) {
+        cur = (cur.def.innerType ?? cur.def.in ?? cur.def.options!.find((o) => (o as { def?: { type?: string } }).def?.type === 'object')) as typeof cur;
+      }
+      return cur.shape ?? {};
+    };
+    visit('tls.', unwrapPipe(shape.tls));
+    visit('proxy.', unwrapPipe(shape.proxy));
+    expect(Object.keys(unwrapPipe(shape.tls))).toContain('caFile');
+    expect(Object.keys(unwrapPipe(shape.proxy))).toContain('noProxy');
     expect(missing).toEqual([]);
     expect(Object.keys(unwrap(shape.retry))).toEqual(['initialDelayMs', 'maxDelayMs']);
     expect(azureLogsIngestionConfigSchema.description).toMatch(/Logs Ingestion API/);

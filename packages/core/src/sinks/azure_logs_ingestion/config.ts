@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { authSchema } from '../../auth/config.js';
 import { bytesSchema, durationMsSchema } from '../../config/units.js';
+import { egressOptionsShape } from '../../http/egress-config.js';
 import { checkServiceUrl, INSECURE_HTTP_MESSAGE, isInsecureRemoteUrl } from '../../http/url.js';
 
 /** Largest JSON array (before compression) one request may carry; the service limit is 1 MB. */
@@ -74,6 +75,7 @@ export const azureLogsIngestionConfigSchema = z
       .describe('Time one request (or token request) may take before it is abandoned and retried.'),
     retry: retrySchema.prefault({}).describe('Backoff between retries of failed requests (capped exponential with jitter).'),
     deadLetter: deadLetterSchema.prefault({}).describe('Where rejected records are kept for inspection.'),
+    ...egressOptionsShape,
   })
   // Cross-field checks; `when` lets them run even if unrelated options have errors.
   .refine((cfg) => cfg.allowInsecureHttp || !isInsecureRemoteUrl(cfg.endpoint), {
@@ -81,7 +83,7 @@ export const azureLogsIngestionConfigSchema = z
     path: ['endpoint'],
     when: (p) => hasString(p.value, 'endpoint'),
   })
-  .refine((cfg) => cfg.allowInsecureHttp || cfg.auth.authorityHost === undefined || !isInsecureRemoteUrl(cfg.auth.authorityHost), {
+  .refine((cfg) => cfg.allowInsecureHttp || !('authorityHost' in cfg.auth) || cfg.auth.authorityHost === undefined || !isInsecureRemoteUrl(cfg.auth.authorityHost), {
     message: INSECURE_HTTP_MESSAGE,
     path: ['auth', 'authorityHost'],
     when: (p) => typeof p.value === 'object' && p.value !== null && hasString((p.value as { auth?: unknown }).auth, 'authorityHost'),

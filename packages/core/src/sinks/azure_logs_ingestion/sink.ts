@@ -6,6 +6,9 @@ import { AgentError, errorType, TransportError } from '../../errors.js';
 import { abortReason } from '../../http/abort.js';
 import type { BackoffOptions } from '../../http/backoff.js';
 import { errorCode } from '../../http/classify.js';
+import { resolveEgress } from '../../http/egress-config.js';
+import { describeEgressError, proxyRefusalStatus } from '../../http/egress-error.js';
+import type { Egress } from '../../http/egress.js';
 import { userAgent } from '../../http/user-agent.js';
 import type { LogRecord } from '../../model/record.js';
 import type { Batch, Settlement } from '../../pipeline/batch.js';
@@ -89,6 +92,7 @@ export class AzureLogsIngestionSink implements Sink {
   private readonly rateLog: RateLimitedLog;
   private readonly policy: BackoffOptions;
   private readonly userAgent: string;
+  private readonly egress: Egress;
 
   constructor(
     private readonly config: AzureLogsIngestionConfig,
@@ -98,6 +102,7 @@ export class AzureLogsIngestionSink implements Sink {
     this.maxHeldBytes = (config.maxConcurrency + 1) * config.maxRequestBytes;
     this.policy = { initialDelayMs: config.retry.initialDelayMs, maxDelayMs: config.retry.maxDelayMs, jitter: 'equal' };
     this.userAgent = userAgent(ctx.agentVersion, ctx.host);
+    this.egress = resolveEgress(config);
     this.rateLog = new RateLimitedLog(10_000, () => ctx.clock.now());
     this.deadLetter = new DeadLetterWriter(join(ctx.stateDir, 'dead-letter'), config.deadLetter.maxBytes, ctx.log, () =>
       ctx.clock.now(),
@@ -113,11 +118,14 @@ export class AzureLogsIngestionSink implements Sink {
       requestTimeoutMs: this.config.requestTimeoutMs,
       connections: this.config.maxConcurrency,
       userAgent: this.userAgent,
+      egress: this.egress,
     });
     this.credential = createCredential(this.config.auth, {
       clock: this.ctx.clock,
       userAgent: this.userAgent,
       requestTimeoutMs: this.config.requestTimeoutMs,
+      egress: this.egress,
+      log: this.ctx.log,
       onRefreshError: (err) => {
         if (this.rateLog.admit('token-refresh') >= 0) {
           this.ctx.log.warn({ err }, 'access token refresh failed; using the cached token until it expires');
@@ -434,7 +442,7 @@ export class AzureLogsIngestionSink implements Sink {
         return {
           kind: 'retry',
           cause: 'auth',
-          err: err instanceof Error ? err : new Error(String(err)),
+          err: this.authFailure(err),
           ...(typeof retryAfterMs === 'number' ? { retryAfterMs } : {}),
         };
       }
@@ -444,13 +452,17 @@ export class AzureLogsIngestionSink implements Sink {
       const res = await transport.post({ stream: lane.stream, body: req.body, token, requestId, signal });
       if (res.kind === 'aborted') return { kind: 'aborted' };
       if (res.kind === 'error') {
+        // A proxy or TLS problem gets a sentence saying what to fix (never the proxy password).
+        const egressProblem = describeEgressError(res.error, this.egress, transport.origin);
         return {
           kind: 'retry',
           cause: 'network',
           requestId,
-          err: new TransportError(`request to the Logs Ingestion endpoint failed (${errorCode(res.error) ?? res.error.name})`, undefined, {
-            cause: res.error,
-          }),
+          err: new TransportError(
+            egressProblem ?? `request to the Logs Ingestion endpoint failed (${errorCode(res.error) ?? res.error.name})`,
+            undefined,
+            { cause: res.error },
+          ),
         };
       }
       const { status } = res;
@@ -483,6 +495,17 @@ export class AzureLogsIngestionSink implements Sink {
           };
       }
     }
+  }
+
+  /**
+   * The error of a failed token request. A proxy that refused the tunnel to the token endpoint (407,
+   * 403, …) is named as the cause; other failures are the credential's own error.
+   */
+  private authFailure(err: unknown): Error {
+    const e = err instanceof Error ? err : new Error(String(err));
+    if (proxyRefusalStatus(e) === undefined) return e;
+    const message = describeEgressError(e, this.egress);
+    return message === undefined || e.message.includes(message) ? e : new TransportError(message, undefined, { cause: e });
   }
 
   private apply(lane: Lane, req: OutgoingRequest, outcome: Outcome): void {

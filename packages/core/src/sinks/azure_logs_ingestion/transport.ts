@@ -2,6 +2,7 @@ import type { Dispatcher } from 'undici';
 import { timeoutSignal } from '../../http/abort.js';
 import { discardBody, readBodyText } from '../../http/body.js';
 import { createDispatcher, type TlsClientOptions } from '../../http/dispatcher.js';
+import type { Egress } from '../../http/egress.js';
 import type { HeaderBag } from '../../http/retry-after.js';
 import { trimTrailingSlash } from '../../http/url.js';
 
@@ -20,6 +21,8 @@ export interface IngestionTransportOptions {
   readonly connections: number;
   readonly userAgent: string;
   readonly tls?: TlsClientOptions;
+  /** Proxy and TLS settings (direct, TLS 1.2 minimum when absent). */
+  readonly egress?: Egress;
 }
 
 export interface IngestionPost {
@@ -54,6 +57,7 @@ export class IngestionTransport {
       headersTimeoutMs: opts.requestTimeoutMs,
       bodyTimeoutMs: opts.requestTimeoutMs,
       ...(opts.tls ? { tls: opts.tls } : {}),
+      ...(opts.egress ? { egress: opts.egress } : {}),
     });
   }
 
@@ -63,6 +67,11 @@ export class IngestionTransport {
       `${this.basePath}/dataCollectionRules/${encodeURIComponent(this.opts.dcrImmutableId)}` +
       `/streams/${encodeURIComponent(stream)}?api-version=${LOGS_INGESTION_API_VERSION}`
     );
+  }
+
+  /** Origin of the endpoint, as requests are dispatched to it. */
+  get origin(): string {
+    return this.base.origin;
   }
 
   /** The stream's full URL (for logs). */

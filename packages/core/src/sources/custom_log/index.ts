@@ -12,4 +12,5 @@ export const customLogSource: SourceDefinition<typeof customLogConfigSchema> = {
   description: 'Tails text log files (wildcards, rotation, multi-line records) into a custom _CL table.',
   schema: customLogConfigSchema,
   create: (config, ctx) => new CustomLogSource(config, ctx),
+  outputTables: (config) => [config.table],
 };

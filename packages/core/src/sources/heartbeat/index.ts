@@ -11,4 +11,5 @@ export const heartbeatSource: SourceDefinition<typeof heartbeatConfigSchema> = {
   description: 'A Heartbeat record at start and every minute, like the Log Analytics agent.',
   schema: heartbeatConfigSchema,
   create: (config, ctx) => new HeartbeatSource(config, ctx),
+  outputTables: () => ['Heartbeat'],
 };

@@ -1,0 +1,3 @@
+export * from './streams.js';
+export * from './plan.js';
+export * from './template.js';

@@ -1,0 +1,112 @@
+import { isRetryableStatus, isThrottlingStatus } from '../../http/classify.js';
+import { retryAfterMs, type HeaderBag } from '../../http/retry-after.js';
+import { retryDelayMs as ingestionRetryDelayMs, type RetryCause as IngestionRetryCause } from '../azure_logs_ingestion/retry.js';
+import type { BackoffOptions } from '../../http/backoff.js';
+
+/** Why a request is retried; picks the delay rule and the log line. */
+export type DataCollectorRetryCause =
+  /** 429, or 503 with a retry-after header: wait what the service asked for. */
+  | 'throttled'
+  /** 408, 5xx: capped exponential backoff. */
+  | 'transient'
+  /** No response: connection refused or reset, DNS failure, timeout. */
+  | 'network'
+  /** 401/403: wrong workspace id or key, or a skewed clock. */
+  | 'forbidden'
+  /** 404 for a single record: wrong workspace or endpoint. */
+  | 'not_found'
+  /** 400 with a code about the request, not the records (InvalidCustomerId, InactiveCustomer, …), or 407. */
+  | 'configuration'
+  /** Any other status the service should not send (1xx, 3xx, 501, 505). */
+  | 'unexpected';
+
+/** 400 codes that mean the request itself (workspace, headers) is wrong: the records are kept and retried slowly. */
+export const CONFIGURATION_ERROR_CODES: ReadonlySet<string> = new Set([
+  'InvalidCustomerId',
+  'InactiveCustomer',
+  'InvalidApiVersion',
+  'MissingApiVersion',
+  'MissingLogType',
+  'MissingContentType',
+  'UnsupportedContentType',
+]);
+
+export type DataCollectorResponseClass =
+  | { readonly kind: 'delivered' }
+  /** 413: the body is too large; split it. */
+  | { readonly kind: 'too_large' }
+  /** 404: "bad URL or request too large" (reference §3.6): split, or retry when a single record. */
+  | { readonly kind: 'not_found' }
+  /** 400 about the records and other 4xx: they will never be accepted as they are. */
+  | { readonly kind: 'rejected'; readonly reason: string; readonly code?: string }
+  | { readonly kind: 'retry'; readonly cause: DataCollectorRetryCause; readonly retryAfterMs?: number; readonly code?: string };
+
+export interface DataCollectorError {
+  readonly code?: string;
+  readonly message?: string;
+}
+
+/**
+ * The service's error body, `{"Error":"InvalidAuthorization","Message":"…"}`; the Azure-style
+ * `{"error":{"code","message"}}` is read too. Empty when the body is neither.
+ */
+export function parseDataCollectorError(body: string | undefined): DataCollectorError {
+  if (body === undefined || body === '') return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return {};
+  }
+  if (typeof parsed !== 'object' || parsed === null) return {};
+  const o = parsed as Record<string, unknown>;
+  const nested = typeof o.error === 'object' && o.error !== null ? (o.error as Record<string, unknown>) : undefined;
+  const code = typeof o.Error === 'string' ? o.Error : typeof nested?.code === 'string' ? nested.code : undefined;
+  const message = typeof o.Message === 'string' ? o.Message : typeof nested?.message === 'string' ? nested.message : undefined;
+  return { ...(code !== undefined ? { code: code.slice(0, 100) } : {}), ...(message !== undefined ? { message } : {}) };
+}
+
+/** What an HTTP Data Collector API status means (reference §3.6). */
+export function classifyDataCollectorStatus(status: number, headers: HeaderBag, body: string, nowMs: number): DataCollectorResponseClass {
+  if (status >= 200 && status <= 299) return { kind: 'delivered' };
+  if (status === 413) return { kind: 'too_large' };
+  if (status === 404) return { kind: 'not_found' };
+  if (status === 400) {
+    const { code } = parseDataCollectorError(body);
+    if (code !== undefined && CONFIGURATION_ERROR_CODES.has(code)) return { kind: 'retry', cause: 'configuration', code };
+    return { kind: 'rejected', reason: 'rejected_400', ...(code !== undefined ? { code } : {}) };
+  }
+  if (status === 401 || status === 403) {
+    const { code } = parseDataCollectorError(body);
+    return { kind: 'retry', cause: 'forbidden', ...(code !== undefined ? { code } : {}) };
+  }
+  if (status === 407) return { kind: 'retry', cause: 'configuration' };
+  if (isThrottlingStatus(status)) {
+    const after = retryAfterMs(headers, nowMs);
+    if (after !== undefined) return { kind: 'retry', cause: 'throttled', retryAfterMs: after };
+    return { kind: 'retry', cause: 'transient' };
+  }
+  if (isRetryableStatus(status)) return { kind: 'retry', cause: 'transient' };
+  if (status >= 400 && status <= 499) return { kind: 'rejected', reason: `rejected_${status}` };
+  return { kind: 'retry', cause: 'unexpected' };
+}
+
+/** Causes that need a person (a key, an id, a clock): retried slowly, logged at error level. */
+export function isConfigurationCause(cause: DataCollectorRetryCause): boolean {
+  return cause === 'forbidden' || cause === 'not_found' || cause === 'configuration' || cause === 'unexpected';
+}
+
+/**
+ * Delay before the next attempt, by the Logs Ingestion sink's rules: a server-requested delay is a floor,
+ * configuration causes wait at least a minute (capped by `maxDelayMs`).
+ */
+export function dataCollectorRetryDelayMs(
+  cause: DataCollectorRetryCause,
+  attempt: number,
+  policy: BackoffOptions,
+  retryAfter?: number,
+  random: () => number = Math.random,
+): number {
+  const mapped: IngestionRetryCause = cause === 'configuration' ? 'unexpected' : cause;
+  return ingestionRetryDelayMs(mapped, attempt, policy, retryAfter, random);
+}
