@@ -1,5 +1,7 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { proxySchema, resolveEgress, tlsSchema } from '../../http/egress-config.js';
+import type { Egress } from '../../http/egress.js';
 import { INSECURE_HTTP_MESSAGE, isInsecureRemoteUrl } from '../../http/url.js';
 import { type Secret, secretSchema } from '../secret.js';
 import { durationMsSchema } from '../units.js';
@@ -31,6 +33,8 @@ export type DcrSettings =
       readonly headers: Readonly<Record<string, Secret>>;
       readonly allowInsecureHttp: boolean;
       readonly requestTimeoutMs: number;
+      /** Proxy and TLS settings of the fetch. */
+      readonly egress: Egress;
     };
 
 function checkDcrUrl(value: string): string | undefined {
@@ -78,6 +82,10 @@ export const dcrConfigSchema = z
       .pipe(z.number().min(1_000).max(300_000))
       .optional()
       .describe('URL only: deadline of one fetch (default 30 s).'),
+    proxy: proxySchema
+      .optional()
+      .describe('URL only: forward proxy for the fetch, in the same forms as a destination\'s proxy option.'),
+    tls: tlsSchema.optional().describe('URL only: TLS settings of the fetch (minimum version, CA bundle, client certificate).'),
   })
   .superRefine((c, ctx) => {
     if ((c.file === undefined) === (c.url === undefined)) {
@@ -85,7 +93,7 @@ export const dcrConfigSchema = z
       return;
     }
     if (c.file !== undefined) {
-      for (const k of ['headers', 'allowInsecureHttp', 'requestTimeoutMs'] as const) {
+      for (const k of ['headers', 'allowInsecureHttp', 'requestTimeoutMs', 'proxy', 'tls'] as const) {
         if (c[k] !== undefined) ctx.addIssue({ code: 'custom', path: [k], message: `${k} applies to url only` });
       }
       const p = c.pollIntervalMs;
@@ -112,6 +120,7 @@ export const dcrConfigSchema = z
             headers: c.headers ?? {},
             allowInsecureHttp: c.allowInsecureHttp ?? false,
             requestTimeoutMs: c.requestTimeoutMs ?? 30_000,
+            egress: resolveEgress({ proxy: c.proxy, tls: c.tls ?? tlsSchema.parse({}) }),
           },
   )
   .describe('Sources defined by an agent data collection rule (DCR) JSON, from a file or an https URL; applied without a restart when it changes.');

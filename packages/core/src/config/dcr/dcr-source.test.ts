@@ -5,6 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createRootLogger } from '../../telemetry/logger.js';
+import { DIRECT_EGRESS } from '../../http/egress.js';
+import { parseProxyUrl } from '../../http/proxy.js';
+import { TestConnectProxy } from '../../testing/connect-proxy.js';
 import { Secret } from '../secret.js';
 import type { DcrSettings } from './config.js';
 import { DCR_CACHE_FILE, DcrSource } from './dcr-source.js';
@@ -102,11 +105,31 @@ describe('DcrSource (url)', () => {
     headers: { Authorization: new Secret('Bearer abc', 'inline') },
     allowInsecureHttp: false,
     requestTimeoutMs: 5_000,
+    egress: DIRECT_EGRESS,
   });
 
   /** Serves `doc` with ETag `etag`, answering 304 when the client already has that ETag. */
   const serve = (doc: unknown, etag: string) => (h: IncomingHttpHeaders): Reply =>
     h['if-none-match'] === etag ? { status: 304 } : { status: 200, body: JSON.stringify(doc), etag };
+
+  it('fetches through the configured proxy with Basic authentication', async () => {
+    const proxy = await TestConnectProxy.start({ auth: { username: 'oma', password: 'p@ss:w/rd#1' } });
+    try {
+      const settings = urlSettings('/via-proxy.json');
+      const src = new DcrSource({
+        settings: { ...settings, egress: { ...DIRECT_EGRESS, proxy: parseProxyUrl(`http://oma:p@ss:w/rd#1@127.0.0.1:${proxy.port}`) } },
+        dataDir: newDir(),
+        log: memoryLog().log,
+      });
+      next = serve(dcrA, '"p1"');
+      expect(await src.load()).toMatchObject({ changed: true, json: dcrA });
+      expect(proxy.connects).toHaveLength(1);
+      expect(proxy.connects[0]).toMatchObject({ target: `127.0.0.1:${new URL(base).port}`, credentials: { username: 'oma', password: 'p@ss:w/rd#1' } });
+      await src.close();
+    } finally {
+      await proxy.close();
+    }
+  });
 
   it('polls with If-None-Match: 200, then 304 (unchanged), then a changed 200; a 500 keeps the last good rule', async () => {
     const dataDir = newDir();

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Dispatcher } from 'undici';
 import { timeoutSignal } from '../../http/abort.js';
 import { discardBody } from '../../http/body.js';
-import { createDispatcher, type TlsClientOptions } from '../../http/dispatcher.js';
+import { createDispatcher } from '../../http/dispatcher.js';
 import type { Logger } from '../../telemetry/logger.js';
 import { type DcrSettings, redactedUrl } from './config.js';
 
@@ -32,7 +32,6 @@ export interface DcrSourceOptions {
   readonly dataDir: string;
   readonly log: Logger;
   readonly userAgent?: string;
-  readonly tls?: TlsClientOptions;
 }
 
 interface Current {
@@ -154,7 +153,7 @@ export class DcrSource {
       connections: 1,
       headersTimeoutMs: s.requestTimeoutMs,
       bodyTimeoutMs: s.requestTimeoutMs,
-      ...(this.opts.tls ? { tls: this.opts.tls } : {}),
+      egress: s.egress,
     });
     const timeout = timeoutSignal(s.requestTimeoutMs, signal);
     let status: number | undefined;
