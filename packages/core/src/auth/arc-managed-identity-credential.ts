@@ -1,18 +1,10 @@
 import { open, realpath } from 'node:fs/promises';
 import { posix, win32 } from 'node:path';
-import type { Egress } from '../http/egress.js';
 import { headerValue } from '../http/retry-after.js';
-import type { Clock } from '../ports/clock.js';
-import type { AccessToken, TokenCredential } from './credential.js';
+import { CachedTokenCredential } from './cached-token-credential.js';
+import type { AccessToken } from './credential.js';
 import { AuthError } from './errors.js';
-import { managedIdentityToken } from './managed-identity-credential.js';
-import {
-  DEFAULT_MANAGED_IDENTITY_RETRY,
-  ManagedIdentityClient,
-  retryManagedIdentityRequest,
-  type ManagedIdentityRetryOptions,
-} from './managed-identity-request.js';
-import { TokenCache } from './token-cache.js';
+import { ManagedIdentityClient, type ManagedIdentityOptions } from './managed-identity-request.js';
 import type { TokenHttpResponse } from './token-endpoint.js';
 
 /** Token endpoint of the Azure Connected Machine agent when `IDENTITY_ENDPOINT` is not set (reference §1.5). */
@@ -31,26 +23,11 @@ export function defaultArcKeyDirectory(platform: NodeJS.Platform, env: Readonly<
   return undefined;
 }
 
-export interface ArcManagedIdentityCredentialOptions {
-  /** Resource (audience) of the token, e.g. https://monitor.azure.com. */
-  readonly resource: string;
-  /** Token endpoint; default ARC_IDENTITY_ENDPOINT (callers pass `IDENTITY_ENDPOINT` when set). */
-  readonly endpoint?: string;
+export interface ArcManagedIdentityCredentialOptions extends ManagedIdentityOptions {
   /** Where challenge key files must be; default `defaultArcKeyDirectory(platform)`. */
   readonly keyDirectory?: string;
   /** Path rules to apply; default the running platform. */
   readonly platform?: NodeJS.Platform;
-  readonly clock: Clock;
-  readonly userAgent: string;
-  /** Timeout of one request. */
-  readonly requestTimeoutMs: number;
-  /** Only its TLS settings are used: the Arc agent is never reached through a proxy. */
-  readonly egress?: Egress;
-  readonly retry?: Partial<ManagedIdentityRetryOptions>;
-  /** Jitter source, [0, 1); injectable for tests. */
-  readonly random?: () => number;
-  /** Told when a refresh fails while the cached token is still valid (it keeps being used). */
-  readonly onRefreshError?: (err: unknown) => void;
 }
 
 /** The realm of a `WWW-Authenticate: Basic realm=<path>` challenge (quotes optional). */
@@ -111,50 +88,18 @@ export async function readArcChallengeKey(realm: string, keyDirectory: string, p
  * file is checked (see `readArcChallengeKey`) and read, and the GET repeated with `Authorization: Basic
  * <key>`. Never proxied; 429 and 5xx are retried like IMDS answers.
  */
-export class ArcManagedIdentityCredential implements TokenCredential {
-  private readonly cache: TokenCache;
-  private readonly client: ManagedIdentityClient;
-  private readonly retry: ManagedIdentityRetryOptions;
+export class ArcManagedIdentityCredential extends CachedTokenCredential<ManagedIdentityClient> {
   private readonly platform: NodeJS.Platform;
   private readonly keyDirectory: string | undefined;
 
   constructor(private readonly opts: ArcManagedIdentityCredentialOptions) {
-    this.client = new ManagedIdentityClient({
-      url: new URL(opts.endpoint ?? ARC_IDENTITY_ENDPOINT),
-      clock: opts.clock,
-      userAgent: opts.userAgent,
-      requestTimeoutMs: opts.requestTimeoutMs,
-      source: 'Azure Arc identity endpoint',
-      ...(opts.egress ? { egress: opts.egress } : {}),
-    });
-    this.retry = { ...DEFAULT_MANAGED_IDENTITY_RETRY, ...opts.retry };
+    super(new ManagedIdentityClient({ ...opts, url: new URL(opts.endpoint ?? ARC_IDENTITY_ENDPOINT), source: 'Azure Arc identity endpoint' }), opts);
     this.platform = opts.platform ?? process.platform;
     this.keyDirectory = opts.keyDirectory ?? defaultArcKeyDirectory(this.platform, process.env);
-    this.cache = new TokenCache((signal) => this.fetchToken(signal), opts.clock, opts.onRefreshError);
   }
 
-  getToken(signal: AbortSignal): Promise<AccessToken> {
-    return this.cache.get(signal);
-  }
-
-  invalidate(): void {
-    this.cache.invalidate();
-  }
-
-  async close(): Promise<void> {
-    this.cache.close();
-    await this.client.close();
-  }
-
-  private async fetchToken(signal: AbortSignal): Promise<AccessToken> {
-    const outcome = await retryManagedIdentityRequest((s) => this.exchange(s), {
-      retry: this.retry,
-      retryable: (status) => status === 429 || (status >= 500 && status <= 599),
-      clock: this.opts.clock,
-      random: this.opts.random ?? Math.random,
-      signal,
-    });
-    return managedIdentityToken(outcome, this.opts.clock.now(), 'Azure Arc identity endpoint');
+  protected fetchToken(signal: AbortSignal): Promise<AccessToken> {
+    return this.client.token((s) => this.exchange(s), (status) => status === 429 || (status >= 500 && status <= 599), signal);
   }
 
   /** The challenge round trip: an unauthenticated GET, then the GET with the key the challenge points to. */

@@ -1,7 +1,7 @@
 import type { TlsClientOptions } from '../http/dispatcher.js';
 import type { Egress } from '../http/egress.js';
-import type { Clock } from '../ports/clock.js';
 import type { Logger } from '../telemetry/logger.js';
+import type { CredentialOptions } from './cached-token-credential.js';
 import { ARC_IDENTITY_ENDPOINT, ArcManagedIdentityCredential, defaultArcKeyDirectory } from './arc-managed-identity-credential.js';
 import { CERTIFICATE_EXPIRY_WARNING_MS, loadClientCertificate } from './client-certificate.js';
 import { ClientCertificateCredential } from './client-certificate-credential.js';
@@ -11,20 +11,13 @@ import type { AuthConfig } from './config.js';
 import type { TokenCredential } from './credential.js';
 import { ManagedIdentityCredential, type ManagedIdentitySelector } from './managed-identity-credential.js';
 
-export interface CredentialDeps {
-  readonly clock: Clock;
-  /** User-Agent of token requests. */
-  readonly userAgent: string;
-  /** Timeout of one token request. */
-  readonly requestTimeoutMs: number;
+export interface CredentialDeps extends CredentialOptions {
   readonly tls?: TlsClientOptions;
   /**
    * Proxy and TLS settings towards Entra ID (client secret and certificate). Managed identity endpoints
    * (IMDS, Azure Arc) are always reached directly.
    */
   readonly egress?: Egress;
-  /** Told when a refresh fails while the cached token is still valid (it keeps being used). */
-  readonly onRefreshError?: (err: unknown) => void;
   /** Where start-up warnings go (a client certificate that expires soon). */
   readonly log?: Logger;
   /** Environment (`IDENTITY_ENDPOINT`, `ProgramData`); default `process.env`. */

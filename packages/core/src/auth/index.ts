@@ -1,4 +1,5 @@
 export * from './arc-managed-identity-credential.js';
+export * from './cached-token-credential.js';
 export * from './client-assertion.js';
 export * from './client-certificate.js';
 export * from './client-certificate-credential.js';

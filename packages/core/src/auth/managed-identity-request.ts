@@ -1,13 +1,14 @@
-import type { Dispatcher } from 'undici';
 import { timeoutSignal } from '../http/abort.js';
 import { backoffWithJitterMs } from '../http/backoff.js';
 import { readBodyText } from '../http/body.js';
-import { createDispatcher } from '../http/dispatcher.js';
 import { DIRECT_EGRESS, type Egress } from '../http/egress.js';
+import { LazyDispatcher } from '../http/request-dispatcher.js';
 import { retryAfterMs } from '../http/retry-after.js';
 import type { Clock } from '../ports/clock.js';
+import type { CredentialOptions } from './cached-token-credential.js';
+import type { AccessToken } from './credential.js';
 import { AuthError } from './errors.js';
-import { MAX_TOKEN_RESPONSE_BYTES, type TokenHttpResponse } from './token-endpoint.js';
+import { MAX_TOKEN_RESPONSE_BYTES, parseTokenResponse, tokenError, type TokenHttpResponse } from './token-endpoint.js';
 
 /** How a managed identity credential retries inside one `getToken` (reference §1.4). */
 export interface ManagedIdentityRetryOptions {
@@ -36,6 +37,19 @@ export function directEgress(egress: Egress | undefined): Egress {
   return egress ? { noProxy: egress.noProxy, tls: egress.tls } : DIRECT_EGRESS;
 }
 
+/** The settings of a managed identity credential (IMDS, Azure Arc) besides its own. */
+export interface ManagedIdentityOptions extends CredentialOptions {
+  /** Resource (audience) of the token, e.g. https://monitor.azure.com (no `/.default`). */
+  readonly resource: string;
+  /** Token endpoint; each credential has its default. */
+  readonly endpoint?: string;
+  /** Only its TLS settings are used: managed identity endpoints are never reached through a proxy. */
+  readonly egress?: Egress;
+  readonly retry?: Partial<ManagedIdentityRetryOptions>;
+  /** Jitter source, [0, 1); injectable for tests. */
+  readonly random?: () => number;
+}
+
 export interface ManagedIdentityClientOptions {
   /** Token endpoint, e.g. http://169.254.169.254/metadata/identity/oauth2/token. */
   readonly url: URL;
@@ -47,20 +61,47 @@ export interface ManagedIdentityClientOptions {
   readonly egress?: Egress;
   /** Names the service in errors, e.g. `IMDS`. */
   readonly source: string;
+  /** Retries of one `token` call; default DEFAULT_MANAGED_IDENTITY_RETRY. */
+  readonly retry?: Partial<ManagedIdentityRetryOptions>;
+  /** Jitter source, [0, 1). */
+  readonly random?: () => number;
 }
 
 /** GETs tokens from a local managed identity endpoint (IMDS or the Azure Arc agent), directly. */
 export class ManagedIdentityClient {
-  private dispatcher: Dispatcher | undefined;
+  private readonly connection: LazyDispatcher;
+  private readonly retry: ManagedIdentityRetryOptions;
 
-  constructor(private readonly opts: ManagedIdentityClientOptions) {}
+  constructor(private readonly opts: ManagedIdentityClientOptions) {
+    this.connection = new LazyDispatcher(opts.url.origin, {
+      requestTimeoutMs: opts.requestTimeoutMs,
+      connectTimeoutMs: Math.min(opts.requestTimeoutMs, 10_000),
+      egress: directEgress(opts.egress),
+    });
+    this.retry = { ...DEFAULT_MANAGED_IDENTITY_RETRY, ...opts.retry };
+  }
+
+  /**
+   * A token: `exchange` (one or more GETs) is repeated while its answer is `retryable` (see
+   * `retryManagedIdentityRequest`), then the last answer is read as a token or an AuthError.
+   */
+  async token(exchange: (signal: AbortSignal) => Promise<TokenHttpResponse>, retryable: (status: number) => boolean, signal: AbortSignal): Promise<AccessToken> {
+    const outcome = await retryManagedIdentityRequest(exchange, {
+      retry: this.retry,
+      retryable,
+      clock: this.opts.clock,
+      random: this.opts.random ?? Math.random,
+      signal,
+    });
+    return managedIdentityToken(outcome, this.opts.clock.now(), this.opts.source);
+  }
 
   /** One GET with `query` and `Metadata: true`; network failures become an AuthError. */
   async get(query: URLSearchParams, headers: Record<string, string>, signal: AbortSignal): Promise<TokenHttpResponse> {
     const url = this.opts.url;
     const timeout = timeoutSignal(this.opts.requestTimeoutMs, signal);
     try {
-      const res = await this.getDispatcher().request({
+      const res = await this.connection.get().request({
         origin: url.origin,
         path: `${url.pathname}?${query.toString()}`,
         method: 'GET',
@@ -76,21 +117,8 @@ export class ManagedIdentityClient {
     }
   }
 
-  async close(): Promise<void> {
-    const d = this.dispatcher;
-    this.dispatcher = undefined;
-    if (d) await d.destroy();
-  }
-
-  private getDispatcher(): Dispatcher {
-    this.dispatcher ??= createDispatcher(this.opts.url.origin, {
-      connections: 1,
-      headersTimeoutMs: this.opts.requestTimeoutMs,
-      bodyTimeoutMs: this.opts.requestTimeoutMs,
-      connectTimeoutMs: Math.min(this.opts.requestTimeoutMs, 10_000),
-      egress: directEgress(this.opts.egress),
-    });
-    return this.dispatcher;
+  close(): Promise<void> {
+    return this.connection.close();
   }
 }
 
@@ -137,4 +165,17 @@ export async function retryManagedIdentityRequest(
 /** 404 (identity not yet there), 410 (IMDS updating), 429 and 5xx. */
 export function isRetryableImdsStatus(status: number): boolean {
   return status === 404 || status === 410 || status === 429 || (status >= 500 && status <= 599);
+}
+
+/** The token of a successful answer, or the AuthError of the last failed one. */
+export function managedIdentityToken(outcome: RetryOutcome, nowMs: number, source: string): AccessToken {
+  const res = outcome.response;
+  if (res.status >= 200 && res.status <= 299) return parseTokenResponse(res, nowMs, source);
+  const err = tokenError(res, nowMs, source);
+  if (!outcome.exhausted) throw err;
+  throw new AuthError(`${err.message} (gave up after ${outcome.attempts} attempts)`, {
+    status: res.status,
+    aadstsCodes: err.aadstsCodes,
+    ...(err.retryAfterMs !== undefined ? { retryAfterMs: err.retryAfterMs } : {}),
+  });
 }

@@ -1,11 +1,12 @@
-import type { Dispatcher } from 'undici';
 import { timeoutSignal } from '../http/abort.js';
 import { readBodyText } from '../http/body.js';
-import { createDispatcher, type TlsClientOptions } from '../http/dispatcher.js';
+import type { TlsClientOptions } from '../http/dispatcher.js';
 import type { Egress } from '../http/egress.js';
+import { LazyDispatcher } from '../http/request-dispatcher.js';
 import { retryAfterMs, type HeaderBag } from '../http/retry-after.js';
 import { trimTrailingSlash } from '../http/url.js';
 import type { Clock } from '../ports/clock.js';
+import type { CredentialOptions } from './cached-token-credential.js';
 import type { AccessToken } from './credential.js';
 import { AuthError } from './errors.js';
 
@@ -105,9 +106,11 @@ export interface TokenEndpointOptions {
  * connection, and reads the answer into an `AccessToken` or an `AuthError`.
  */
 export class TokenEndpointClient {
-  private dispatcher: Dispatcher | undefined;
+  private readonly connection: LazyDispatcher;
 
-  constructor(private readonly opts: TokenEndpointOptions) {}
+  constructor(private readonly opts: TokenEndpointOptions) {
+    this.connection = new LazyDispatcher(opts.tokenUrl.origin, opts);
+  }
 
   get tokenUrl(): URL {
     return this.opts.tokenUrl;
@@ -119,7 +122,7 @@ export class TokenEndpointClient {
     const timeout = timeoutSignal(this.opts.requestTimeoutMs, signal);
     let res: TokenHttpResponse;
     try {
-      const r = await this.getDispatcher().request({
+      const r = await this.connection.get().request({
         origin: url.origin,
         path: url.pathname,
         method: 'POST',
@@ -143,25 +146,41 @@ export class TokenEndpointClient {
     return parseTokenResponse(res, now);
   }
 
-  async close(): Promise<void> {
-    const d = this.dispatcher;
-    this.dispatcher = undefined;
-    if (d) await d.destroy();
-  }
-
-  private getDispatcher(): Dispatcher {
-    this.dispatcher ??= createDispatcher(this.opts.tokenUrl.origin, {
-      connections: 1,
-      headersTimeoutMs: this.opts.requestTimeoutMs,
-      bodyTimeoutMs: this.opts.requestTimeoutMs,
-      ...(this.opts.tls ? { tls: this.opts.tls } : {}),
-      ...(this.opts.egress ? { egress: this.opts.egress } : {}),
-    });
-    return this.dispatcher;
+  close(): Promise<void> {
+    return this.connection.close();
   }
 }
 
 /** `{authorityHost}/{tenantId}/oauth2/v2.0/token`. */
 export function tokenEndpointUrl(authorityHost: string, tenantId: string): URL {
   return new URL(`${trimTrailingSlash(authorityHost)}/${encodeURIComponent(tenantId)}/oauth2/v2.0/token`);
+}
+
+/** Where and as whom a client-credentials flow (secret or certificate) asks Entra ID for tokens. */
+export interface ClientCredentialOptions extends CredentialOptions {
+  readonly tenantId: string;
+  readonly clientId: string;
+  /** Authority host, e.g. https://login.microsoftonline.com. */
+  readonly authorityHost: string;
+  readonly scope: string;
+  readonly tls?: TlsClientOptions;
+  /** Proxy and TLS settings of the connection to Entra ID. */
+  readonly egress?: Egress;
+}
+
+/** The client of the tenant's token endpoint, `{authorityHost}/{tenantId}/oauth2/v2.0/token`. */
+export function tenantTokenEndpoint(opts: ClientCredentialOptions): TokenEndpointClient {
+  return new TokenEndpointClient({
+    tokenUrl: tokenEndpointUrl(opts.authorityHost, opts.tenantId),
+    clock: opts.clock,
+    userAgent: opts.userAgent,
+    requestTimeoutMs: opts.requestTimeoutMs,
+    ...(opts.tls ? { tls: opts.tls } : {}),
+    ...(opts.egress ? { egress: opts.egress } : {}),
+  });
+}
+
+/** The client-credentials form: `grant_type`, `client_id`, the client's authentication (`clientAuth`) and `scope`. */
+export function clientCredentialsForm(opts: Pick<ClientCredentialOptions, 'clientId' | 'scope'>, clientAuth: Record<string, string>): URLSearchParams {
+  return new URLSearchParams({ grant_type: 'client_credentials', client_id: opts.clientId, ...clientAuth, scope: opts.scope });
 }

@@ -10,3 +10,5 @@ export * from './user-agent.js';
 export * from './egress-config.js';
 export * from './egress-error.js';
 export * from './proxy.js';
+export * from './post.js';
+export * from './request-dispatcher.js';

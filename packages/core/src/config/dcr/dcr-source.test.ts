@@ -98,7 +98,7 @@ describe('DcrSource (url)', () => {
     requests.length = 0;
   });
 
-  const urlSettings = (path = '/dcr.json?sig=secret-sas'): DcrSettings => ({
+  const urlSettings = (path = '/dcr.json?sig=secret-sas'): DcrSettings & { kind: 'url' } => ({
     kind: 'url',
     url: `${base}${path}`,
     pollIntervalMs: 10_000,
@@ -211,7 +211,7 @@ describe('DcrSource (url)', () => {
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
     const port = (closed.address() as AddressInfo).port;
     await new Promise((resolve) => closed.close(resolve));
-    const src = new DcrSource({ settings: { ...urlSettings(), url: `http://127.0.0.1:${port}/dcr.json` } as DcrSettings, dataDir: newDir(), log });
+    const src = new DcrSource({ settings: { ...urlSettings(), url: `http://127.0.0.1:${port}/dcr.json` }, dataDir: newDir(), log });
     expect(await src.load()).toMatchObject({ changed: false, json: undefined, error: expect.stringMatching(/request failed: .*ECONNREFUSED/) });
     await src.close();
   });

@@ -3,7 +3,7 @@ import { egressOptionsShape } from '../../http/egress-config.js';
 import { secretSchema } from '../../config/secret.js';
 import { bytesSchema, durationMsSchema } from '../../config/units.js';
 import { checkServiceUrl, INSECURE_HTTP_MESSAGE, isInsecureRemoteUrl } from '../../http/url.js';
-import { azureLogsIngestionConfigSchema } from '../azure_logs_ingestion/config.js';
+import { deadLetterOptionSchema, retryOptionSchema } from '../shared/config.js';
 
 /** The only version of the HTTP Data Collector API (reference §3.2). */
 export const DATA_COLLECTOR_API_VERSION = '2016-04-01';
@@ -128,8 +128,8 @@ export const azureDataCollectorConfigSchema = z
       .default(60_000)
       .refine((v) => v >= 100, 'requestTimeoutMs must be at least 100ms')
       .describe('Time one request may take before it is abandoned and retried.'),
-    retry: azureLogsIngestionConfigSchema.shape.retry,
-    deadLetter: azureLogsIngestionConfigSchema.shape.deadLetter,
+    retry: retryOptionSchema,
+    deadLetter: deadLetterOptionSchema,
   })
   .refine((cfg) => cfg.allowInsecureHttp || cfg.endpoint === undefined || !isInsecureRemoteUrl(cfg.endpoint), {
     message: INSECURE_HTTP_MESSAGE,

@@ -1,5 +1,5 @@
 import type { LogRecord } from '../../model/record.js';
-import { truncateUtf8 } from '../azure_logs_ingestion/payload.js';
+import { truncateStringFields } from '../shared/utf8.js';
 
 /** Where the reserved properties (reference §3.4) go: the names they are sent under. */
 export interface ReservedRenames {
@@ -95,17 +95,10 @@ export function encodeDataCollectorRecord(record: LogRecord, renames: ReservedRe
     else assign(name, v.value);
   }
   for (const v of clashing) assign(freeName(v.name, used), v.value);
-  const out: Record<string, string | number | boolean> = {};
-  let truncatedFields = 0;
-  for (const { name, value } of named) {
-    if (typeof value === 'string') {
-      const cut = truncateUtf8(value, maxFieldBytes);
-      if (cut !== value) truncatedFields++;
-      out[name] = cut;
-    } else {
-      out[name] = value;
-    }
-  }
+  const { out, changed: truncatedFields } = truncateStringFields(
+    named.map((f) => [f.name, f.value] as const),
+    maxFieldBytes,
+  );
   const json = JSON.stringify(out);
   return { kind: 'ok', json, bytes: Buffer.byteLength(json, 'utf8'), truncatedFields };
 }

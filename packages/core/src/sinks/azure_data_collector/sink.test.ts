@@ -1,17 +1,14 @@
 import { createHmac } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { LogRecord } from '../../model/record.js';
-import type { Batch, Settlement } from '../../pipeline/batch.js';
 import type { ComponentContext, Sink } from '../../pipeline/component.js';
 import type { Clock } from '../../ports/clock.js';
 import { FakeClock } from '../../testing/fake-clock.js';
 import { testComponentContext } from '../../testing/context.js';
+import { Cleanups, captureLogs, isPending, LoopbackService, tempStateDir, testBatch as batch, type LogLine, type TestBatch } from '../shared/testing.js';
 import { azureDataCollectorConfigSchema } from './config.js';
 import { azureDataCollectorSink } from './sink.js';
 
@@ -33,56 +30,22 @@ interface Post {
 
 type Reply = { status: number; headers?: Record<string, string>; body?: string } | 'reset';
 
-class FakeDataCollector {
+class FakeDataCollector extends LoopbackService {
   readonly posts: Post[] = [];
   readonly accepted: Post[] = [];
   active = 0;
   maxActive = 0;
   reply: (post: Post) => Reply = () => ({ status: 200 });
-  private gate: { promise: Promise<void>; open: () => void } | undefined;
 
-  private constructor(private readonly server: Server) {}
-
-  static async start(): Promise<FakeDataCollector> {
-    const server = createServer();
-    const fake = new FakeDataCollector(server);
-    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => void fake.handle(req, res, Buffer.concat(chunks)));
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    return fake;
-  }
-
-  get url(): string {
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-  }
-
-  hold(): void {
-    if (this.gate) return;
-    let open!: () => void;
-    const promise = new Promise<void>((r) => (open = r));
-    this.gate = { promise, open };
-  }
-
-  release(): void {
-    const g = this.gate;
-    this.gate = undefined;
-    g?.open();
+  static start(): Promise<FakeDataCollector> {
+    return new FakeDataCollector().listen();
   }
 
   acceptedRecords(): Record<string, unknown>[] {
     return this.accepted.flatMap((p) => p.records);
   }
 
-  async close(): Promise<void> {
-    this.release();
-    this.server.closeAllConnections();
-    await new Promise((r) => this.server.close(r));
-  }
-
-  private async handle(req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<void> {
+  protected override async handle(req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<void> {
     const date = String(req.headers['x-ms-date']);
     const toSign = `POST\n${body.length}\napplication/json\nx-ms-date:${date}\n/api/logs`;
     const expected = `SharedKey ${WS}:${createHmac('sha256', Buffer.from(KEY, 'base64')).update(toSign, 'utf8').digest('base64')}`;
@@ -98,7 +61,7 @@ class FakeDataCollector {
     this.active++;
     this.maxActive = Math.max(this.maxActive, this.active);
     try {
-      while (this.gate) await this.gate.promise;
+      await this.passGate();
       const reply = post.signatureOk ? this.reply(post) : { status: 403, body: '{"Error":"InvalidAuthorization","Message":"bad signature"}' };
       if (reply === 'reset') {
         req.socket.resetAndDestroy();
@@ -115,40 +78,27 @@ class FakeDataCollector {
 
 // ---- helpers ------------------------------------------------------------------------------------
 
-interface TestBatch extends Batch {
-  readonly settlements: Settlement[];
-}
-
-function batch(table: string, records: LogRecord[]): TestBatch {
-  const settlements: Settlement[] = [];
-  return { table, records, bytes: records.length * 100, ack: { settle: (o) => settlements.push(o) }, settlements };
-}
-
 function rec(i: number, pad = 0): LogRecord {
   return { TimeGenerated: '2026-01-01T00:00:00.000Z', Seq: i, RawData: 'x'.repeat(pad) };
 }
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = new Cleanups();
+afterEach(() => cleanups.run());
 
 interface Harness {
   fake: FakeDataCollector;
   sink: Sink;
   ctx: ComponentContext;
   stateDir: string;
-  logs: Array<Record<string, unknown> & { msg: string; level: number }>;
+  logs: LogLine[];
   signal: AbortSignal;
 }
 
 async function setup(opts: { clock?: Clock; config?: Record<string, unknown> } = {}): Promise<Harness> {
   const fake = await FakeDataCollector.start();
   cleanups.push(() => fake.close());
-  const stateDir = mkdtempSync(join(tmpdir(), 'oma-dc-'));
-  cleanups.push(() => rmSync(stateDir, { recursive: true, force: true }));
-  const logs: Harness['logs'] = [];
-  const log = pino({ level: 'debug' }, { write: (line: string) => void logs.push(JSON.parse(line) as Harness['logs'][number]) });
+  const stateDir = tempStateDir('oma-dc-', cleanups);
+  const { log, lines: logs } = captureLogs();
   const ctx = testComponentContext({ id: 'dc', type: 'azure_data_collector', stateDir, log, ...(opts.clock ? { clock: opts.clock } : {}) });
   const config = azureDataCollectorConfigSchema.parse({
     workspaceId: WS,
@@ -169,12 +119,6 @@ function deadLetters(stateDir: string): Array<Record<string, unknown>> {
   return readdirSync(dir)
     .sort()
     .map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as Record<string, unknown>);
-}
-
-async function isPending(p: Promise<unknown>): Promise<boolean> {
-  const marker = Symbol('pending');
-  const r = await Promise.race([p.then(() => 'done'), new Promise((resolve) => setImmediate(() => resolve(marker)))]);
-  return r === marker;
 }
 
 // ---- tests --------------------------------------------------------------------------------------

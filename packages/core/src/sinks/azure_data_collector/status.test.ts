@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { classifyDataCollectorStatus, dataCollectorRetryDelayMs, parseDataCollectorError } from './status.js';
+import { retryDelayMs as dataCollectorRetryDelayMs } from '../shared/retry.js';
+import { classifyDataCollectorStatus, parseDataCollectorError } from './status.js';
 
 const NOW = Date.UTC(2026, 0, 1);
 const body = (code: string): string => JSON.stringify({ Error: code, Message: 'm' });

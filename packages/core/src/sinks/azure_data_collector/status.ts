@@ -1,24 +1,12 @@
-import { isRetryableStatus, isThrottlingStatus } from '../../http/classify.js';
-import { retryAfterMs, type HeaderBag } from '../../http/retry-after.js';
-import { retryDelayMs as ingestionRetryDelayMs, type RetryCause as IngestionRetryCause } from '../azure_logs_ingestion/retry.js';
-import type { BackoffOptions } from '../../http/backoff.js';
+import type { HeaderBag } from '../../http/retry-after.js';
+import { classifyCommonStatus, type RetryCause } from '../shared/retry.js';
 
-/** Why a request is retried; picks the delay rule and the log line. */
-export type DataCollectorRetryCause =
-  /** 429, or 503 with a retry-after header: wait what the service asked for. */
-  | 'throttled'
-  /** 408, 5xx: capped exponential backoff. */
-  | 'transient'
-  /** No response: connection refused or reset, DNS failure, timeout. */
-  | 'network'
-  /** 401/403: wrong workspace id or key, or a skewed clock. */
-  | 'forbidden'
-  /** 404 for a single record: wrong workspace or endpoint. */
-  | 'not_found'
-  /** 400 with a code about the request, not the records (InvalidCustomerId, InactiveCustomer, …), or 407. */
-  | 'configuration'
-  /** Any other status the service should not send (1xx, 3xx, 501, 505). */
-  | 'unexpected';
+/**
+ * The retry causes of the HTTP Data Collector API: `forbidden` is 401/403 (a wrong workspace id or key, or
+ * a skewed clock), `not_found` a 404 for a single record, `configuration` a 400 whose code is about the
+ * request rather than the records (InvalidCustomerId, InactiveCustomer, …) or a 407.
+ */
+export type DataCollectorRetryCause = Exclude<RetryCause, 'auth' | 'unauthorized'>;
 
 /** 400 codes that mean the request itself (workspace, headers) is wrong: the records are kept and retried slowly. */
 export const CONFIGURATION_ERROR_CODES: ReadonlySet<string> = new Set([
@@ -81,32 +69,5 @@ export function classifyDataCollectorStatus(status: number, headers: HeaderBag, 
     return { kind: 'retry', cause: 'forbidden', ...(code !== undefined ? { code } : {}) };
   }
   if (status === 407) return { kind: 'retry', cause: 'configuration' };
-  if (isThrottlingStatus(status)) {
-    const after = retryAfterMs(headers, nowMs);
-    if (after !== undefined) return { kind: 'retry', cause: 'throttled', retryAfterMs: after };
-    return { kind: 'retry', cause: 'transient' };
-  }
-  if (isRetryableStatus(status)) return { kind: 'retry', cause: 'transient' };
-  if (status >= 400 && status <= 499) return { kind: 'rejected', reason: `rejected_${status}` };
-  return { kind: 'retry', cause: 'unexpected' };
-}
-
-/** Causes that need a person (a key, an id, a clock): retried slowly, logged at error level. */
-export function isConfigurationCause(cause: DataCollectorRetryCause): boolean {
-  return cause === 'forbidden' || cause === 'not_found' || cause === 'configuration' || cause === 'unexpected';
-}
-
-/**
- * Delay before the next attempt, by the Logs Ingestion sink's rules: a server-requested delay is a floor,
- * configuration causes wait at least a minute (capped by `maxDelayMs`).
- */
-export function dataCollectorRetryDelayMs(
-  cause: DataCollectorRetryCause,
-  attempt: number,
-  policy: BackoffOptions,
-  retryAfter?: number,
-  random: () => number = Math.random,
-): number {
-  const mapped: IngestionRetryCause = cause === 'configuration' ? 'unexpected' : cause;
-  return ingestionRetryDelayMs(mapped, attempt, policy, retryAfter, random);
+  return classifyCommonStatus(status, headers, nowMs);
 }

@@ -1,15 +1,7 @@
-import type { Dispatcher } from 'undici';
-import { timeoutSignal } from '../../http/abort.js';
-import { discardBody, readBodyText } from '../../http/body.js';
-import { createDispatcher } from '../../http/dispatcher.js';
 import type { Egress } from '../../http/egress.js';
-import type { HeaderBag } from '../../http/retry-after.js';
-import { trimTrailingSlash } from '../../http/url.js';
+import { PostEndpoint, type PostResult } from '../../http/post.js';
 import { DATA_COLLECTOR_API_VERSION } from './config.js';
 import { DATA_COLLECTOR_CONTENT_TYPE, DATA_COLLECTOR_RESOURCE, rfc1123Date, sharedKeyAuthorization } from './signature.js';
-
-/** Most of an error response body kept for logs and dead-letter files. */
-const MAX_ERROR_BODY_BYTES = 64 * 1024;
 
 export interface DataCollectorTransportOptions {
   /** `https://{workspaceId}.ods.opinsights.azure.com` or an override; may carry a path prefix. */
@@ -39,12 +31,10 @@ export interface DataCollectorPost {
   readonly signal: AbortSignal;
 }
 
+/** What one post came to; an answer also carries the `x-ms-date` it was signed for. */
 export type DataCollectorResult =
-  /** The service answered; `body` holds the start of a non-2xx body (empty for 2xx). */
-  | { readonly kind: 'response'; readonly status: number; readonly headers: HeaderBag; readonly body: string; readonly xMsDate: string }
-  /** No answer: connection failure, reset, timeout. */
-  | { readonly kind: 'error'; readonly error: Error }
-  | { readonly kind: 'aborted' };
+  | (Extract<PostResult, { kind: 'response' }> & { readonly xMsDate: string })
+  | Exclude<PostResult, { kind: 'response' }>;
 
 /**
  * Posts request bodies to `{base}/api/logs?api-version=2016-04-01`, each signed with the workspace key
@@ -52,30 +42,23 @@ export type DataCollectorResult =
  * refused for an old date.
  */
 export class DataCollectorTransport {
-  private readonly base: URL;
+  private readonly endpoint: PostEndpoint;
   private readonly path: string;
-  private readonly dispatcher: Dispatcher;
 
   constructor(private readonly opts: DataCollectorTransportOptions) {
-    this.base = new URL(opts.baseUrl);
-    this.path = `${trimTrailingSlash(this.base.pathname)}${DATA_COLLECTOR_RESOURCE}?api-version=${DATA_COLLECTOR_API_VERSION}`;
     // The one place this destination's connections are made.
-    this.dispatcher = createDispatcher(this.base.origin, {
-      connections: opts.connections,
-      headersTimeoutMs: opts.requestTimeoutMs,
-      bodyTimeoutMs: opts.requestTimeoutMs,
-      ...(opts.egress ? { egress: opts.egress } : {}),
-    });
+    this.endpoint = new PostEndpoint(opts.baseUrl, opts);
+    this.path = `${this.endpoint.basePath}${DATA_COLLECTOR_RESOURCE}?api-version=${DATA_COLLECTOR_API_VERSION}`;
   }
 
   /** Origin of the endpoint (scheme, host, port). */
   get origin(): string {
-    return this.base.origin;
+    return this.endpoint.origin;
   }
 
   /** The full URL requests go to (for logs). */
   get url(): string {
-    return `${this.base.origin}${this.path}`;
+    return `${this.endpoint.origin}${this.path}`;
   }
 
   /** Headers of one attempt, signed for `xMsDate` and the body's byte length. */
@@ -95,31 +78,12 @@ export class DataCollectorTransport {
   async post(req: DataCollectorPost): Promise<DataCollectorResult> {
     if (req.signal.aborted) return { kind: 'aborted' };
     const xMsDate = rfc1123Date(this.opts.now());
-    const timeout = timeoutSignal(this.opts.requestTimeoutMs, req.signal);
-    try {
-      const res = await this.dispatcher.request({
-        origin: this.base.origin,
-        path: this.path,
-        method: 'POST',
-        headers: this.headersFor(req, xMsDate),
-        body: req.body,
-        signal: timeout.signal,
-      });
-      const ok = res.statusCode >= 200 && res.statusCode <= 299;
-      let body = '';
-      if (ok) await discardBody(res.body);
-      else body = await readBodyText(res.body, MAX_ERROR_BODY_BYTES);
-      return { kind: 'response', status: res.statusCode, headers: res.headers, body, xMsDate };
-    } catch (err) {
-      if (req.signal.aborted) return { kind: 'aborted' };
-      return { kind: 'error', error: err instanceof Error ? err : new Error(String(err)) };
-    } finally {
-      timeout.dispose();
-    }
+    const res = await this.endpoint.post(this.path, this.headersFor(req, xMsDate), req.body, req.signal);
+    return res.kind === 'response' ? { ...res, xMsDate } : res;
   }
 
   /** Aborts requests in flight and closes the connections. */
-  async close(): Promise<void> {
-    await this.dispatcher.destroy();
+  close(): Promise<void> {
+    return this.endpoint.close();
   }
 }

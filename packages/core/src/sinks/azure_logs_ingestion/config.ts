@@ -3,6 +3,7 @@ import { authSchema } from '../../auth/config.js';
 import { bytesSchema, durationMsSchema } from '../../config/units.js';
 import { egressOptionsShape } from '../../http/egress-config.js';
 import { checkServiceUrl, INSECURE_HTTP_MESSAGE, isInsecureRemoteUrl } from '../../http/url.js';
+import { deadLetterOptionSchema, retryOptionSchema } from '../shared/config.js';
 
 /** Largest JSON array (before compression) one request may carry; the service limit is 1 MB. */
 export const MAX_REQUEST_JSON_BYTES = 1_000_000;
@@ -11,27 +12,6 @@ export const MAX_REQUEST_WIRE_BYTES = 1_048_576;
 
 const TABLE_RE = /^[A-Za-z][A-Za-z0-9_]{0,99}$/;
 const STREAM_RE = /^(?:Custom|Microsoft)-[A-Za-z][A-Za-z0-9_]{0,99}$/;
-
-const retrySchema = z
-  .strictObject({
-    initialDelayMs: durationMsSchema
-      .default(1_000)
-      .refine((v) => v >= 1, 'initialDelayMs must be at least 1ms')
-      .describe('Delay before the first retry of a failed request; doubles with each further failure (with jitter).'),
-    maxDelayMs: durationMsSchema
-      .default(300_000)
-      .refine((v) => v >= 1, 'maxDelayMs must be at least 1ms')
-      .describe('Longest delay between retries. Retries never stop; the durable queue limits what is kept.'),
-  })
-  .refine((r) => r.initialDelayMs <= r.maxDelayMs, { message: 'initialDelayMs must not exceed maxDelayMs', path: ['initialDelayMs'] });
-
-const deadLetterSchema = z.strictObject({
-  maxBytes: bytesSchema
-    .default(100 * 1024 * 1024)
-    .describe(
-      'Disk space for the dead-letter directory (records the service rejected, with its error); the oldest files are deleted first. 0 keeps none.',
-    ),
-});
 
 export const azureLogsIngestionConfigSchema = z
   .strictObject({
@@ -73,8 +53,8 @@ export const azureLogsIngestionConfigSchema = z
       .default(30_000)
       .refine((v) => v >= 100, 'requestTimeoutMs must be at least 100ms')
       .describe('Time one request (or token request) may take before it is abandoned and retried.'),
-    retry: retrySchema.prefault({}).describe('Backoff between retries of failed requests (capped exponential with jitter).'),
-    deadLetter: deadLetterSchema.prefault({}).describe('Where rejected records are kept for inspection.'),
+    retry: retryOptionSchema,
+    deadLetter: deadLetterOptionSchema,
     ...egressOptionsShape,
   })
   // Cross-field checks; `when` lets them run even if unrelated options have errors.

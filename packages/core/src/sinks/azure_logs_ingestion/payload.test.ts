@@ -1,6 +1,8 @@
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { arrayJsonBytes, buildBody, encodeRecord, MAX_FIELD_BYTES, truncateLongFields, truncateUtf8 } from './payload.js';
+import { arrayJsonBytes } from '../shared/batcher.js';
+import { truncateUtf8 } from '../shared/utf8.js';
+import { buildBody, encodeRecord, MAX_FIELD_BYTES, truncateLongFields } from './payload.js';
 
 describe('truncateUtf8', () => {
   it('returns short strings unchanged', () => {

@@ -1,40 +1,16 @@
 import { promisify } from 'node:util';
 import { gzip as gzipCb } from 'node:zlib';
 import type { LogRecord } from '../../model/record.js';
+import { truncateStringFields } from '../shared/utf8.js';
 
 const gzip = promisify(gzipCb);
 
 /** The service truncates longer field values; a record too big for a request gets these cut client-side. */
 export const MAX_FIELD_BYTES = 65_536;
 
-/**
- * Cuts `s` to at most `maxBytes` of UTF-8 without splitting a character. Returns `s` itself when it
- * already fits.
- */
-export function truncateUtf8(s: string, maxBytes: number): string {
-  // Each UTF-16 unit is at most 3 UTF-8 bytes: short strings need no encoding to decide.
-  if (s.length * 3 <= maxBytes) return s;
-  const buf = Buffer.from(s, 'utf8');
-  if (buf.length <= maxBytes) return s;
-  let end = maxBytes;
-  // Back up over continuation bytes (10xxxxxx) to the start of the character that does not fit.
-  while (end > 0 && (buf[end]! & 0xc0) === 0x80) end--;
-  return buf.subarray(0, end).toString('utf8');
-}
-
 /** A copy of `record` whose top-level string values are cut to `maxFieldBytes`; `changed` counts cut fields. */
 export function truncateLongFields(record: LogRecord, maxFieldBytes = MAX_FIELD_BYTES): { record: LogRecord; changed: number } {
-  let changed = 0;
-  const out: LogRecord = {};
-  for (const [k, v] of Object.entries(record)) {
-    if (typeof v === 'string') {
-      const t = truncateUtf8(v, maxFieldBytes);
-      if (t !== v) changed++;
-      out[k] = t;
-    } else {
-      out[k] = v;
-    }
-  }
+  const { out, changed } = truncateStringFields(Object.entries(record), maxFieldBytes);
   return { record: changed > 0 ? out : record, changed };
 }
 
@@ -77,11 +53,6 @@ export function shrinkRecord(record: LogRecord, json: string, bytes: number, max
   const cutJson = JSON.stringify(cut);
   const cutBytes = Buffer.byteLength(cutJson, 'utf8');
   return { kind: 'ok', json: cutJson, bytes: cutBytes, truncated: true, tooLarge: cutBytes + 2 > maxRequestBytes };
-}
-
-/** Bytes of the JSON array holding records of these sizes: brackets plus one comma between each two. */
-export function arrayJsonBytes(recordBytes: number, count: number): number {
-  return 2 + recordBytes + Math.max(0, count - 1);
 }
 
 /** The request body: the records as one JSON array, gzip-compressed unless `compression` is `none`. */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { classifyStatus, retryDelayMs } from './retry.js';
+import { retryDelayMs } from '../shared/retry.js';
+import { classifyStatus } from './retry.js';
 
 const NOW = Date.UTC(2026, 0, 1);
 const policy = { initialDelayMs: 1000, maxDelayMs: 300_000 };

@@ -1,25 +1,8 @@
-import { backoffWithJitterMs, type BackoffOptions } from '../../http/backoff.js';
-import { isRetryableStatus, isThrottlingStatus } from '../../http/classify.js';
-import { retryAfterMs, type HeaderBag } from '../../http/retry-after.js';
+import type { HeaderBag } from '../../http/retry-after.js';
+import { classifyCommonStatus, type RetryCause } from '../shared/retry.js';
 
-/** Why a request is retried; picks the delay rule and the log line. */
-export type RetryCause =
-  /** 429, or 503 with a retry-after header: wait what the service asked for. */
-  | 'throttled'
-  /** 408, 5xx: capped exponential backoff. */
-  | 'transient'
-  /** No response: connection refused or reset, DNS failure, timeout. */
-  | 'network'
-  /** No token: the token endpoint failed or is unreachable. */
-  | 'auth'
-  /** 401 again right after a fresh token. */
-  | 'unauthorized'
-  /** 403: the identity lacks the role on the DCR. */
-  | 'forbidden'
-  /** 404: wrong DCR id, stream or endpoint. */
-  | 'not_found'
-  /** Any other status the service should not send (1xx, 3xx, 501, 505): a configuration problem. */
-  | 'unexpected';
+/** The retry causes of the Logs Ingestion API. */
+export type LogsIngestionRetryCause = Exclude<RetryCause, 'configuration'>;
 
 export type ResponseClass =
   | { readonly kind: 'delivered' }
@@ -29,7 +12,7 @@ export type ResponseClass =
   | { readonly kind: 'unauthorized' }
   /** 400 and other 4xx: the records will never be accepted as they are. */
   | { readonly kind: 'rejected'; readonly reason: string }
-  | { readonly kind: 'retry'; readonly cause: RetryCause; readonly retryAfterMs?: number };
+  | { readonly kind: 'retry'; readonly cause: LogsIngestionRetryCause; readonly retryAfterMs?: number };
 
 /** What a Logs Ingestion API status means (reference §2.5, §2.6). */
 export function classifyStatus(status: number, headers: HeaderBag, nowMs: number): ResponseClass {
@@ -38,41 +21,5 @@ export function classifyStatus(status: number, headers: HeaderBag, nowMs: number
   if (status === 401) return { kind: 'unauthorized' };
   if (status === 403) return { kind: 'retry', cause: 'forbidden' };
   if (status === 404) return { kind: 'retry', cause: 'not_found' };
-  if (isThrottlingStatus(status)) {
-    const after = retryAfterMs(headers, nowMs);
-    if (after !== undefined) return { kind: 'retry', cause: 'throttled', retryAfterMs: after };
-    return { kind: 'retry', cause: 'transient' };
-  }
-  if (isRetryableStatus(status)) return { kind: 'retry', cause: 'transient' };
-  if (status >= 400 && status <= 499) return { kind: 'rejected', reason: status === 400 ? 'rejected_400' : `rejected_${status}` };
-  return { kind: 'retry', cause: 'unexpected' };
-}
-
-/** Causes that need a person (a role, a name, an endpoint): retried slowly, logged at error level. */
-export function isConfigurationCause(cause: RetryCause): boolean {
-  return cause === 'forbidden' || cause === 'not_found' || cause === 'unexpected';
-}
-
-/** The least delay for configuration causes (capped by `maxDelayMs`): a fix takes minutes, not seconds. */
-export const CONFIGURATION_RETRY_FLOOR_MS = 60_000;
-
-/** Longest server-requested delay honoured (a bogus Retry-After must not park a destination for days). */
-export const MAX_RETRY_AFTER_MS = 3_600_000;
-
-/**
- * Delay before the next attempt. `attempt` counts consecutive failures from 1. A server-requested delay
- * (`retryAfterMs`) is a floor: the request is never sent earlier.
- */
-export function retryDelayMs(
-  cause: RetryCause,
-  attempt: number,
-  policy: BackoffOptions,
-  retryAfter?: number,
-  random: () => number = Math.random,
-): number {
-  const backoff = backoffWithJitterMs(attempt, policy, random);
-  const floor = retryAfter === undefined ? 0 : Math.min(Math.max(0, retryAfter), MAX_RETRY_AFTER_MS);
-  if (cause === 'throttled') return retryAfter === undefined ? backoff : floor;
-  if (isConfigurationCause(cause)) return Math.max(floor, Math.min(policy.maxDelayMs, Math.max(CONFIGURATION_RETRY_FLOOR_MS, backoff)));
-  return Math.max(floor, backoff);
+  return classifyCommonStatus(status, headers, nowMs);
 }

@@ -1,16 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { gunzipSync } from 'node:zlib';
-import { pino } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { LogRecord } from '../../model/record.js';
-import type { Batch, Settlement } from '../../pipeline/batch.js';
 import type { ComponentContext, Sink } from '../../pipeline/component.js';
 import { TestConnectProxy } from '../../testing/connect-proxy.js';
 import { testComponentContext } from '../../testing/context.js';
+import { Cleanups, captureLogs, LoopbackService, tempStateDir, testBatch, type TestBatch } from '../shared/testing.js';
 import { azureLogsIngestionConfigSchema } from './config.js';
 import { azureLogsIngestionSink } from './sink.js';
 
@@ -21,38 +16,15 @@ const PROXY_USER = 'oma';
 const PROXY_PASSWORD = 'p@ss:w/rd#1';
 
 /** A token endpoint and Logs Ingestion API on 127.0.0.1 (plain http, allowed towards loopback). */
-class FakeAzure {
+class FakeAzure extends LoopbackService {
   tokenCalls = 0;
   readonly records: LogRecord[] = [];
 
-  private constructor(private readonly server: Server) {}
-
-  static async start(): Promise<FakeAzure> {
-    const server = createServer();
-    const fake = new FakeAzure(server);
-    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => fake.handle(req, res, Buffer.concat(chunks)));
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    return fake;
+  static start(): Promise<FakeAzure> {
+    return new FakeAzure().listen();
   }
 
-  get port(): number {
-    return (this.server.address() as AddressInfo).port;
-  }
-
-  get url(): string {
-    return `http://127.0.0.1:${this.port}`;
-  }
-
-  async close(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise((r) => this.server.close(r));
-  }
-
-  private handle(req: IncomingMessage, res: ServerResponse, body: Buffer): void {
+  protected override handle(req: IncomingMessage, res: ServerResponse, body: Buffer): void {
     if (req.url === `/${TENANT}/oauth2/v2.0/token`) {
       this.tokenCalls++;
       res.writeHead(200, { 'content-type': 'application/json' });
@@ -69,10 +41,8 @@ class FakeAzure {
   }
 }
 
-const cleanups: Array<() => Promise<unknown> | void> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = new Cleanups();
+afterEach(() => cleanups.run());
 
 interface Harness {
   sink: Sink;
@@ -82,10 +52,8 @@ interface Harness {
 }
 
 async function setup(opts: { ingest: FakeAzure; token: FakeAzure; proxy: Record<string, unknown> | string }): Promise<Harness> {
-  const stateDir = mkdtempSync(join(tmpdir(), 'oma-ali-egress-'));
-  cleanups.push(() => rmSync(stateDir, { recursive: true, force: true }));
-  const lines: string[] = [];
-  const log = pino({ level: 'debug' }, { write: (line: string) => void lines.push(line) });
+  const stateDir = tempStateDir('oma-ali-egress-', cleanups);
+  const { log, raw: lines } = captureLogs();
   const ctx = testComponentContext({ id: 'la', type: 'azure_logs_ingestion', stateDir, log });
   const config = azureLogsIngestionConfigSchema.parse({
     endpoint: opts.ingest.url,
@@ -101,9 +69,8 @@ async function setup(opts: { ingest: FakeAzure; token: FakeAzure; proxy: Record<
   return { sink, ctx, lines };
 }
 
-function batch(records: LogRecord[]): Batch & { settlements: Settlement[] } {
-  const settlements: Settlement[] = [];
-  return { table: 'App_CL', records, bytes: records.length * 100, ack: { settle: (o) => settlements.push(o) }, settlements };
+function batch(records: LogRecord[]): TestBatch {
+  return testBatch('App_CL', records);
 }
 
 async function start(): Promise<{ fake: FakeAzure; proxy: TestConnectProxy }> {

@@ -1,17 +1,15 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { pino } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { LogRecord } from '../../model/record.js';
-import type { Batch, Settlement } from '../../pipeline/batch.js';
+import type { Batch } from '../../pipeline/batch.js';
 import type { ComponentContext, Sink } from '../../pipeline/component.js';
 import type { Clock } from '../../ports/clock.js';
 import { FakeClock } from '../../testing/fake-clock.js';
 import { testComponentContext } from '../../testing/context.js';
+import { Cleanups, captureLogs, isPending, LoopbackService, tempStateDir, testBatch as batch, type LogLine, type TestBatch } from '../shared/testing.js';
 import { azureLogsIngestionConfigSchema } from './config.js';
 import { azureLogsIngestionSink } from './sink.js';
 
@@ -37,7 +35,7 @@ interface Ingest {
 type Reply = { status: number; headers?: Record<string, string>; body?: string } | 'reset';
 type TokenReply = { status: number; body: unknown };
 
-class FakeAzure {
+class FakeAzure extends LoopbackService {
   readonly tokenCalls: URLSearchParams[] = [];
   readonly ingests: Ingest[] = [];
   /** Requests answered 2xx. */
@@ -47,51 +45,16 @@ class FakeAzure {
   answered = 0;
   tokenReply: (n: number) => TokenReply = (n) => ({ status: 200, body: { token_type: 'Bearer', expires_in: 3600, access_token: `tok-${n}` } });
   reply: (req: Ingest) => Reply = () => ({ status: 204 });
-  private gate: { promise: Promise<void>; open: () => void } | undefined;
 
-  private constructor(private readonly server: Server) {}
-
-  static async start(): Promise<FakeAzure> {
-    const server = createServer();
-    const fake = new FakeAzure(server);
-    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => void fake.handle(req, res, Buffer.concat(chunks)));
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    return fake;
-  }
-
-  get url(): string {
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-  }
-
-  /** Requests wait for `release()` before being answered. */
-  hold(): void {
-    if (this.gate) return;
-    let open!: () => void;
-    const promise = new Promise<void>((r) => (open = r));
-    this.gate = { promise, open };
-  }
-
-  release(): void {
-    const g = this.gate;
-    this.gate = undefined;
-    g?.open();
+  static start(): Promise<FakeAzure> {
+    return new FakeAzure().listen();
   }
 
   acceptedRecords(stream?: string): LogRecord[] {
     return this.accepted.filter((i) => stream === undefined || i.stream === stream).flatMap((i) => i.records);
   }
 
-  async close(): Promise<void> {
-    this.release();
-    this.server.closeAllConnections();
-    await new Promise((r) => this.server.close(r));
-  }
-
-  private async handle(req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<void> {
+  protected override async handle(req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<void> {
     const url = req.url ?? '';
     if (url === `/${TENANT}/oauth2/v2.0/token`) {
       this.tokenCalls.push(new URLSearchParams(body.toString('utf8')));
@@ -119,7 +82,7 @@ class FakeAzure {
     this.active++;
     this.maxActive = Math.max(this.maxActive, this.active);
     try {
-      while (this.gate) await this.gate.promise;
+      await this.passGate();
       const reply = this.reply(ingest);
       if (reply === 'reset') {
         req.socket.resetAndDestroy();
@@ -137,46 +100,27 @@ class FakeAzure {
 
 // ---- helpers ------------------------------------------------------------------------------------
 
-interface TestBatch extends Batch {
-  readonly settlements: Settlement[];
-}
-
-function batch(table: string, records: LogRecord[]): TestBatch {
-  const settlements: Settlement[] = [];
-  return {
-    table,
-    records,
-    bytes: records.length * 100,
-    ack: { settle: (o) => settlements.push(o) },
-    settlements,
-  };
-}
-
 function rec(i: number, padBytes = 0): LogRecord {
   return { TimeGenerated: '2026-01-01T00:00:00.000Z', Seq: i, RawData: 'x'.repeat(padBytes) };
 }
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = new Cleanups();
+afterEach(() => cleanups.run());
 
 interface Harness {
   fake: FakeAzure;
   sink: Sink;
   ctx: ComponentContext;
   stateDir: string;
-  logs: Array<Record<string, unknown> & { msg: string; level: number }>;
+  logs: LogLine[];
   signal: AbortSignal;
 }
 
 async function setup(opts: { clock?: Clock; config?: Record<string, unknown>; fake?: FakeAzure } = {}): Promise<Harness> {
   const fake = opts.fake ?? (await FakeAzure.start());
   cleanups.push(() => fake.close());
-  const stateDir = mkdtempSync(join(tmpdir(), 'oma-ali-'));
-  cleanups.push(() => rmSync(stateDir, { recursive: true, force: true }));
-  const logs: Harness['logs'] = [];
-  const log = pino({ level: 'debug' }, { write: (line: string) => void logs.push(JSON.parse(line) as Harness['logs'][number]) });
+  const stateDir = tempStateDir('oma-ali-', cleanups);
+  const { log, lines: logs } = captureLogs();
   const ctx = testComponentContext({
     id: 'la',
     type: 'azure_logs_ingestion',
@@ -196,13 +140,6 @@ async function setup(opts: { clock?: Clock; config?: Record<string, unknown>; fa
   await sink.start();
   cleanups.push(() => sink.stop(AbortSignal.abort()));
   return { fake, sink, ctx, stateDir, logs, signal: new AbortController().signal };
-}
-
-/** Whether `p` is still pending once everything already runnable has run. */
-async function isPending(p: Promise<unknown>): Promise<boolean> {
-  const marker = Symbol('pending');
-  const r = await Promise.race([p.then(() => 'done'), new Promise((resolve) => setImmediate(() => resolve(marker)))]);
-  return r === marker;
 }
 
 // ---- tests --------------------------------------------------------------------------------------

@@ -1,5 +1,4 @@
 import type { AckHandle } from '../../pipeline/batch.js';
-import { arrayJsonBytes } from './payload.js';
 
 /** Settlement state of one batch taken from the queue: settled when all its records are resolved. */
 export interface BatchTracker {
@@ -39,6 +38,11 @@ export interface OutgoingRequest {
 export interface LaneOptions {
   readonly maxRequestBytes: number;
   readonly flushIntervalMs: number;
+}
+
+/** Bytes of the JSON array holding records of these sizes: brackets plus one comma between each two. */
+export function arrayJsonBytes(recordBytes: number, count: number): number {
+  return 2 + recordBytes + Math.max(0, count - 1);
 }
 
 export function compareOrder(a: readonly number[], b: readonly number[]): number {
