@@ -219,12 +219,26 @@ describe('createCredential (client_certificate)', () => {
     expect(err).toMatchObject({ code: 'OMA_ERR_CONFIG_INVALID', message: expect.stringMatching(/expired on/) });
   });
 
-  it('validates the certificate config', () => {
-    const base = { type: 'client_certificate', tenantId: TENANT, clientId: CLIENT, certificateFile: '/etc/oma/agent.pem' };
+  it('validates the certificate config, loading the certificate when the config is parsed', () => {
+    const cert = createSelfSignedCert({ commonName: 'oma-schema' });
+    const file = join(dir, 'schema.pem');
+    writeFileSync(file, `${cert.certPem}${cert.keyPem}`);
+    const base = { type: 'client_certificate', tenantId: TENANT, clientId: CLIENT, certificateFile: file };
     expect(authSchema.parse(base)).toMatchObject({ signatureAlgorithm: 'RS256', sendCertificateChain: false, cloud: 'public' });
     expect(authSchema.parse({ ...base, signatureAlgorithm: 'PS256' })).toMatchObject({ signatureAlgorithm: 'PS256' });
     expect(authSchema.safeParse({ ...base, signatureAlgorithm: 'ES256' }).success).toBe(false);
     expect(authSchema.safeParse({ ...base, certificateFile: '' }).success).toBe(false);
     expect(authSchema.safeParse({ ...base, clientSecret: 'x' }).success).toBe(false);
+    // A missing file, or a key of another certificate, is an issue at its option (oma validate shows it).
+    const missing = authSchema.safeParse({ ...base, certificateFile: join(dir, 'absent.pem') });
+    expect(missing.success).toBe(false);
+    expect(missing.error?.issues[0]).toMatchObject({ path: ['certificateFile'], message: expect.stringContaining('absent.pem') });
+    const otherKey = join(dir, 'other.key');
+    writeFileSync(otherKey, createSelfSignedCert({ commonName: 'other' }).keyPem);
+    const certOnly = join(dir, 'schema.crt');
+    writeFileSync(certOnly, cert.certPem);
+    const mismatch = authSchema.safeParse({ ...base, certificateFile: certOnly, keyFile: otherKey });
+    expect(mismatch.success).toBe(false);
+    expect(mismatch.error?.issues.map((i) => i.path.join('.'))).toContain('keyFile');
   });
 });

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { ConfigError } from '../errors.js';
+import { loadClientCertificate } from './client-certificate.js';
 import { secretSchema } from '../config/secret.js';
 import { checkServiceUrl } from '../http/url.js';
 import { CLOUD_NAMES } from './clouds.js';
@@ -69,6 +71,21 @@ export const clientCertificateAuthSchema = z.strictObject({
   cloud: cloudField,
   authorityHost: authorityHostField,
   scope: scopeField,
+}).superRefine((c, ctx) => {
+  // Load the certificate now, so that `oma validate` reports an unreadable file, a wrong passphrase, a
+  // key of another certificate or an expired certificate at its option, not the first token request.
+  try {
+    loadClientCertificate({
+      certificateFile: c.certificateFile,
+      ...(c.keyFile !== undefined ? { keyFile: c.keyFile } : {}),
+      ...(c.passphrase !== undefined ? { passphrase: c.passphrase } : {}),
+    });
+  } catch (err) {
+    const issues = err instanceof ConfigError ? err.issues : [{ path: 'auth.certificateFile', message: String(err) }];
+    for (const issue of issues) {
+      ctx.addIssue({ code: 'custom', path: [issue.path.replace(/^auth\./, '')], message: issue.message });
+    }
+  }
 });
 
 /** Managed identity of an Azure VM or scale set, through IMDS (reference §1.4). */
