@@ -1,8 +1,8 @@
 import { appendFileSync, mkdirSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it, vi } from 'vitest';
-import { startOma, tempDir, type OmaProcess } from './helpers.js';
-import { addFault, clearFaults, destinationYaml, serveWorkspace, type ServedWorkspace } from './workspace.js';
+import { describe, expect, it, vi } from 'vitest';
+import { agentYaml, customLogYaml, useScenario } from './helpers.js';
+import { addFault, clearFaults, destinationYaml, serveWorkspace } from './workspace.js';
 import { readColumn } from './db.js';
 
 /**
@@ -10,43 +10,23 @@ import { readColumn } from './db.js';
  * cut mid-record, and the agent starts again: it logs how many records were lost and delivers the rest.
  */
 describe('a corrupt queue segment', () => {
-  const dir = tempDir('oma-e2e-corrupt-');
-  let ws: ServedWorkspace | undefined;
-  let agent: OmaProcess | undefined;
-
-  afterAll(async () => {
-    await agent?.kill('SIGKILL');
-    await ws?.proc.kill('SIGTERM');
-    dir.remove();
-  });
+  const sc = useScenario('oma-e2e-corrupt-');
 
   it('starts, logs the loss and delivers everything else', async () => {
-    ws = await serveWorkspace(join(dir.path, 'workspace'));
+    const ws = await serveWorkspace(sc.path('workspace'));
+    sc.track(ws.proc, 'SIGTERM');
     await addFault(ws, { match: { route: 'ingest' }, action: { status: 503 } });
-    const logDir = join(dir.path, 'logs');
+    const logDir = sc.path('logs');
     mkdirSync(logDir);
     const file = join(logDir, 'app.log');
     writeFileSync(file, '');
-    const dataDir = join(dir.path, 'data');
-    const config = join(dir.path, 'oma.yaml');
+    const dataDir = sc.path('data');
+    const config = sc.path('oma.yaml');
     writeFileSync(
       config,
-      [
-        `dataDir: ${dataDir}`,
-        'statusIntervalMs: 0',
-        'observability: { enabled: false }',
-        'sources:',
-        '  app:',
-        '    type: custom_log',
-        '    table: Corrupt_CL',
-        `    filePatterns: ["${logDir}/*.log"]`,
-        '    startAt: beginning',
-        'destinations:',
-        destinationYaml(ws),
-        '',
-      ].join('\n'),
+      agentYaml({ dataDir, sources: [customLogYaml('app', 'Corrupt_CL', `${logDir}/*.log`)], destinations: [destinationYaml(ws)] }),
     );
-    agent = startOma(['run', '--config', config]);
+    let agent = sc.startOma(['run', '--config', config]);
     await agent.waitForOutput(/OMA .* running/);
     // Ten separate writes, each read as its own batch, so the queue holds several records.
     const queueDir = join(dataDir, 'queues', 'ws');
@@ -63,9 +43,9 @@ describe('a corrupt queue segment', () => {
     truncateSync(last, statSync(last).size - 7);
     await clearFaults(ws);
 
-    agent = startOma(['run', '--config', config]);
+    agent = sc.startOma(['run', '--config', config]);
     await agent.waitForOutput(/OMA .* running/);
-    const dbFile = join(dir.path, 'workspace', 'workspace.db');
+    const dbFile = sc.path('workspace', 'workspace.db');
     await vi.waitFor(() => expect(readColumn(dbFile, 'Corrupt_CL', 'RawData')).toHaveLength(9), { timeout: 20_000, interval: 200 });
     expect(readColumn(dbFile, 'Corrupt_CL', 'RawData').sort()).toEqual(Array.from({ length: 9 }, (_, i) => `record-${i}`));
     const log = readFileSync(join(dataDir, 'logs', 'oma.log'), 'utf8')

@@ -1,10 +1,10 @@
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createSelfSignedCert } from '@oma/core/testing';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { readColumn } from './db.js';
-import { startOma, tempDir, type OmaProcess } from './helpers.js';
-import { serveWorkspace, type ServedWorkspace } from './workspace.js';
+import { agentYaml, customLogYaml, useScenario } from './helpers.js';
+import { serveWorkspace } from './workspace.js';
 
 /**
  * The real `oma` binary signs in with each credential kind against `oma workspace serve`: client secret,
@@ -12,27 +12,20 @@ import { serveWorkspace, type ServedWorkspace } from './workspace.js';
  * the workspace's IMDS endpoint. Each destination receives its own table.
  */
 describe('credential kinds end to end', () => {
-  const dir = tempDir('oma-e2e-creds-');
-  let ws: ServedWorkspace | undefined;
-  let agent: OmaProcess | undefined;
-
-  afterAll(async () => {
-    await agent?.kill('SIGKILL');
-    await ws?.proc.kill('SIGTERM');
-    dir.remove();
-  });
+  const sc = useScenario('oma-e2e-creds-');
 
   it('delivers through client_secret, client_certificate and managed_identity', async () => {
     const cert = createSelfSignedCert({ commonName: 'oma-e2e' });
-    const certFile = join(dir.path, 'client.crt');
-    const keyFile = join(dir.path, 'client.key');
+    const certFile = sc.path('client.crt');
+    const keyFile = sc.path('client.key');
     writeFileSync(certFile, cert.certPem);
     writeFileSync(keyFile, cert.keyPem, { mode: 0o600 });
-    const combined = join(dir.path, 'client.pem');
+    const combined = sc.path('client.pem');
     writeFileSync(combined, `${cert.certPem}${cert.keyPem}`, { mode: 0o600 });
-    ws = await serveWorkspace(join(dir.path, 'workspace'), ['--client-certificate', certFile, '--managed-identity']);
+    const ws = await serveWorkspace(sc.path('workspace'), ['--client-certificate', certFile, '--managed-identity']);
+    sc.track(ws.proc, 'SIGTERM');
 
-    const logDir = join(dir.path, 'logs');
+    const logDir = sc.path('logs');
     mkdirSync(logDir);
     const kinds = {
       secret: ['      type: client_secret', `      clientSecret: ${ws.clientSecret}`],
@@ -41,14 +34,14 @@ describe('credential kinds end to end', () => {
       mi: ['      type: managed_identity', `      endpoint: ${ws.url}/metadata/identity/oauth2/token`],
     } as const;
     const tableOf = (k: string): string => `Cred${k[0]!.toUpperCase()}${k.slice(1)}_CL`;
-    const lines = [`dataDir: ${join(dir.path, 'data')}`, 'statusIntervalMs: 0', 'observability: { enabled: false }', 'sources:'];
+    const sources: string[] = [];
     for (const k of Object.keys(kinds)) {
       writeFileSync(join(logDir, `${k}.log`), '');
-      lines.push(`  ${k}:`, '    type: custom_log', `    table: ${tableOf(k)}`, `    filePatterns: ["${join(logDir, `${k}.log`)}"]`, '    startAt: beginning');
+      sources.push(customLogYaml(k, tableOf(k), join(logDir, `${k}.log`)));
     }
-    lines.push('destinations:');
+    const destinations: string[] = [];
     for (const [k, auth] of Object.entries(kinds)) {
-      lines.push(
+      destinations.push(
         `  ${k}:`,
         '    type: azure_logs_ingestion',
         `    tables: [${tableOf(k)}]`,
@@ -60,13 +53,13 @@ describe('credential kinds end to end', () => {
         ...(k === 'mi' ? [] : [`      tenantId: ${ws.tenantId}`, `      clientId: ${ws.clientId}`, `      authorityHost: ${ws.url}`]),
       );
     }
-    const config = join(dir.path, 'oma.yaml');
-    writeFileSync(config, `${lines.join('\n')}\n`);
-    agent = startOma(['run', '--config', config]);
+    const config = sc.path('oma.yaml');
+    writeFileSync(config, agentYaml({ dataDir: sc.path('data'), sources, destinations }));
+    const agent = sc.startOma(['run', '--config', config]);
     await agent.waitForOutput(/OMA .* running/);
     for (const k of Object.keys(kinds)) appendFileSync(join(logDir, `${k}.log`), `hello from ${k}\n`);
 
-    const dbFile = join(dir.path, 'workspace', 'workspace.db');
+    const dbFile = sc.path('workspace', 'workspace.db');
     for (const k of Object.keys(kinds)) {
       await vi.waitFor(() => expect(readColumn(dbFile, tableOf(k), 'RawData')).toEqual([`hello from ${k}`]), { timeout: 20_000, interval: 200 });
     }

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterAll } from 'vitest';
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const OMA_BIN = join(REPO, 'packages', 'cli', 'bin', 'oma.js');
@@ -56,4 +57,72 @@ export async function runOma(args: string[], env: NodeJS.ProcessEnv = {}, cwd = 
   const p = startOma(args, env, cwd);
   const { code } = await p.exited;
   return { code, stdout: p.stdout, stderr: p.stderr };
+}
+
+/**
+ * A scenario's temporary directory and the processes it starts. `afterAll` stops them in reverse order
+ * (each with the signal it was tracked with: agents SIGKILL, so no clean shutdown can hide a bug;
+ * workspaces SIGTERM) and removes the directory.
+ */
+export class Scenario {
+  readonly dir: string;
+  private readonly tracked: Array<{ proc: OmaProcess; signal: NodeJS.Signals }> = [];
+  private readonly removeDir: () => void;
+
+  constructor(prefix: string) {
+    const d = tempDir(prefix);
+    this.dir = d.path;
+    this.removeDir = d.remove;
+  }
+
+  /** A path inside the scenario's directory. */
+  path(...parts: string[]): string {
+    return join(this.dir, ...parts);
+  }
+
+  /** Keeps `proc` to be stopped with `signal` when the scenario ends. */
+  track<T extends OmaProcess>(proc: T, signal: NodeJS.Signals = 'SIGKILL'): T {
+    this.tracked.push({ proc, signal });
+    return proc;
+  }
+
+  /** Starts `oma ARGS` and tracks it (SIGKILL at the end). */
+  startOma(args: string[], env: NodeJS.ProcessEnv = {}): OmaProcess {
+    return this.track(startOma(args, env));
+  }
+
+  async end(): Promise<void> {
+    for (const { proc, signal } of this.tracked.reverse()) await proc.kill(signal);
+    this.removeDir();
+  }
+}
+
+/** A scenario whose processes and directory go away after the suite (registers `afterAll`). */
+export function useScenario(prefix: string): Scenario {
+  const s = new Scenario(prefix);
+  afterAll(() => s.end());
+  return s;
+}
+
+/**
+ * YAML of an agent config for tests: no status line, no metrics endpoint, the given source and
+ * destination entries (each already indented by two spaces).
+ */
+export function agentYaml(opts: { dataDir: string; logLevel?: string; sources: readonly string[]; destinations: readonly string[] }): string {
+  return [
+    `dataDir: ${opts.dataDir}`,
+    'statusIntervalMs: 0',
+    'observability: { enabled: false }',
+    ...(opts.logLevel ? [`log: { level: ${opts.logLevel} }`] : []),
+    'sources:',
+    ...opts.sources,
+    'destinations:',
+    ...opts.destinations,
+    '',
+  ].join('\n');
+}
+
+/** A `custom_log` source entry reading `pattern` from the beginning into `table`. */
+export function customLogYaml(id: string, table: string, pattern: string, extra: readonly string[] = []): string {
+  return [`  ${id}:`, '    type: custom_log', `    table: ${table}`, `    filePatterns: ["${pattern}"]`, '    startAt: beginning', ...extra.map((l) => `    ${l}`)].join('\n');
 }

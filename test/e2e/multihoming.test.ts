@@ -1,9 +1,9 @@
 import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { countRows, readColumn } from './db.js';
-import { startOma, tempDir, type OmaProcess } from './helpers.js';
-import { addFault, clearFaults, dataCollectorArgs, dataCollectorYaml, destinationYaml, serveWorkspace, type ServedWorkspace } from './workspace.js';
+import { agentYaml, customLogYaml, useScenario } from './helpers.js';
+import { addFault, clearFaults, dataCollectorArgs, dataCollectorYaml, destinationYaml, serveWorkspace } from './workspace.js';
 
 const OUTAGE_MS = 60_000;
 const LINES_PER_TICK = 100;
@@ -18,47 +18,28 @@ const MAX_LAG_MS = 3_000;
  * keep receiving them at the rate they are written, then A catches up with nothing lost.
  */
 describe('multi-homing isolation', () => {
-  const dir = tempDir('oma-e2e-multihome-');
-  let a: ServedWorkspace | undefined;
-  let b: ServedWorkspace | undefined;
-  let agent: OmaProcess | undefined;
-
-  afterAll(async () => {
-    await agent?.kill('SIGKILL');
-    await Promise.all([a?.proc.kill('SIGTERM'), b?.proc.kill('SIGTERM')]);
-    dir.remove();
-  });
+  const sc = useScenario('oma-e2e-multihome-');
 
   it('a failing destination neither blocks nor slows the other, and catches up afterwards', async () => {
-    [a, b] = await Promise.all([serveWorkspace(join(dir.path, 'ws-a')), serveWorkspace(join(dir.path, 'ws-b'), dataCollectorArgs)]);
-    const dbA = join(dir.path, 'ws-a', 'workspace.db');
-    const dbB = join(dir.path, 'ws-b', 'workspace.db');
-    const logDir = join(dir.path, 'logs');
+    const [a, b] = await Promise.all([serveWorkspace(sc.path('ws-a')), serveWorkspace(sc.path('ws-b'), dataCollectorArgs)]);
+    sc.track(a.proc, 'SIGTERM');
+    sc.track(b.proc, 'SIGTERM');
+    const dbA = sc.path('ws-a', 'workspace.db');
+    const dbB = sc.path('ws-b', 'workspace.db');
+    const logDir = sc.path('logs');
     mkdirSync(logDir);
     const file = join(logDir, 'app.log');
     writeFileSync(file, '');
-    const config = join(dir.path, 'oma.yaml');
+    const config = sc.path('oma.yaml');
     writeFileSync(
       config,
-      [
-        `dataDir: ${join(dir.path, 'data')}`,
-        'statusIntervalMs: 0',
-        'observability: { enabled: false }',
-        'sources:',
-        '  app:',
-        '    type: custom_log',
-        '    table: Multi_CL',
-        `    filePatterns: ["${logDir}/*.log"]`,
-        '    startAt: beginning',
-        '    pollIntervalMs: 50',
-        'destinations:',
-        destinationYaml(a, 'a'),
-        destinationYaml(b, 'b'),
-        dataCollectorYaml(b, 'c', { Multi_CL: 'MultiDc' }),
-        '',
-      ].join('\n'),
+      agentYaml({
+        dataDir: sc.path('data'),
+        sources: [customLogYaml('app', 'Multi_CL', `${logDir}/*.log`, ['pollIntervalMs: 50'])],
+        destinations: [destinationYaml(a, 'a'), destinationYaml(b, 'b'), dataCollectorYaml(b, 'c', { Multi_CL: 'MultiDc' })],
+      }),
     );
-    agent = startOma(['run', '--config', config]);
+    const agent = sc.startOma(['run', '--config', config]);
     await agent.waitForOutput(/OMA .* running/);
     await vi.waitFor(() => expect(existsSync(dbA) && existsSync(dbB)).toBe(true), { timeout: 10_000 });
 

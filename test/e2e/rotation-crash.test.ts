@@ -1,8 +1,8 @@
 import { appendFileSync, copyFileSync, mkdirSync, renameSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { startOma, tempDir, type OmaProcess } from './helpers.js';
-import { destinationYaml, serveWorkspace, type ServedWorkspace } from './workspace.js';
+import { describe, expect, it } from 'vitest';
+import { agentYaml, customLogYaml, useScenario, type OmaProcess } from './helpers.js';
+import { destinationYaml, serveWorkspace } from './workspace.js';
 import { readColumn } from './db.js';
 
 const TOTAL = 200_000;
@@ -15,48 +15,31 @@ const PAD = 'x'.repeat(80);
  * duplicates only around the kills.
  */
 describe('custom log through rotations and crashes', () => {
-  const dir = tempDir('oma-e2e-rot-');
-  let ws: ServedWorkspace | undefined;
-  let agent: OmaProcess | undefined;
-
-  afterAll(async () => {
-    await agent?.kill('SIGKILL');
-    await ws?.proc.kill('SIGTERM');
-    dir.remove();
-  });
+  const sc = useScenario('oma-e2e-rot-');
 
   it('delivers every line at least once, duplicating only around the kills', async () => {
-    ws = await serveWorkspace(join(dir.path, 'workspace'));
-    const logDir = join(dir.path, 'logs');
+    const ws = await serveWorkspace(sc.path('workspace'));
+    sc.track(ws.proc, 'SIGTERM');
+    const logDir = sc.path('logs');
     mkdirSync(logDir);
     const file = join(logDir, 'app.log');
     writeFileSync(file, '');
-    const config = join(dir.path, 'oma.yaml');
+    const config = sc.path('oma.yaml');
     writeFileSync(
       config,
-      [
-        `dataDir: ${join(dir.path, 'data')}`,
-        'statusIntervalMs: 0',
-        'observability: { enabled: false }',
-        'log: { level: warn }',
-        'sources:',
-        '  app:',
-        '    type: custom_log',
-        '    table: Rot_CL',
-        `    filePatterns: ["${logDir}/*.log"]`,
-        '    startAt: beginning',
-        '    rotateWaitMs: 2000',
-        'destinations:',
-        destinationYaml(ws),
-        '',
-      ].join('\n'),
+      agentYaml({
+        dataDir: sc.path('data'),
+        logLevel: 'warn',
+        sources: [customLogYaml('app', 'Rot_CL', `${logDir}/*.log`, ['rotateWaitMs: 2000'])],
+        destinations: [destinationYaml(ws)],
+      }),
     );
     const start = async (): Promise<OmaProcess> => {
-      const p = startOma(['run', '--config', config]);
+      const p = sc.startOma(['run', '--config', config]);
       await p.waitForOutput(/OMA .* running/);
       return p;
     };
-    agent = await start();
+    let agent = await start();
 
     const renameAt = new Set([20, 60, 100, 140, 180].map((k) => k * 1000));
     const copyTruncateAt = new Set([40, 80, 120, 160, 190].map((k) => k * 1000));
@@ -79,7 +62,7 @@ describe('custom log through rotations and crashes', () => {
     }
     expect(rotations).toBe(10);
 
-    const dbFile = join(dir.path, 'workspace', 'workspace.db');
+    const dbFile = sc.path('workspace', 'workspace.db');
     // Wait until every line arrived, or nothing new arrived for 15 s.
     let lines: string[] = [];
     for (let stableSince = Date.now(), last = -1; ; ) {

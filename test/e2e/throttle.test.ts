@@ -1,9 +1,9 @@
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { readColumn } from './db.js';
-import { startOma, tempDir, type OmaProcess } from './helpers.js';
-import { addFault, destinationYaml, serveWorkspace, type ServedWorkspace } from './workspace.js';
+import { agentYaml, customLogYaml, useScenario } from './helpers.js';
+import { addFault, destinationYaml, serveWorkspace } from './workspace.js';
 
 const THROTTLE_MS = 30_000;
 const RETRY_AFTER_SEC = 3;
@@ -20,41 +20,24 @@ interface LoggedRequest {
  * 204. Nothing is lost, and no request reaches it earlier than 3 s after a 429.
  */
 describe('throttling (429 with Retry-After)', () => {
-  const dir = tempDir('oma-e2e-throttle-');
-  let ws: ServedWorkspace | undefined;
-  let agent: OmaProcess | undefined;
-
-  afterAll(async () => {
-    await agent?.kill('SIGKILL');
-    await ws?.proc.kill('SIGTERM');
-    dir.remove();
-  });
+  const sc = useScenario('oma-e2e-throttle-');
 
   it('waits as long as the service asks and loses nothing', async () => {
-    ws = await serveWorkspace(join(dir.path, 'workspace'));
-    const logDir = join(dir.path, 'logs');
+    const ws = await serveWorkspace(sc.path('workspace'));
+    sc.track(ws.proc, 'SIGTERM');
+    const logDir = sc.path('logs');
     mkdirSync(logDir);
     const file = join(logDir, 'app.log');
     writeFileSync(file, '');
-    const config = join(dir.path, 'oma.yaml');
+    const config = sc.path('oma.yaml');
     writeFileSync(
       config,
-      [
-        `dataDir: ${join(dir.path, 'data')}`,
-        'statusIntervalMs: 0',
-        'observability: { enabled: false }',
-        'sources:',
-        '  app:',
-        '    type: custom_log',
-        '    table: Throttle_CL',
-        `    filePatterns: ["${logDir}/*.log"]`,
-        '    startAt: beginning',
-        'destinations:',
-        destinationYaml(ws),
+      agentYaml({
+        dataDir: sc.path('data'),
+        sources: [customLogYaml('app', 'Throttle_CL', `${logDir}/*.log`)],
         // One request at a time, so that every request after a 429 was sent after its answer arrived.
-        '    maxConcurrency: 1',
-        '',
-      ].join('\n'),
+        destinations: [destinationYaml(ws), '    maxConcurrency: 1'],
+      }),
     );
     const until = Date.now() + THROTTLE_MS;
     await addFault(ws, {
@@ -62,7 +45,7 @@ describe('throttling (429 with Retry-After)', () => {
       action: { status: 429, headers: { 'retry-after': String(RETRY_AFTER_SEC) } },
       untilMs: until,
     });
-    agent = startOma(['run', '--config', config]);
+    const agent = sc.startOma(['run', '--config', config]);
     await agent.waitForOutput(/OMA .* running/);
     let written = 0;
     while (Date.now() < until + 2_000) {
@@ -70,7 +53,7 @@ describe('throttling (429 with Retry-After)', () => {
       written += 2;
       await new Promise((r) => setTimeout(r, 250));
     }
-    const dbFile = join(dir.path, 'workspace', 'workspace.db');
+    const dbFile = sc.path('workspace', 'workspace.db');
     await vi.waitFor(() => expect(readColumn(dbFile, 'Throttle_CL', 'RawData')).toHaveLength(written), { timeout: 20_000, interval: 200 });
     expect(new Set(readColumn(dbFile, 'Throttle_CL', 'RawData')).size).toBe(written);
 
