@@ -35,7 +35,7 @@ describe('oma run with the embedded local workspace', () => {
         '  app:',
         '    type: custom_log',
         '    table: AppLogs_CL',
-        `    filePatterns: ["${logs}/*.log"]`,
+        `    filePatterns: [${JSON.stringify(`${logs}/*.log`)}]`,
         'destinations:',
         '  local: { type: local_workspace }',
         '',

@@ -122,7 +122,7 @@ export function agentYaml(opts: { dataDir: string; logLevel?: string; sources: r
   ].join('\n');
 }
 
-/** A `custom_log` source entry reading `pattern` from the beginning into `table`. */
+/** A `custom_log` source entry reading `pattern` from the beginning into `table` (JSON-quoted: Windows paths keep their backslashes). */
 export function customLogYaml(id: string, table: string, pattern: string, extra: readonly string[] = []): string {
-  return [`  ${id}:`, '    type: custom_log', `    table: ${table}`, `    filePatterns: ["${pattern}"]`, '    startAt: beginning', ...extra.map((l) => `    ${l}`)].join('\n');
+  return [`  ${id}:`, '    type: custom_log', `    table: ${table}`, `    filePatterns: [${JSON.stringify(pattern)}]`, '    startAt: beginning', ...extra.map((l) => `    ${l}`)].join('\n');
 }

@@ -31,7 +31,7 @@ describe('SIGHUP', () => {
 
     writeFileSync(
       config,
-      [...base, '  app:', '    type: custom_log', '    table: Reloaded_CL', `    filePatterns: ["${logs}/*.log"]`, '    startAt: beginning', ''].join('\n'),
+      [...base, '  app:', '    type: custom_log', '    table: Reloaded_CL', `    filePatterns: [${JSON.stringify(`${logs}/*.log`)}]`, '    startAt: beginning', ''].join('\n'),
     );
     appendFileSync(join(logs, 'a.log'), 'after reload\n');
     agent.child.kill('SIGHUP');
