@@ -509,3 +509,52 @@ describe('DiskQueue recovery', () => {
     );
   });
 });
+
+describe('age policy (maxAgeMs)', () => {
+  it('drops records older than maxAgeMs instead of reading them, counted as expired, and keeps newer ones', async () => {
+    const drops: Array<[number, string]> = [];
+    const q = await openQueue({ maxAgeMs: 300, onDrop: (n, reason) => drops.push([n, reason]) });
+    for (let i = 0; i < 3; i++) await q.append(payload(i));
+    await new Promise((r) => setTimeout(r, 400));
+    await q.append(payload(3));
+    const [e] = await readN(q, 1);
+    expect(e!.payload.toString()).toMatch(/^record-3;/);
+    expect(drops).toEqual([[3, 'expired']]);
+    expect(q.stats().records).toBe(1);
+    q.ack(e!.seq);
+    // The expired records are not replayed after a restart.
+    const again = await reopen(q, { maxAgeMs: 0 });
+    expect(again.stats().records).toBe(0);
+  });
+
+  it('deletes sealed segments whose newest record expired, without any reader', async () => {
+    const drops: Array<[number, string]> = [];
+    const q = await openQueue({ segmentMaxBytes: 4 * 1024, maxAgeMs: 400, onDrop: (n, reason) => drops.push([n, reason]) });
+    for (let i = 0; i < 100; i++) await q.append(payload(i));
+    await q.flush();
+    const before = await segmentFiles();
+    expect(before.length).toBeGreaterThan(2);
+    await vi.waitFor(
+      async () => {
+        expect((await segmentFiles()).length).toBeLessThanOrEqual(1);
+      },
+      { timeout: 5_000, interval: 100 },
+    );
+    const dropped = drops.filter(([, r]) => r === 'expired').reduce((n, [c]) => n + c, 0);
+    // Every record of a deleted segment counted; what stays is the active segment's.
+    expect(dropped + q.stats().records).toBe(100);
+    expect(dropped).toBeGreaterThan(50);
+  });
+
+  it('without maxAgeMs, old records are kept and read', async () => {
+    const q = await openQueue();
+    await q.append(payload(0));
+    await new Promise((r) => setTimeout(r, 150));
+    const [e] = await readN(q, 1);
+    expect(e!.payload.toString()).toMatch(/^record-0;/);
+  });
+
+  it('rejects a negative maxAgeMs', async () => {
+    await expect(openQueue({ maxAgeMs: -1 })).rejects.toThrow(/invalid durable queue options/);
+  });
+});

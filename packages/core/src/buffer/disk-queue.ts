@@ -117,6 +117,9 @@ function validateOptions(o: DiskQueueOptions): void {
   if (!['block', 'drop_oldest'].includes(o.fullPolicy)) {
     issues.push({ path: 'fullPolicy', message: "must be 'block' or 'drop_oldest'" });
   }
+  if (o.maxAgeMs !== undefined && (!Number.isSafeInteger(o.maxAgeMs) || o.maxAgeMs < 0)) {
+    issues.push({ path: 'maxAgeMs', message: 'must be an integer >= 0 (0: no age limit)' });
+  }
   if (issues.length > 0) throw new ConfigError('invalid durable queue options', issues);
 }
 
@@ -125,6 +128,7 @@ export async function openDiskQueue(opts: DiskQueueOptions): Promise<DiskQueue> 
   validateOptions(opts);
   const q = new FileDiskQueue(opts);
   await q.open();
+  q.startAgePolicy();
   return q;
 }
 
@@ -169,6 +173,7 @@ class FileDiskQueue implements DiskQueue {
   private syncing: Promise<unknown> | undefined;
 
   private hkTimer: NodeJS.Timeout | undefined;
+  private expiryTimer: NodeJS.Timeout | undefined;
   private hkQueued: Promise<void> | undefined;
   private hkChain: Promise<void> = Promise.resolve();
   private hkForce = false;
@@ -199,6 +204,11 @@ class FileDiskQueue implements DiskQueue {
       opts.segmentMaxBytes,
       RECORD_HEADER_BYTES + Math.min(MAX_RECORD_PAYLOAD_BYTES, bufferConstants.MAX_LENGTH),
     );
+  }
+
+  /** Starts the periodic age check (no-op without `maxAgeMs`). */
+  startAgePolicy(): void {
+    this.scheduleExpiry();
   }
 
   // ---------------------------------------------------------------- recovery
@@ -806,8 +816,27 @@ class FileDiskQueue implements DiskQueue {
     }
   }
 
-  /** The next live record at or after readSeq that has been written, skipping holes and gaps. */
+  /**
+   * The next live record at or after readSeq that has been written, skipping holes and gaps. Under the
+   * age policy, live records older than `maxAgeMs` met on the way are dropped instead (counted).
+   */
   private nextReadable(): ReadPos | undefined {
+    const cutoff = this.expiryCutoff();
+    let expired = 0;
+    try {
+      return this.scanReadable(cutoff, () => expired++);
+    } finally {
+      if (expired > 0) this.reportExpired(expired);
+    }
+  }
+
+  /** appendedAt below which records have expired (-Infinity without an age policy). */
+  private expiryCutoff(): number {
+    const maxAge = this.opts.maxAgeMs ?? 0;
+    return maxAge > 0 ? Date.now() - maxAge : -Infinity;
+  }
+
+  private scanReadable(cutoff: number, onExpired: () => void): ReadPos | undefined {
     let i = this.segmentFor(this.readSeq);
     let seq = this.readSeq;
     if (i < 0) {
@@ -822,6 +851,14 @@ class FileDiskQueue implements DiskQueue {
       while (idx < n) {
         if (seg.index.state(idx) === RECORD_LIVE) {
           const s = seg.firstSeq + idx;
+          if (seg.index.appendedAt(idx) < cutoff) {
+            seg.index.setState(idx, RECORD_HOLE);
+            this.unacked--;
+            this.addLostRange(s, s);
+            onExpired();
+            idx++;
+            continue;
+          }
           if (s > this.readSeq) this.readSeq = s;
           return { seg, idx, seq: s };
         }
@@ -1008,8 +1045,8 @@ class FileDiskQueue implements DiskQueue {
     this.advanceMark();
   }
 
-  /** drop_oldest: removes a whole segment, acknowledged or not. */
-  private dropSegment(seg: Segment, reason: 'full'): void {
+  /** drop_oldest and the age policy: removes a whole segment, acknowledged or not. */
+  private dropSegment(seg: Segment, reason: 'full' | 'expired'): void {
     const i = this.segments.indexOf(seg);
     if (i >= 0) this.segments.splice(i, 1);
     seg.dropped = true;
@@ -1023,19 +1060,57 @@ class FileDiskQueue implements DiskQueue {
     this.advanceMark();
     this.scheduleHousekeeping(false);
     if (n > 0) {
-      const suppressed = this.errorLog.admit('full');
+      const suppressed = this.errorLog.admit(reason);
       if (suppressed >= 0) {
-        this.log.error({ count: n, bytes: seg.size, suppressed }, 'durable queue full, dropped the oldest records');
+        if (reason === 'full') this.log.error({ count: n, bytes: seg.size, suppressed }, 'durable queue full, dropped the oldest records');
+        else this.log.error({ count: n, bytes: seg.size, maxAgeMs: this.opts.maxAgeMs, suppressed }, 'durable queue records older than maxAge dropped');
       }
       this.reportDrop(n, reason);
     }
+  }
+
+  /** Records dropped by the age policy while reading: logged (rate-limited) and counted. */
+  private reportExpired(n: number): void {
+    const suppressed = this.errorLog.admit('expired');
+    if (suppressed >= 0) {
+      this.log.error({ count: n, maxAgeMs: this.opts.maxAgeMs, suppressed }, 'durable queue records older than maxAge dropped');
+    }
+    this.reportDrop(n, 'expired');
+    this.advanceMark();
+  }
+
+  /** Age policy: deletes sealed segments, oldest first, whose newest record has expired. */
+  private expireSegments(): void {
+    const cutoff = this.expiryCutoff();
+    for (;;) {
+      const seg = this.segments[0];
+      if (!seg || seg === this.active || seg.state !== 'sealed' || seg.index.count === 0) return;
+      if (seg.index.appendedAt(seg.index.count - 1) >= cutoff) return;
+      this.dropSegment(seg, 'expired');
+    }
+  }
+
+  private scheduleExpiry(): void {
+    const maxAge = this.opts.maxAgeMs ?? 0;
+    if (maxAge <= 0 || this.closing) return;
+    this.expiryTimer = setTimeout(() => {
+      this.expiryTimer = undefined;
+      if (this.closing) return;
+      try {
+        this.expireSegments();
+      } catch (err) {
+        this.log.error({ err }, 'durable queue age check failed');
+      }
+      this.scheduleExpiry();
+    }, Math.min(60_000, Math.max(100, Math.floor(maxAge / 4))));
+    this.expiryTimer.unref();
   }
 
   private addLostRange(lo: number, hi: number): void {
     this.lostRanges = mergeRanges([...this.lostRanges, [lo, hi]]).slice(-MAX_LEDGER_LOST_RANGES);
   }
 
-  private reportDrop(count: number, reason: 'corrupt' | 'full'): void {
+  private reportDrop(count: number, reason: 'corrupt' | 'full' | 'expired'): void {
     try {
       this.opts.onDrop?.(count, reason);
     } catch (err) {
@@ -1162,6 +1237,8 @@ class FileDiskQueue implements DiskQueue {
     this.closed = true;
     if (this.hkTimer) clearTimeout(this.hkTimer);
     if (this.syncTimer) clearTimeout(this.syncTimer);
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.expiryTimer = undefined;
     this.hkTimer = undefined;
     this.syncTimer = undefined;
     await this.pumpDone;

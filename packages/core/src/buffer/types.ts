@@ -14,6 +14,9 @@ export type FullPolicy =
   /** The oldest segment is deleted (acknowledged or not) to make room; the loss is counted and logged. */
   | 'drop_oldest';
 
+/** Why records left the queue without being acknowledged. */
+export type QueueDropReason = 'corrupt' | 'full' | 'expired' | 'too_large';
+
 export interface DiskQueueOptions {
   /** Directory owned by this queue (created if missing). */
   readonly dir: string;
@@ -24,13 +27,19 @@ export interface DiskQueueOptions {
   readonly fsync: FsyncPolicy;
   readonly fsyncIntervalMs: number;
   readonly fullPolicy: FullPolicy;
+  /**
+   * Age policy: records appended longer ago than this are dropped instead of being read (counted as
+   * 'expired'), and sealed segments whose newest record is that old are deleted unread. 0 or absent:
+   * records stay until acknowledged (or dropped by the full policy).
+   */
+  readonly maxAgeMs?: number;
   readonly log: Logger;
   /**
-   * Called when records are dropped: 'corrupt' (found damaged or missing, on recovery or on read) or
-   * 'full' (removed by the drop_oldest policy). The queue never reports 'too_large' itself: an oversized
-   * payload makes `append` reject, and the caller counts it.
+   * Called when records are dropped: 'corrupt' (found damaged or missing, on recovery or on read),
+   * 'full' (removed by the drop_oldest policy) or 'expired' (older than `maxAgeMs`). The queue never
+   * reports 'too_large' itself: an oversized payload makes `append` reject, and the caller counts it.
    */
-  readonly onDrop?: (count: number, reason: 'corrupt' | 'full' | 'too_large') => void;
+  readonly onDrop?: (count: number, reason: QueueDropReason) => void;
 }
 
 /** One stored record: a payload with its sequence number. */

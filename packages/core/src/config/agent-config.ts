@@ -33,6 +33,11 @@ export const queueConfigSchema = z
       .enum(['block', 'drop_oldest'])
       .default('block')
       .describe('When the queue is full: block (sources wait) or drop_oldest (delete the oldest segment, counted).'),
+    maxAgeMs: durationMsSchema
+      .default(0)
+      .describe(
+        'Age policy: records queued longer than this are dropped instead of sent (counted as queue_expired), and whole segments of them are deleted; e.g. 7d. 0 keeps records until they are delivered.',
+      ),
   })
   .refine((q) => q.segmentMaxBytes * 2 <= q.maxBytes, { message: 'maxBytes must hold at least two segments', path: ['maxBytes'] })
   .describe('The durable on-disk queue of a destination.');

@@ -132,6 +132,7 @@ export class Pipeline {
         fsync: d.queue.fsync,
         fsyncIntervalMs: d.queue.fsyncIntervalMs,
         fullPolicy: d.queue.fullPolicy,
+        maxAgeMs: d.queue.maxAgeMs,
         log: ctx.log.child({ stage: 'queue' }),
         onDrop: (count, reason) => this.metrics.recordsDropped.inc({ ...ctx.labels, reason: `queue_${reason}` }, count),
       });
