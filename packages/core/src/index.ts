@@ -23,3 +23,4 @@ export * from './sources/custom_log/index.js';
 export * from './processors/filter/index.js';
 export * from './builtins.js';
 export * from './buffer/index.js';
+export { truncateUtf8 } from './sinks/shared/utf8.js';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalGuid, isStorableColumn, isoDatetimeMs, suffixColumn, truncateUtf8 } from './suffix-columns.js';
+import { truncateUtf8 } from '@oma/core';
+import { canonicalGuid, isStorableColumn, isoDatetimeMs, suffixColumn } from './suffix-columns.js';
 
 describe('Data Collector column typing', () => {
   it('suffixes columns by the JSON type of the value', () => {

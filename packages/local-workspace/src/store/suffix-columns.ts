@@ -1,4 +1,4 @@
-import { COLUMN_NAME_RE, type ColumnType } from '@oma/core';
+import { COLUMN_NAME_RE, truncateUtf8, type ColumnType } from '@oma/core';
 import { parseDatetimeMs } from './values.js';
 
 /** The service truncates field values beyond 32 KB (reference §3.5). */
@@ -23,16 +23,6 @@ export function canonicalGuid(s: string): string | undefined {
 /** Epoch ms of an ISO 8601 date-time string (`2026-01-01T00:00:00Z`, with or without fraction or zone). */
 export function isoDatetimeMs(s: string): number | undefined {
   return ISO_DATETIME_RE.test(s) ? parseDatetimeMs(s) : undefined;
-}
-
-/** Cuts `s` to at most `maxBytes` of UTF-8 without splitting a character. */
-export function truncateUtf8(s: string, maxBytes: number): string {
-  if (s.length * 3 <= maxBytes) return s;
-  const buf = Buffer.from(s, 'utf8');
-  if (buf.length <= maxBytes) return s;
-  let end = maxBytes;
-  while (end > 0 && (buf[end]! & 0xc0) === 0x80) end--;
-  return buf.subarray(0, end).toString('utf8');
 }
 
 /**
