@@ -37,24 +37,30 @@ export const TRANSIENT_NETWORK_ERROR_CODES: ReadonlySet<string> = new Set([
   'UND_ERR_ABORTED',
 ]);
 
-/**
- * The first string `code` found on an error, its `cause` chain or an AggregateError's members
- * (undici and Node put the socket error code in different places).
- */
-export function errorCode(err: unknown): string | undefined {
+/** An error, its `cause` chain and an AggregateError's members, breadth first, each once. */
+export function* errorChain(err: unknown): Generator<object> {
   const seen = new Set<unknown>();
   const queue: unknown[] = [err];
   while (queue.length > 0) {
     const e = queue.shift();
     if (typeof e !== 'object' || e === null || seen.has(e)) continue;
     seen.add(e);
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && code !== '') return code;
-    const name = (e as { name?: unknown }).name;
-    if (name === 'TimeoutError') return 'ETIMEDOUT';
+    yield e;
     queue.push((e as { cause?: unknown }).cause);
     const errors = (e as { errors?: unknown }).errors;
     if (Array.isArray(errors)) queue.push(...(errors as unknown[]));
+  }
+}
+
+/**
+ * The first string `code` found on an error, its `cause` chain or an AggregateError's members
+ * (undici and Node put the socket error code in different places).
+ */
+export function errorCode(err: unknown): string | undefined {
+  for (const e of errorChain(err)) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && code !== '') return code;
+    if ((e as { name?: unknown }).name === 'TimeoutError') return 'ETIMEDOUT';
   }
   return undefined;
 }

@@ -1,4 +1,4 @@
-import { errorCode } from './classify.js';
+import { errorChain, errorCode } from './classify.js';
 import type { Egress } from './egress.js';
 import { bypassesProxy, redactedProxyUrl } from './proxy.js';
 
@@ -36,17 +36,9 @@ const TLS_VERSION_CODES: ReadonlySet<string> = new Set([
 /** The messages of an error and its causes (an AggregateError's members included). */
 function messages(err: unknown): string[] {
   const out: string[] = [];
-  const seen = new Set<unknown>();
-  const queue: unknown[] = [err];
-  while (queue.length > 0) {
-    const e = queue.shift();
-    if (typeof e !== 'object' || e === null || seen.has(e)) continue;
-    seen.add(e);
+  for (const e of errorChain(err)) {
     const m = (e as { message?: unknown }).message;
     if (typeof m === 'string') out.push(m);
-    queue.push((e as { cause?: unknown }).cause);
-    const errors = (e as { errors?: unknown }).errors;
-    if (Array.isArray(errors)) queue.push(...(errors as unknown[]));
   }
   return out;
 }
