@@ -63,7 +63,7 @@ for (const size of [1024, 64 * 1024]) {
       async () => {
         const q = appendH!.q;
         const pending: Array<Promise<number>> = [];
-        for (let i = 0; i < perBatch; i++) pending.push(q.append(payload));
+        for (let i = 0; i < perBatch; i++) pending.push(q.append(payload, 1));
         // flush() is the group commit: it writes and fsyncs now instead of at the next interval tick.
         const all = Promise.all(pending);
         await q.flush();
@@ -108,7 +108,7 @@ for (const size of [1024, 64 * 1024]) {
           const n = perBatch * (mode === 'warmup' ? WARMUP : ITERATIONS);
           const pending: Array<Promise<number>> = [];
           for (let i = 0; i < n; i++) {
-            pending.push(readH.q.append(payload));
+            pending.push(readH.q.append(payload, 1));
             if (pending.length >= perBatch) await Promise.all(pending.splice(0));
           }
           await Promise.all(pending);

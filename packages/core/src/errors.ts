@@ -4,7 +4,10 @@ export type ErrorCode =
   | 'OMA_ERR_CONFIG_READ'
   | 'OMA_ERR_CONFIG_SECRET'
   | 'OMA_ERR_BUFFER_CORRUPT'
-  | 'OMA_ERR_BUFFER_FULL'
+  /** A payload larger than the durable queue can ever hold (maxBytes or segmentMaxBytes). */
+  | 'OMA_ERR_BUFFER_TOO_LARGE'
+  /** The durable queue's device has no space left (ENOSPC, EDQUOT) where the queue cannot wait for it. */
+  | 'OMA_ERR_BUFFER_NO_SPACE'
   | 'OMA_ERR_BUFFER_CLOSED'
   | 'OMA_ERR_TRANSPORT'
   | 'OMA_ERR_AUTH'

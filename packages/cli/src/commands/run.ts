@@ -45,7 +45,7 @@ interface EmbeddedWorkspace {
 function statusLine(s: PipelineStatus, withHealth = true): string {
   const tables = s.tables.map((t) => `${t.table} ${t.in}/${t.out}`).join('  ') || 'no records yet';
   const queues = s.destinations
-    .map((d) => `${d.id} ${formatBytes(d.queueBytes)}${d.queueBatches ? ` (${d.queueBatches} batches, oldest ${d.oldestAgeSec}s)` : ''}${d.healthy || !withHealth ? '' : ' UNHEALTHY'}`)
+    .map((d) => `${d.id} ${formatBytes(d.queueBytes)}${d.queueRecords ? ` (${d.queueRecords} records, oldest ${d.oldestAgeSec}s)` : ''}${d.noSpace ? ` DISK FULL (${formatBytes(d.deviceFreeBytes ?? 0)} free)` : ''}${d.healthy || !withHealth ? '' : ' UNHEALTHY'}`)
     .join(', ');
   return `status  records in/out: ${tables}  |  queue: ${queues}  |  errors ${s.errors}  dropped ${s.dropped}`;
 }
@@ -116,7 +116,9 @@ class Agent {
   };
 
   async start(): Promise<void> {
-    await mkdir(this.config.dataDir, { recursive: true });
+    await mkdir(this.config.dataDir, { recursive: true, mode: 0o700 });
+    const logFileErrors = this.metrics.counter('oma_log_file_write_errors_total', 'Failed writes to the log file (the lines still went to stderr).');
+    this.logging.onFileError = () => logFileErrors.inc({});
     await this.ensureWorkspace();
     this.pipeline = await this.buildPipeline();
     const obsCfg = this.config.observability;
@@ -225,6 +227,9 @@ export async function runAgent(opts: RunOptions): Promise<number> {
     if (printConfigError(err, process.stderr)) return 2;
     throw err;
   }
+  // The agent reads logs that only root may read, and queues what it read: what it creates under its data
+  // directory (queues, checkpoints, logs, the local workspace's database) is for its own user only.
+  if (process.platform !== 'win32') process.umask(0o077);
   const logging = setUpLogging({
     level: base.log.level,
     dir: base.log.file ? join(base.dataDir, 'logs') : undefined,

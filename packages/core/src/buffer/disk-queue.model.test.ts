@@ -169,7 +169,7 @@ async function runScenario(seed: number, steps: number): Promise<void> {
           for (let i = 0; i < b.length; i++) b[i] = int(256);
           return b;
         });
-        const seqs = await Promise.all(payloads.map((p) => q.append(p)));
+        const seqs = await Promise.all(payloads.map((p) => q.append(p, 1)));
         trace.push(`append${seqs.join(',')}`);
         seqs.forEach((s, i) => {
           if (s !== m.lastSeq + 1) fail(`append got seq ${s}, expected ${m.lastSeq + 1}`);
@@ -296,7 +296,7 @@ async function runScenario(seed: number, steps: number): Promise<void> {
     expect(q.stats().ackedThrough).toBeLessThanOrEqual(m.lastSeq);
     await q.close();
     q = await openDiskQueue(opts);
-    expect(q.recovery).toEqual({ replayed: 0, corrupt: 0, badSegments: 0 });
+    expect(q.recovery).toMatchObject({ replayed: 0, corrupt: 0, badSegments: 0 });
     await q.flush();
     expect(await segmentSeqs(dir)).toEqual([]);
   } finally {

@@ -1,10 +1,13 @@
 import { constants as bufferConstants } from 'node:buffer';
-import { mkdir, open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { chmod, mkdir, open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AgentError, ConfigError, type ConfigIssue } from '../errors.js';
+import { systemClock, type Clock } from '../ports/clock.js';
 import { RateLimitedLog, type Logger } from '../telemetry/logger.js';
+import { convertLegacySegments } from './legacy-segments.js';
+import { DeviceSpace, type DeviceProbe } from './device-space.js';
 import { crc32c } from './crc32c.js';
-import { errnoCode, readFully, syncDir, writeFully } from './fs-util.js';
+import { DIR_MODE, FILE_MODE, errnoCode, isNoSpace, readFully, syncDir, writeFully } from './fs-util.js';
 import {
   MAX_LEDGER_LOST_RANGES,
   readLedger,
@@ -14,6 +17,7 @@ import {
   type SeqRange,
 } from './ledger.js';
 import {
+  MAX_RECORD_COUNT,
   MAX_RECORD_PAYLOAD_BYTES,
   RECORD_HEADER_BYTES,
   decodeRecordHeader,
@@ -24,7 +28,7 @@ import {
 } from './record-format.js';
 import { RECORD_ACKED, RECORD_HOLE, RECORD_LIVE, RecordIndex } from './record-index.js';
 import { scanSegment } from './segment-scan.js';
-import type { DiskQueue, DiskQueueOptions, QueueEntry, QueueStats, RecoveryReport } from './types.js';
+import type { DiskQueue, DiskQueueOptions, QueueDropReason, QueueEntry, QueueStats, RecoveryReport } from './types.js';
 
 /** The ledger is rewritten at most this often while acknowledgements flow (and on flush/close). */
 const LEDGER_INTERVAL_MS = 200;
@@ -34,6 +38,8 @@ const MAX_BATCH_RECORDS = 512;
 const MAX_BATCH_BYTES = 8 * 1024 * 1024;
 /** Read-ahead window of the reader (records larger than it are read directly). */
 const READ_AHEAD_BYTES = 512 * 1024;
+/** While the device is full, how often free space is looked at again (and a held write retried). */
+const SPACE_POLL_MS = 1000;
 
 type SegmentState = 'active' | 'sealing' | 'sealed';
 
@@ -64,6 +70,7 @@ interface PendingWrite {
   readonly seq: number;
   readonly header: Buffer;
   payload: Uint8Array;
+  readonly records: number;
   readonly bytes: number;
   readonly appendedAt: number;
   readonly resolve: (seq: number) => void;
@@ -73,6 +80,7 @@ interface PendingWrite {
 
 interface BlockedAppend {
   readonly payload: Uint8Array;
+  readonly records: number;
   readonly bytes: number;
   readonly resolve: (p: Promise<number>) => void;
   readonly reject: (err: unknown) => void;
@@ -114,8 +122,14 @@ function validateOptions(o: DiskQueueOptions): void {
   if (!Number.isFinite(o.fsyncIntervalMs) || o.fsyncIntervalMs < 0) {
     issues.push({ path: 'fsyncIntervalMs', message: 'must be a number >= 0' });
   }
-  if (!['block', 'drop_oldest'].includes(o.fullPolicy)) {
-    issues.push({ path: 'fullPolicy', message: "must be 'block' or 'drop_oldest'" });
+  if (!['block', 'drop_oldest', 'drop_newest'].includes(o.fullPolicy)) {
+    issues.push({ path: 'fullPolicy', message: "must be 'block', 'drop_oldest' or 'drop_newest'" });
+  }
+  if (o.minFreeBytes !== undefined && (!Number.isSafeInteger(o.minFreeBytes) || o.minFreeBytes < 0)) {
+    issues.push({ path: 'minFreeBytes', message: 'must be an integer >= 0 (0: no floor)' });
+  }
+  if (o.minFreePercent !== undefined && (!Number.isFinite(o.minFreePercent) || o.minFreePercent < 0 || o.minFreePercent > 100)) {
+    issues.push({ path: 'minFreePercent', message: 'must be a number from 0 to 100 (0: no floor)' });
   }
   if (o.maxAgeMs !== undefined && (!Number.isSafeInteger(o.maxAgeMs) || o.maxAgeMs < 0)) {
     issues.push({ path: 'maxAgeMs', message: 'must be an integer >= 0 (0: no age limit)' });
@@ -124,19 +138,26 @@ function validateOptions(o: DiskQueueOptions): void {
 }
 
 /** Opens (creating or recovering) the durable queue in `opts.dir`. Never fails because of damaged files. */
-export async function openDiskQueue(opts: DiskQueueOptions): Promise<DiskQueue> {
+export async function openDiskQueue(opts: DiskQueueOptions, device?: DeviceProbe): Promise<DiskQueue> {
   validateOptions(opts);
-  const q = new FileDiskQueue(opts);
+  const q = new FileDiskQueue(opts, device);
   await q.open();
   q.startAgePolicy();
   return q;
 }
 
 class FileDiskQueue implements DiskQueue {
-  recovery: RecoveryReport = { replayed: 0, corrupt: 0, badSegments: 0 };
+  recovery: RecoveryReport = { replayed: 0, corrupt: 0, corruptEntries: 0, corruptEstimated: false, badSegments: 0, converted: 0 };
 
   private readonly dir: string;
   private readonly log: Logger;
+  private readonly clock: Clock;
+  private readonly space: DeviceSpace;
+  /** Since when the device has been full or below the floor (writes held or dropped per the policy). */
+  private spaceLowSince: number | undefined;
+  /** 'block' while the device is full: writes are held and appends wait until space returns. */
+  private holding = false;
+  private spaceTimer: NodeJS.Timeout | undefined;
   private readonly maxRecordBytes: number;
   private readonly errorLog = new RateLimitedLog();
 
@@ -160,7 +181,9 @@ class FileDiskQueue implements DiskQueue {
   private diskBytes = 0;
   /** Bytes admitted but not yet written (reserved against maxBytes under 'block'). */
   private pendingBytes = 0;
+  /** Unacknowledged entries, and the telemetry records they carry. */
   private unacked = 0;
+  private unackedRecords = 0;
 
   private pendingWrites: PendingWrite[] = [];
   private inflightLastSeq: number | undefined;
@@ -173,7 +196,7 @@ class FileDiskQueue implements DiskQueue {
   private syncing: Promise<unknown> | undefined;
 
   private hkTimer: NodeJS.Timeout | undefined;
-  private expiryTimer: NodeJS.Timeout | undefined;
+  private expiryTimer: AbortController | undefined;
   private hkQueued: Promise<void> | undefined;
   private hkChain: Promise<void> = Promise.resolve();
   private hkForce = false;
@@ -196,9 +219,11 @@ class FileDiskQueue implements DiskQueue {
   private closed = false;
   private closePromise: Promise<void> | undefined;
 
-  constructor(private readonly opts: DiskQueueOptions) {
+  constructor(private readonly opts: DiskQueueOptions, device?: DeviceProbe) {
     this.dir = opts.dir;
     this.log = opts.log;
+    this.clock = opts.clock ?? systemClock;
+    this.space = new DeviceSpace(opts.dir, opts.minFreeBytes ?? 0, opts.minFreePercent ?? 0, () => this.clock.now(), device);
     this.maxRecordBytes = Math.min(
       opts.maxBytes,
       opts.segmentMaxBytes,
@@ -214,20 +239,35 @@ class FileDiskQueue implements DiskQueue {
   // ---------------------------------------------------------------- recovery
 
   async open(): Promise<void> {
-    await mkdir(this.dir, { recursive: true });
+    await mkdir(this.dir, { recursive: true, mode: DIR_MODE });
+    // Queued telemetry is as private as the logs it came from, whatever the umask made of the directory.
+    await chmod(this.dir, DIR_MODE).catch(() => undefined);
     const ledgerRead = await readLedger(this.dir);
     let ledger: LedgerState | undefined;
     if (ledgerRead.kind === 'ok') ledger = ledgerRead.state;
     else if (ledgerRead.kind === 'corrupt') {
       this.log.warn({ reason: ledgerRead.reason }, 'durable queue ledger unreadable, replaying every stored record');
     }
-    const acked = ledger?.ackedThrough ?? 0;
+    const converted = await convertLegacySegments({
+      dir: this.dir,
+      ackedThrough: ledger?.ackedThrough ?? 0,
+      log: this.log,
+      ...(this.opts.recordsOfLegacyPayload ? { recordsOf: this.opts.recordsOfLegacyPayload } : {}),
+    });
+    const files = (await readdir(this.dir))
+      .map((name) => ({ name, firstSeq: parseSegmentFileName(name) }))
+      .filter((f): f is { name: string; firstSeq: number } => f.firstSeq !== undefined)
+      .sort((a, b) => a.firstSeq - b.firstSeq);
+    // Segments are deleted oldest first, and only once acknowledged (or dropped by a policy, which was
+    // counted then): without a ledger, everything before the first segment was acknowledged, not lost.
+    const acked = ledger?.ackedThrough ?? Math.max(0, (files[0]?.firstSeq ?? 1) - 1);
     const stored = ledger?.storedThrough ?? 0;
     const known: SeqRange[] = (ledger?.lost ?? []).filter((r) => r[1] > acked);
     let maxSeen = Math.max(acked, stored, (ledger?.nextSeq ?? 1) - 1);
 
     /** Seq ranges reported lost: by an earlier run (from the ledger) or by this recovery. */
     let counted: SeqRange[] = mergeRanges(known);
+    /** Entries lost (their record counts are unreadable: estimated below). */
     let lostCount = 0;
     /** Counts the seqs of [lo, hi] above the acked mark that were not reported before, and remembers them. */
     const lose = (lo: number, hi: number): void => {
@@ -235,11 +275,6 @@ class FileDiskQueue implements DiskQueue {
       for (const [a, b] of fresh) lostCount += b - a + 1;
       if (fresh.length > 0) counted = mergeRanges([...counted, ...fresh]);
     };
-
-    const files = (await readdir(this.dir))
-      .map((name) => ({ name, firstSeq: parseSegmentFileName(name) }))
-      .filter((f): f is { name: string; firstSeq: number } => f.firstSeq !== undefined)
-      .sort((a, b) => a.firstSeq - b.firstSeq);
 
     let badSegments = 0;
     // Every seq in (acked, stored] must be in a segment or known to be missing; anything else was lost.
@@ -272,6 +307,7 @@ class FileDiskQueue implements DiskQueue {
         continue;
       }
       const { scan, seg } = scanned;
+      if (scan.tailBad || scan.lostInside.length > 0) badSegments++;
       for (const [a, b] of scan.lostInside) lose(a, b);
       prevEnd = Math.max(prevEnd, scan.lastSeq);
       tailBad = scan.tailBad;
@@ -284,6 +320,7 @@ class FileDiskQueue implements DiskQueue {
       this.segments.push(seg);
       this.diskBytes += seg.size;
       this.unacked += seg.index.liveCount();
+      this.unackedRecords += seg.index.liveRecords();
     }
     // The newest records up to `stored` were promised to be kept. A bad tail counts at least one
     // record even when the ledger is older than the data.
@@ -301,13 +338,35 @@ class FileDiskQueue implements DiskQueue {
     this.ledgerOnDisk = ledger;
     this.advanceMark();
 
-    this.recovery = { replayed: this.unacked, corrupt: lostCount, badSegments };
-    if (lostCount > 0 || badSegments > 0) {
-      this.log.error({ count: lostCount, badSegments }, 'durable queue records lost to corruption');
-      if (lostCount > 0) this.reportDrop(lostCount, 'corrupt');
+    // A lost entry's own count is gone with it: estimate it from the entries that could be read.
+    let readEntries = 0;
+    let readRecords = 0;
+    for (const seg of this.segments) {
+      const c = seg.index.indexedRecords();
+      readEntries += c.entries;
+      readRecords += c.records;
+    }
+    const perEntry = readEntries > 0 ? readRecords / readEntries : 1;
+    const lostRecords = Math.round(lostCount * perEntry);
+    this.recovery = {
+      replayed: this.unackedRecords,
+      corrupt: lostRecords,
+      corruptEntries: lostCount,
+      corruptEstimated: lostCount > 0,
+      badSegments,
+      converted,
+    };
+    if (lostCount > 0) {
+      this.log.error(
+        { count: lostRecords, entries: lostCount, estimated: true, badSegments, dir: this.dir },
+        'durable queue records lost to corruption',
+      );
+      if (lostRecords > 0) this.reportDrop(lostRecords, 'corrupt');
+    } else if (badSegments > 0) {
+      this.log.warn({ badSegments, dir: this.dir }, 'durable queue segments hold damaged records already counted as lost');
     }
     this.log.info(
-      { count: this.unacked, bytes: this.diskBytes, segments: this.segments.length },
+      { count: this.unackedRecords, entries: this.unacked, bytes: this.diskBytes, segments: this.segments.length },
       'durable queue opened',
     );
     // Persist the recovered positions (and delete fully acknowledged segments) before taking appends.
@@ -374,16 +433,19 @@ class FileDiskQueue implements DiskQueue {
 
   // ---------------------------------------------------------------- append
 
-  append(payload: Buffer, signal?: AbortSignal): Promise<number> {
+  append(payload: Buffer, records: number, signal?: AbortSignal): Promise<number> {
     if (this.closing) return Promise.reject(closedError());
     if (!(payload instanceof Uint8Array)) {
       return Promise.reject(new TypeError('durable queue payloads must be Buffers'));
+    }
+    if (!Number.isSafeInteger(records) || records < 0 || records > MAX_RECORD_COUNT) {
+      return Promise.reject(new RangeError(`record count must be an integer from 0 to ${MAX_RECORD_COUNT}`));
     }
     const bytes = RECORD_HEADER_BYTES + payload.length;
     if (bytes > this.maxRecordBytes) {
       return Promise.reject(
         new AgentError(
-          'OMA_ERR_BUFFER_FULL',
+          'OMA_ERR_BUFFER_TOO_LARGE',
           `payload of ${payload.length} bytes can never fit: the largest record this queue holds is ` +
             `${this.maxRecordBytes - RECORD_HEADER_BYTES} bytes (maxBytes and segmentMaxBytes minus a ` +
             `${RECORD_HEADER_BYTES}-byte header)`,
@@ -392,10 +454,14 @@ class FileDiskQueue implements DiskQueue {
     }
     if (signal?.aborted) return Promise.reject(signal.reason as Error);
     if (this.opts.fullPolicy === 'drop_oldest' || (this.blocked.length === 0 && this.fits(bytes))) {
-      return this.admit(payload, bytes);
+      return this.admit(payload, records, bytes);
+    }
+    if (this.opts.fullPolicy === 'drop_newest') {
+      this.refuseNewest(records, this.spaceLowSince !== undefined ? 'no_space' : 'full');
+      return Promise.resolve(0);
     }
     return new Promise<number>((resolve, reject) => {
-      const b: BlockedAppend = { payload, bytes, resolve, reject, signal };
+      const b: BlockedAppend = { payload, records, bytes, resolve, reject, signal };
       if (signal) {
         b.onAbort = () => {
           const i = this.blocked.indexOf(b);
@@ -413,17 +479,29 @@ class FileDiskQueue implements DiskQueue {
   }
 
   private fits(bytes: number): boolean {
-    return this.diskBytes + this.pendingBytes + bytes <= this.opts.maxBytes;
+    return !this.holding && this.diskBytes + this.pendingBytes + bytes <= this.opts.maxBytes;
+  }
+
+  /** drop_newest: a payload refused because the queue (or its device) is full; counted and logged. */
+  private refuseNewest(records: number, reason: 'full' | 'no_space'): void {
+    const suppressed = this.errorLog.admit(`refuse-${reason}`);
+    if (suppressed >= 0) {
+      this.log.error(
+        { count: records, suppressed, dir: this.dir },
+        reason === 'full' ? 'durable queue full, dropped the newest records' : 'durable queue device full, dropped the newest records',
+      );
+    }
+    this.reportDrop(records, reason);
   }
 
   /** Assigns the seq and queues the write; the promise settles per the fsync policy. */
-  private admit(payload: Uint8Array, bytes: number): Promise<number> {
+  private admit(payload: Uint8Array, records: number, bytes: number): Promise<number> {
     const seq = this.nextSeq++;
-    const appendedAt = Date.now();
-    const header = encodeRecordHeader(seq, appendedAt, payload);
+    const appendedAt = this.clock.now();
+    const header = encodeRecordHeader(seq, appendedAt, records, payload);
     this.pendingBytes += bytes;
     return new Promise<number>((resolve, reject) => {
-      this.pendingWrites.push({ seq, header, payload, bytes, appendedAt, resolve, reject });
+      this.pendingWrites.push({ seq, header, payload, records, bytes, appendedAt, resolve, reject });
       this.kickWriter();
     });
   }
@@ -441,7 +519,7 @@ class FileDiskQueue implements DiskQueue {
       if (!this.fits(b.bytes)) break;
       this.blocked.shift();
       if (b.onAbort) b.signal?.removeEventListener('abort', b.onAbort);
-      b.resolve(this.admit(b.payload, b.bytes));
+      b.resolve(this.admit(b.payload, b.records, b.bytes));
     }
     if (this.blocked.length > 0 && !this.closing) this.sealIfReclaimable();
   }
@@ -464,7 +542,7 @@ class FileDiskQueue implements DiskQueue {
   // ---------------------------------------------------------------- writer
 
   private kickWriter(): void {
-    if (this.writer) return;
+    if (this.writer || this.holding) return;
     if (this.pendingWrites.length === 0 && !this.sealRequested) return;
     this.writer = this.writeLoop().finally(() => {
       this.writer = undefined;
@@ -473,7 +551,7 @@ class FileDiskQueue implements DiskQueue {
   }
 
   private async writeLoop(): Promise<void> {
-    while (this.pendingWrites.length > 0 || this.sealRequested) {
+    while ((this.pendingWrites.length > 0 || this.sealRequested) && !this.holding) {
       try {
         if (this.pendingWrites.length === 0) {
           this.sealRequested = false;
@@ -486,6 +564,10 @@ class FileDiskQueue implements DiskQueue {
         try {
           seg = await this.ensureActive(first.bytes);
         } catch (err) {
+          if (isNoSpace(err)) {
+            await this.outOfSpace(err);
+            continue;
+          }
           this.log.error({ err }, 'durable queue could not create a segment');
           this.failQueued(err);
           continue;
@@ -500,6 +582,10 @@ class FileDiskQueue implements DiskQueue {
           n++;
         }
         if (this.opts.fullPolicy === 'drop_oldest' && !(await this.makeRoom(bytes, seg))) continue;
+        if (await this.space.wouldCross(bytes)) {
+          await this.outOfSpace(undefined);
+          continue;
+        }
         const batch = this.pendingWrites.splice(0, n);
         await this.writeBatch(seg, batch, bytes);
       } catch (err) {
@@ -520,7 +606,7 @@ class FileDiskQueue implements DiskQueue {
     if (this.active) return this.active;
     const firstSeq = this.pendingWrites[0]?.seq ?? this.nextSeq;
     const path = join(this.dir, segmentFileName(firstSeq));
-    const fh = await open(path, 'wx');
+    const fh = await open(path, 'wx', FILE_MODE);
     const seg = new Segment(firstSeq, path);
     seg.fh = fh;
     seg.state = 'active';
@@ -588,6 +674,14 @@ class FileDiskQueue implements DiskQueue {
       if (!fh) throw new Error('segment not open for writing');
       await writeFully(fh, iov, base, bytes);
     } catch (err) {
+      if (isNoSpace(err)) {
+        this.inflightLastSeq = undefined;
+        // Not stored: cut back what part of it was written, and put it back at the head of the line.
+        await fh?.truncate(base).catch(() => undefined);
+        this.pendingWrites.unshift(...batch);
+        await this.outOfSpace(err);
+        return;
+      }
       this.pendingBytes -= bytes;
       this.inflightLastSeq = undefined;
       this.log.error({ err, count: batch.length, bytes }, 'durable queue write failed');
@@ -602,12 +696,15 @@ class FileDiskQueue implements DiskQueue {
     this.diskBytes += bytes;
     this.pendingBytes -= bytes;
     this.inflightLastSeq = undefined;
+    this.space.wrote(bytes);
+    if (this.spaceLowSince !== undefined) this.spaceRecovered();
     let off = base;
     for (const w of batch) {
       while (seg.firstSeq + seg.index.count < w.seq) seg.index.pushHole();
-      seg.index.push(off, w.payload.length, w.appendedAt, RECORD_LIVE);
+      seg.index.push(off, w.payload.length, w.appendedAt, w.records, RECORD_LIVE);
       off += w.bytes;
       w.seg = seg;
+      this.unackedRecords += w.records;
     }
     this.unacked += batch.length;
     this.releaseBarriers(batch[batch.length - 1]!.seq);
@@ -652,10 +749,7 @@ class FileDiskQueue implements DiskQueue {
 
   private failWrites(batch: PendingWrite[], err: unknown): void {
     if (batch.length === 0) return;
-    const e =
-      errnoCode(err) === 'ENOSPC' || errnoCode(err) === 'EDQUOT'
-        ? new AgentError('OMA_ERR_BUFFER_FULL', 'no space left on the durable queue device', { cause: err })
-        : err;
+    const e = isNoSpace(err) ? new AgentError('OMA_ERR_BUFFER_NO_SPACE', 'no space left on the durable queue device', { cause: err }) : err;
     for (const w of batch) {
       w.payload = EMPTY;
       w.reject(e);
@@ -680,6 +774,119 @@ class FileDiskQueue implements DiskQueue {
       else keep.push(b);
     }
     this.writeBarriers = keep;
+  }
+
+  // ---------------------------------------------------------------- no space on the device
+
+  /**
+   * The device is full (`err`: a write failed with ENOSPC or EDQUOT) or writing would take it below the
+   * free-space floor. 'block': writes are held and appends wait until space returns (looked at every
+   * SPACE_POLL_MS and whenever segments are deleted); 'drop_oldest': the oldest segment goes to make
+   * room, or the pending writes when nothing is left to delete; 'drop_newest': the pending writes go.
+   * Drops are counted as 'no_space'. Logged (rate-limited) with the directory and the free space.
+   */
+  private async outOfSpace(err: unknown): Promise<void> {
+    const first = this.spaceLowSince === undefined;
+    this.spaceLowSince ??= this.clock.now();
+    const suppressed = this.errorLog.admit('no-space');
+    if (suppressed >= 0) {
+      this.log.error(
+        {
+          ...(err === undefined ? {} : { err }),
+          dir: this.dir,
+          freeBytes: this.space.freeBytes(),
+          floorBytes: this.space.floorBytes(),
+          fullPolicy: this.opts.fullPolicy,
+          suppressed,
+        },
+        err === undefined
+          ? 'durable queue device is below its free-space floor; the full policy applies until space is freed'
+          : 'durable queue device is full; the full policy applies until space is freed',
+      );
+    } else if (first) {
+      this.log.debug({ dir: this.dir }, 'durable queue device full again');
+    }
+    switch (this.opts.fullPolicy) {
+      case 'block':
+        this.holding = true;
+        this.pollSpace();
+        return;
+      case 'drop_oldest': {
+        const victim = this.segments[0];
+        if (victim && (victim !== this.active || victim.size > 0)) {
+          if (victim === this.active) await this.sealActive();
+          this.dropSegment(victim, 'no_space');
+          await this.housekeep(false).catch(() => undefined);
+          await this.space.refresh();
+          return;
+        }
+        this.dropPending('no_space');
+        return;
+      }
+      case 'drop_newest':
+        this.dropPending('no_space');
+        return;
+    }
+  }
+
+  /** Writes succeed again after a full device: logged once. */
+  private spaceRecovered(): void {
+    const since = this.spaceLowSince;
+    this.spaceLowSince = undefined;
+    if (since !== undefined) {
+      this.log.info({ dir: this.dir, durationMs: this.clock.now() - since, freeBytes: this.space.freeBytes() }, 'durable queue device has space again');
+    }
+  }
+
+  /** Drops every pending write (accepted, never stored): counted and logged. Their appends resolve. */
+  private dropPending(reason: 'no_space'): void {
+    const batch = this.pendingWrites.splice(0);
+    if (batch.length === 0) return;
+    let records = 0;
+    for (const w of batch) {
+      this.pendingBytes -= w.bytes;
+      records += w.records;
+      w.payload = EMPTY;
+      w.resolve(w.seq);
+    }
+    const last = batch[batch.length - 1]!.seq;
+    this.addLostRange(batch[0]!.seq, last);
+    this.releaseBarriers(last);
+    const suppressed = this.errorLog.admit('drop-pending');
+    if (suppressed >= 0) this.log.error({ count: records, suppressed, dir: this.dir }, 'durable queue device full, dropped the newest records');
+    this.reportDrop(records, reason);
+  }
+
+  private pollSpace(): void {
+    if (this.spaceTimer || this.closing) return;
+    this.spaceTimer = setTimeout(() => {
+      this.spaceTimer = undefined;
+      this.retrySpace().catch((err: unknown) => this.log.warn({ err }, 'durable queue free-space check failed'));
+    }, SPACE_POLL_MS);
+    this.spaceTimer.unref();
+  }
+
+  /** 'block' with a full device: resumes writing once the head of the line fits above the floor. */
+  private async retrySpace(): Promise<void> {
+    if (!this.holding || this.closing) return;
+    await this.space.refresh();
+    const head = this.pendingWrites[0]?.bytes ?? this.blocked[0]?.bytes ?? 0;
+    if (await this.space.wouldCross(head)) {
+      this.pollSpace();
+      return;
+    }
+    this.holding = false;
+    this.kickWriter();
+    this.processBlocked();
+  }
+
+  /** Closing while writes are held for space: they fail (never stored, so their sources keep their positions). */
+  private failHeld(): void {
+    if (!this.holding) return;
+    this.holding = false;
+    if (this.spaceTimer) clearTimeout(this.spaceTimer);
+    this.spaceTimer = undefined;
+    this.failQueued(new AgentError('OMA_ERR_BUFFER_NO_SPACE', 'no space left on the durable queue device; the batch was not stored'));
   }
 
   // ---------------------------------------------------------------- group commit ('interval')
@@ -824,7 +1031,7 @@ class FileDiskQueue implements DiskQueue {
     const cutoff = this.expiryCutoff();
     let expired = 0;
     try {
-      return this.scanReadable(cutoff, () => expired++);
+      return this.scanReadable(cutoff, (records) => (expired += records));
     } finally {
       if (expired > 0) this.reportExpired(expired);
     }
@@ -833,10 +1040,10 @@ class FileDiskQueue implements DiskQueue {
   /** appendedAt below which records have expired (-Infinity without an age policy). */
   private expiryCutoff(): number {
     const maxAge = this.opts.maxAgeMs ?? 0;
-    return maxAge > 0 ? Date.now() - maxAge : -Infinity;
+    return maxAge > 0 ? this.clock.now() - maxAge : -Infinity;
   }
 
-  private scanReadable(cutoff: number, onExpired: () => void): ReadPos | undefined {
+  private scanReadable(cutoff: number, onExpired: (records: number) => void): ReadPos | undefined {
     let i = this.segmentFor(this.readSeq);
     let seq = this.readSeq;
     if (i < 0) {
@@ -854,8 +1061,9 @@ class FileDiskQueue implements DiskQueue {
           if (seg.index.appendedAt(idx) < cutoff) {
             seg.index.setState(idx, RECORD_HOLE);
             this.unacked--;
+            this.unackedRecords -= seg.index.records(idx);
             this.addLostRange(s, s);
-            onExpired();
+            onExpired(seg.index.records(idx));
             idx++;
             continue;
           }
@@ -934,7 +1142,7 @@ class FileDiskQueue implements DiskQueue {
       return undefined;
     }
     const payload = ownPayload ?? Buffer.from(payloadView);
-    return { seq, payload, appendedAt: h.appendedAt };
+    return { seq, payload, records: h.records, appendedAt: h.appendedAt };
   }
 
   private async readHandleFor(seg: Segment): Promise<FileHandle> {
@@ -963,6 +1171,7 @@ class FileDiskQueue implements DiskQueue {
     if (idx >= seg.index.count || seg.index.state(idx) !== RECORD_LIVE) return;
     seg.index.setState(idx, RECORD_ACKED);
     this.unacked--;
+    this.unackedRecords -= seg.index.records(idx);
     // Cheap when seq is not the oldest unacknowledged record: the walk stops at the first live one.
     this.advanceMark();
   }
@@ -1028,48 +1237,56 @@ class FileDiskQueue implements DiskQueue {
   /** Records found damaged (or gone) while running: holes from now on, counted and logged. */
   private loseRecords(seg: Segment, from: number, to: number, cause: unknown): void {
     let n = 0;
+    let records = 0;
     for (let idx = from; idx < to; idx++) {
       if (seg.index.state(idx) === RECORD_LIVE) {
         seg.index.setState(idx, RECORD_HOLE);
         n++;
+        records += seg.index.records(idx);
       }
     }
     if (n === 0) return;
     this.unacked -= n;
+    this.unackedRecords -= records;
     this.addLostRange(seg.firstSeq + from, seg.firstSeq + to - 1);
     const suppressed = this.errorLog.admit('corrupt');
     if (suppressed >= 0) {
-      this.log.error({ err: cause, count: n, suppressed }, 'durable queue records lost to corruption');
+      this.log.error({ err: cause, count: records, entries: n, suppressed, dir: this.dir }, 'durable queue records lost to corruption');
     }
-    this.reportDrop(n, 'corrupt');
+    this.reportDrop(records, 'corrupt');
     this.advanceMark();
   }
 
   /** drop_oldest and the age policy: removes a whole segment, acknowledged or not. */
-  private dropSegment(seg: Segment, reason: 'full' | 'expired'): void {
+  private dropSegment(seg: Segment, reason: 'full' | 'no_space' | 'expired'): void {
     const i = this.segments.indexOf(seg);
     if (i >= 0) this.segments.splice(i, 1);
     seg.dropped = true;
     this.diskBytes -= seg.size;
-    const n = seg.index.liveCount();
-    this.unacked -= n;
+    const entries = seg.index.liveCount();
+    const n = seg.index.liveRecords();
+    this.unacked -= entries;
+    this.unackedRecords -= n;
     this.doomed.push(seg);
     // Everything up to the end of the oldest segment is now acknowledged or gone.
     if (seg.lastSeq > this.ackedThrough) this.ackedThrough = seg.lastSeq;
     if (this.readSeq <= seg.lastSeq) this.readSeq = seg.lastSeq + 1;
     this.advanceMark();
     this.scheduleHousekeeping(false);
-    if (n > 0) {
+    if (entries > 0) {
       const suppressed = this.errorLog.admit(reason);
       if (suppressed >= 0) {
-        if (reason === 'full') this.log.error({ count: n, bytes: seg.size, suppressed }, 'durable queue full, dropped the oldest records');
-        else this.log.error({ count: n, bytes: seg.size, maxAgeMs: this.opts.maxAgeMs, suppressed }, 'durable queue records older than maxAge dropped');
+        const fields = { count: n, entries, bytes: seg.size, suppressed, dir: this.dir };
+        if (reason === 'full') this.log.error(fields, 'durable queue full, dropped the oldest records');
+        else if (reason === 'no_space') this.log.error(fields, 'durable queue device full, dropped the oldest records');
+        else this.log.error({ ...fields, maxAgeMs: this.opts.maxAgeMs }, 'durable queue records older than maxAge dropped');
       }
       this.reportDrop(n, reason);
     }
   }
 
   /** Records dropped by the age policy while reading: logged (rate-limited) and counted. */
+  /** `n`: telemetry records. */
   private reportExpired(n: number): void {
     const suppressed = this.errorLog.admit('expired');
     if (suppressed >= 0) {
@@ -1093,24 +1310,28 @@ class FileDiskQueue implements DiskQueue {
   private scheduleExpiry(): void {
     const maxAge = this.opts.maxAgeMs ?? 0;
     if (maxAge <= 0 || this.closing) return;
-    this.expiryTimer = setTimeout(() => {
-      this.expiryTimer = undefined;
-      if (this.closing) return;
-      try {
-        this.expireSegments();
-      } catch (err) {
-        this.log.error({ err }, 'durable queue age check failed');
-      }
-      this.scheduleExpiry();
-    }, Math.min(60_000, Math.max(100, Math.floor(maxAge / 4))));
-    this.expiryTimer.unref();
+    const stop = new AbortController();
+    this.expiryTimer = stop;
+    this.clock
+      .sleep(Math.min(60_000, Math.max(100, Math.floor(maxAge / 4))), stop.signal)
+      .then(() => {
+        this.expiryTimer = undefined;
+        if (this.closing) return;
+        try {
+          this.expireSegments();
+        } catch (err) {
+          this.log.error({ err }, 'durable queue age check failed');
+        }
+        this.scheduleExpiry();
+      })
+      .catch(() => undefined);
   }
 
   private addLostRange(lo: number, hi: number): void {
     this.lostRanges = mergeRanges([...this.lostRanges, [lo, hi]]).slice(-MAX_LEDGER_LOST_RANGES);
   }
 
-  private reportDrop(count: number, reason: 'corrupt' | 'full' | 'expired'): void {
+  private reportDrop(count: number, reason: Exclude<QueueDropReason, 'too_large'>): void {
     try {
       this.opts.onDrop?.(count, reason);
     } catch (err) {
@@ -1163,6 +1384,7 @@ class FileDiskQueue implements DiskQueue {
       this.doomed.push(seg);
     }
     const doomed = this.doomed.splice(0);
+    const freeing = doomed.length > 0;
     this.lostRanges = this.lostRanges.filter((r) => r[1] > this.ackedThrough);
     const state: LedgerState = {
       ackedThrough: this.ackedThrough,
@@ -1172,14 +1394,30 @@ class FileDiskQueue implements DiskQueue {
     };
     let ledgerErr: unknown;
     if (force || doomed.length > 0 || !sameLedger(this.ledgerOnDisk, state)) {
+      const sync = force || this.opts.fsync !== 'never';
       try {
         // The ledger goes first: a deleted segment is always covered by a persisted position.
-        await writeLedger(this.dir, state, force || this.opts.fsync !== 'never');
+        await writeLedger(this.dir, state, sync);
         this.ledgerOnDisk = state;
       } catch (err) {
         ledgerErr = err;
-        const suppressed = this.errorLog.admit('ledger');
-        if (suppressed >= 0) this.log.error({ err, suppressed }, 'durable queue ledger write failed');
+        if (isNoSpace(err) && doomed.length > 0) {
+          // A full device would keep the ledger, and so every deletion, from ever happening: free the
+          // oldest acknowledged segment first. A crash before the ledger is written would then report
+          // its records as lost although they were delivered: the price of not staying stuck.
+          await this.removeFile(doomed.shift()!.path);
+          try {
+            await writeLedger(this.dir, state, sync);
+            this.ledgerOnDisk = state;
+            ledgerErr = undefined;
+          } catch (again) {
+            ledgerErr = again;
+          }
+        }
+        if (ledgerErr !== undefined) {
+          const suppressed = this.errorLog.admit('ledger');
+          if (suppressed >= 0) this.log.error({ err: ledgerErr, suppressed, dir: this.dir }, 'durable queue ledger write failed');
+        }
       }
     }
     for (const seg of doomed) {
@@ -1187,6 +1425,7 @@ class FileDiskQueue implements DiskQueue {
       if (this.cacheSeg === seg) this.cacheSeg = undefined;
       await this.removeFile(seg.path);
     }
+    if (this.holding && freeing) await this.retrySpace();
     this.processBlocked();
     if (ledgerErr !== undefined && force) throw asError(ledgerErr);
   }
@@ -1198,7 +1437,10 @@ class FileDiskQueue implements DiskQueue {
     const oldestAppendedAt = oldest.seg ? oldest.seg.index.appendedAt(oldest.idx) : undefined;
     return {
       bytes: this.diskBytes,
-      records: this.unacked,
+      records: this.unackedRecords,
+      entries: this.unacked,
+      noSpace: this.spaceLowSince !== undefined,
+      deviceFreeBytes: this.space.freeBytes(),
       oldestAppendedAt,
       nextSeq: this.nextSeq,
       ackedThrough: this.ackedThrough,
@@ -1211,6 +1453,7 @@ class FileDiskQueue implements DiskQueue {
   }
 
   private async flushInternal(): Promise<void> {
+    this.failHeld();
     await this.writeBarrier();
     const syncErr = await this.syncNow(true);
     await this.housekeep(true);
@@ -1237,15 +1480,17 @@ class FileDiskQueue implements DiskQueue {
     this.closed = true;
     if (this.hkTimer) clearTimeout(this.hkTimer);
     if (this.syncTimer) clearTimeout(this.syncTimer);
-    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.expiryTimer?.abort();
     this.expiryTimer = undefined;
+    if (this.spaceTimer) clearTimeout(this.spaceTimer);
+    this.spaceTimer = undefined;
     this.hkTimer = undefined;
     this.syncTimer = undefined;
     await this.pumpDone;
     await this.hkChain;
     await this.sealActive();
     await this.closeReadHandle();
-    this.log.info({ count: this.unacked, bytes: this.diskBytes }, 'durable queue closed');
+    this.log.info({ count: this.unackedRecords, entries: this.unacked, bytes: this.diskBytes }, 'durable queue closed');
     if (error !== undefined) throw asError(error);
   }
 }

@@ -1,5 +1,16 @@
 import { open, type FileHandle } from 'node:fs/promises';
 
+/** Directories of the agent's state: queued telemetry and positions are readable by the agent's user only. */
+export const DIR_MODE = 0o700;
+/** Files of the agent's state (see DIR_MODE). */
+export const FILE_MODE = 0o600;
+
+/** True for the errors of a full device or an exhausted quota. */
+export function isNoSpace(err: unknown): boolean {
+  const code = errnoCode(err);
+  return code === 'ENOSPC' || code === 'EDQUOT';
+}
+
 /** Reads exactly `length` bytes unless the file ends first; returns the number of bytes read. */
 export async function readFully(
   fh: FileHandle,

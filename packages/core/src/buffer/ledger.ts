@@ -1,7 +1,7 @@
 import { open, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32c } from './crc32c.js';
-import { errnoCode, syncDir } from './fs-util.js';
+import { FILE_MODE, errnoCode, syncDir } from './fs-util.js';
 
 export const LEDGER_FILE = 'ledger.json';
 const LEDGER_VERSION = 1;
@@ -78,7 +78,7 @@ export async function writeLedger(dir: string, state: LedgerState, sync: boolean
     lost: state.lost,
     crc: checksum(state),
   });
-  const fh = await open(tmp, 'w');
+  const fh = await open(tmp, 'w', FILE_MODE);
   try {
     await fh.writeFile(body, 'utf8');
     if (sync) await fh.sync();

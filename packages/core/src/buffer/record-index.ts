@@ -6,7 +6,7 @@ export type RecordState = typeof RECORD_HOLE | typeof RECORD_LIVE | typeof RECOR
 
 /**
  * Where the records of one segment are, indexed by `seq - firstSeq`: file offset, payload length,
- * append time and state. About 21 bytes per record; payloads stay on disk.
+ * append time and state. About 25 bytes per record; payloads stay on disk.
  *
  * A hole is a sequence number with no readable record (lost to corruption).
  */
@@ -15,6 +15,7 @@ export class RecordIndex {
   private offsets: Float64Array;
   private lens: Uint32Array;
   private times: Float64Array;
+  private counts: Uint32Array;
   private states: Uint8Array;
 
   constructor(initialCapacity = 64) {
@@ -22,6 +23,7 @@ export class RecordIndex {
     this.offsets = new Float64Array(cap);
     this.lens = new Uint32Array(cap);
     this.times = new Float64Array(cap);
+    this.counts = new Uint32Array(cap);
     this.states = new Uint8Array(cap);
   }
 
@@ -29,17 +31,18 @@ export class RecordIndex {
     return this.n;
   }
 
-  push(offset: number, payloadLen: number, appendedAt: number, state: RecordState): void {
+  push(offset: number, payloadLen: number, appendedAt: number, records: number, state: RecordState): void {
     if (this.n === this.states.length) this.grow();
     const i = this.n++;
     this.offsets[i] = offset;
     this.lens[i] = payloadLen;
     this.times[i] = appendedAt;
+    this.counts[i] = records;
     this.states[i] = state;
   }
 
   pushHole(): void {
-    this.push(0, 0, 0, RECORD_HOLE);
+    this.push(0, 0, 0, 0, RECORD_HOLE);
   }
 
   offset(i: number): number {
@@ -54,6 +57,11 @@ export class RecordIndex {
     return this.times[i] ?? 0;
   }
 
+  /** Telemetry records the entry's payload carries. */
+  records(i: number): number {
+    return this.counts[i] ?? 0;
+  }
+
   state(i: number): RecordState {
     return (this.states[i] ?? RECORD_HOLE) as RecordState;
   }
@@ -62,11 +70,30 @@ export class RecordIndex {
     if (i >= 0 && i < this.n) this.states[i] = s;
   }
 
-  /** Number of live (stored, unacknowledged) records. */
+  /** Number of live (stored, unacknowledged) entries. */
   liveCount(): number {
     let c = 0;
     for (let i = 0; i < this.n; i++) if (this.states[i] === RECORD_LIVE) c++;
     return c;
+  }
+
+  /** Telemetry records in the live entries. */
+  liveRecords(): number {
+    let c = 0;
+    for (let i = 0; i < this.n; i++) if (this.states[i] === RECORD_LIVE) c += this.counts[i]!;
+    return c;
+  }
+
+  /** Telemetry records in every indexed entry (live or acknowledged), and how many entries that is. */
+  indexedRecords(): { entries: number; records: number } {
+    let entries = 0;
+    let records = 0;
+    for (let i = 0; i < this.n; i++) {
+      if (this.states[i] === RECORD_HOLE) continue;
+      entries++;
+      records += this.counts[i]!;
+    }
+    return { entries, records };
   }
 
   private grow(): void {
@@ -77,11 +104,14 @@ export class RecordIndex {
     lens.set(this.lens);
     const times = new Float64Array(cap);
     times.set(this.times);
+    const counts = new Uint32Array(cap);
+    counts.set(this.counts);
     const states = new Uint8Array(cap);
     states.set(this.states);
     this.offsets = offsets;
     this.lens = lens;
     this.times = times;
+    this.counts = counts;
     this.states = states;
   }
 }

@@ -1,7 +1,7 @@
 import type { FileHandle } from 'node:fs/promises';
 import { crc32c } from './crc32c.js';
 import { readFully } from './fs-util.js';
-import { RECORD_HEADER_BYTES, decodeRecordHeader, headerCrcSeed } from './record-format.js';
+import { RECORD_LAYOUT, type RecordLayout } from './record-format.js';
 import { RECORD_ACKED, RECORD_LIVE, RecordIndex } from './record-index.js';
 import type { SeqRange } from './ledger.js';
 
@@ -42,6 +42,13 @@ class ChunkReader {
   }
 }
 
+interface ScannedRecord {
+  readonly seq: number;
+  readonly len: number;
+  readonly time: number;
+  readonly records: number;
+}
+
 export interface SegmentScan {
   /** The valid records (holes where records were lost inside the file). */
   readonly index: RecordIndex;
@@ -67,7 +74,9 @@ export async function scanSegment(
   firstSeq: number,
   maxSeq: number,
   ackedThrough: number,
+  layout: RecordLayout = RECORD_LAYOUT,
 ): Promise<SegmentScan> {
+  const HEADER = layout.headerBytes;
   const reader = new ChunkReader(fh, size);
   const index = new RecordIndex(256);
   const lostInside: SeqRange[] = [];
@@ -75,21 +84,21 @@ export async function scanSegment(
   let prevSeq = firstSeq - 1;
 
   /** Header fields of a valid record at `at` with a seq in [lo, hi], or undefined. */
-  const validAt = async (at: number, lo: number, hi: number): Promise<{ seq: number; len: number; time: number } | undefined> => {
-    const hb = await reader.view(at, RECORD_HEADER_BYTES);
+  const validAt = async (at: number, lo: number, hi: number): Promise<ScannedRecord | undefined> => {
+    const hb = await reader.view(at, HEADER);
     if (!hb) return undefined;
-    const h = decodeRecordHeader(hb, 0);
-    if (at + RECORD_HEADER_BYTES + h.payloadLen > size) return undefined;
+    const h = layout.decode(hb, 0);
+    if (at + HEADER + h.payloadLen > size) return undefined;
     if (h.seq < lo || h.seq > hi || h.seq > maxSeq) return undefined;
-    const seed = headerCrcSeed(hb, 0);
-    const crc = await reader.crc(at + RECORD_HEADER_BYTES, h.payloadLen, seed);
+    const seed = layout.crcSeed(hb, 0);
+    const crc = await reader.crc(at + HEADER, h.payloadLen, seed);
     if (crc !== h.crc) return undefined;
-    return { seq: h.seq, len: h.payloadLen, time: h.appendedAt };
+    return { seq: h.seq, len: h.payloadLen, time: h.appendedAt, records: h.records };
   };
 
-  const add = (at: number, rec: { seq: number; len: number; time: number }): void => {
+  const add = (at: number, rec: ScannedRecord): void => {
     while (firstSeq + index.count < rec.seq) index.pushHole();
-    index.push(at, rec.len, rec.time, rec.seq <= ackedThrough ? RECORD_ACKED : RECORD_LIVE);
+    index.push(at, rec.len, rec.time, rec.records, rec.seq <= ackedThrough ? RECORD_ACKED : RECORD_LIVE);
     prevSeq = rec.seq;
   };
 
@@ -97,23 +106,23 @@ export async function scanSegment(
     const rec = await validAt(pos, prevSeq + 1, prevSeq + 1);
     if (rec) {
       add(pos, rec);
-      pos += RECORD_HEADER_BYTES + rec.len;
+      pos += HEADER + rec.len;
       continue;
     }
-    const found = await resync(reader, size, pos, prevSeq, maxSeq, validAt);
+    const found = await resync(reader, size, pos, prevSeq, maxSeq, HEADER, validAt);
     if (!found) {
       return { index, validEnd: pos, lastSeq: prevSeq, tailBad: true, lostInside };
     }
     if (found.rec.seq > prevSeq + 1) lostInside.push([prevSeq + 1, found.rec.seq - 1]);
     add(found.at, found.rec);
-    pos = found.at + RECORD_HEADER_BYTES + found.rec.len;
+    pos = found.at + HEADER + found.rec.len;
   }
   return { index, validEnd: pos, lastSeq: prevSeq, tailBad: false, lostInside };
 }
 
 /**
  * Finds the next valid record after a bad one at `badAt`. A record found `d` bytes further can follow
- * at most d / RECORD_HEADER_BYTES lost records, which bounds the seqs worth checking; the CRC is only
+ * at most d / HEADER lost records, which bounds the seqs worth checking; the CRC is only
  * computed for positions passing that cheap test.
  */
 async function resync(
@@ -122,21 +131,22 @@ async function resync(
   badAt: number,
   prevSeq: number,
   maxSeq: number,
-  validAt: (at: number, lo: number, hi: number) => Promise<{ seq: number; len: number; time: number } | undefined>,
-): Promise<{ at: number; rec: { seq: number; len: number; time: number } } | undefined> {
+  HEADER: number,
+  validAt: (at: number, lo: number, hi: number) => Promise<ScannedRecord | undefined>,
+): Promise<{ at: number; rec: ScannedRecord } | undefined> {
   let p = badAt + 1;
-  while (p + RECORD_HEADER_BYTES <= size) {
+  while (p + HEADER <= size) {
     const span = Math.min(CHUNK_BYTES, size - p);
     const chunk = await reader.view(p, span);
     if (!chunk) return undefined;
-    const last = chunk.length - RECORD_HEADER_BYTES;
+    const last = chunk.length - HEADER;
     let candidate = -1;
     for (let k = 0; k <= last; k++) {
       const at = p + k;
       const len = chunk.readUInt32LE(k);
-      if (at + RECORD_HEADER_BYTES + len > size) continue;
+      if (at + HEADER + len > size) continue;
       const seq = chunk.readUInt32LE(k + 8) + chunk.readUInt32LE(k + 12) * TWO_POW_32;
-      const hi = Math.min(maxSeq, prevSeq + 1 + Math.floor((at - badAt) / RECORD_HEADER_BYTES));
+      const hi = Math.min(maxSeq, prevSeq + 1 + Math.floor((at - badAt) / HEADER));
       if (seq > prevSeq && seq <= hi) {
         candidate = at;
         break;
@@ -146,7 +156,7 @@ async function resync(
       p += last + 1;
       continue;
     }
-    const hi = Math.min(maxSeq, prevSeq + 1 + Math.floor((candidate - badAt) / RECORD_HEADER_BYTES));
+    const hi = Math.min(maxSeq, prevSeq + 1 + Math.floor((candidate - badAt) / HEADER));
     const rec = await validAt(candidate, prevSeq + 1, hi);
     if (rec) return { at: candidate, rec };
     p = candidate + 1;

@@ -1,3 +1,4 @@
+import type { Clock } from '../ports/clock.js';
 import type { Logger } from '../telemetry/logger.js';
 
 export type FsyncPolicy =
@@ -12,10 +13,17 @@ export type FullPolicy =
   /** `append` waits until space is freed by acknowledgements: backpressure reaches the sources. */
   | 'block'
   /** The oldest segment is deleted (acknowledged or not) to make room; the loss is counted and logged. */
-  | 'drop_oldest';
+  | 'drop_oldest'
+  /** New payloads are refused (counted and logged) while the queue is full; what it holds is kept. */
+  | 'drop_newest';
 
-/** Why records left the queue without being acknowledged. */
-export type QueueDropReason = 'corrupt' | 'full' | 'expired' | 'too_large';
+/**
+ * Why records left the queue without being acknowledged (or never entered it): 'corrupt' (found damaged
+ * or missing), 'full' (the full policy dropped them: maxBytes reached), 'no_space' (the full policy
+ * dropped them because the device was full or below the free-space floor), 'expired' (older than
+ * `maxAgeMs`), 'too_large' (larger than the queue can ever hold; counted by the caller).
+ */
+export type QueueDropReason = 'corrupt' | 'full' | 'no_space' | 'expired' | 'too_large';
 
 export interface DiskQueueOptions {
   /** Directory owned by this queue (created if missing). */
@@ -33,19 +41,36 @@ export interface DiskQueueOptions {
    * records stay until acknowledged (or dropped by the full policy).
    */
   readonly maxAgeMs?: number;
-  readonly log: Logger;
   /**
-   * Called when records are dropped: 'corrupt' (found damaged or missing, on recovery or on read),
-   * 'full' (removed by the drop_oldest policy) or 'expired' (older than `maxAgeMs`). The queue never
-   * reports 'too_large' itself: an oversized payload makes `append` reject, and the caller counts it.
+   * Free-space floor: the queue treats its device as full (its `fullPolicy` applies) while writing would
+   * leave less than this many bytes free, so that its own backlog never takes the device to zero.
+   * The effective floor is the smaller of this and `minFreePercent` of the device. 0: no floor.
    */
-  readonly onDrop?: (count: number, reason: QueueDropReason) => void;
+  readonly minFreeBytes?: number;
+  /** Free-space floor as a percentage of the device's size (see `minFreeBytes`). 0: no floor. */
+  readonly minFreePercent?: number;
+  readonly log: Logger;
+  /** Time source for append times and the age policy (default: the system clock). */
+  readonly clock?: Clock;
+  /**
+   * Called when records are dropped, with the number of telemetry records (see QueueDropReason). The
+   * queue never reports 'too_large' itself: an oversized payload makes `append` reject, and the caller
+   * counts it.
+   */
+  readonly onDrop?: (records: number, reason: QueueDropReason) => void;
+  /**
+   * Counts the telemetry records in a payload of a segment written by an older version (whose records
+   * do not carry their count), while it is converted on open. Default: 1 per payload.
+   */
+  readonly recordsOfLegacyPayload?: (payload: Buffer) => number;
 }
 
-/** One stored record: a payload with its sequence number. */
+/** One stored entry: a payload with its sequence number. */
 export interface QueueEntry {
   readonly seq: number;
   readonly payload: Buffer;
+  /** Telemetry records the payload carries, as given to `append`. */
+  readonly records: number;
   /** When the record was appended (ms since the epoch), kept in the record header. */
   readonly appendedAt: number;
 }
@@ -53,8 +78,14 @@ export interface QueueEntry {
 export interface QueueStats {
   /** Bytes of the segment files on disk. */
   readonly bytes: number;
-  /** Unacknowledged records. */
+  /** Telemetry records in the unacknowledged entries. */
   readonly records: number;
+  /** Unacknowledged entries (payloads). */
+  readonly entries: number;
+  /** True while writes are held (or dropped, per the full policy) because the device is full or below the floor. */
+  readonly noSpace: boolean;
+  /** Free bytes on the queue's device at the last check (undefined where the OS does not say). */
+  readonly deviceFreeBytes: number | undefined;
   /** Append time of the oldest unacknowledged record, or undefined when empty. */
   readonly oldestAppendedAt: number | undefined;
   readonly nextSeq: number;
@@ -62,22 +93,34 @@ export interface QueueStats {
 }
 
 export interface RecoveryReport {
-  /** Records replayed (unacknowledged at the last stop). */
+  /** Telemetry records replayed (unacknowledged at the last stop). */
   readonly replayed: number;
-  /** Records lost to corruption or truncation. */
+  /** Telemetry records lost to corruption or truncation (see `corruptEstimated`). */
   readonly corrupt: number;
-  /** Segment files that could not be read at all. */
+  /** Entries (payloads) lost to corruption or truncation. */
+  readonly corruptEntries: number;
+  /**
+   * True when some lost entries could not be read at all, so their record count is estimated from the
+   * entries that could (their average).
+   */
+  readonly corruptEstimated: boolean;
+  /** Segment files found damaged: unreadable, or holding damaged records (counted as lost once). */
   readonly badSegments: number;
+  /** Segment files of an older layout converted on open. */
+  readonly converted: number;
 }
 
 /**
  * A durable, bounded FIFO of opaque payloads (one batch each) with acknowledgements.
  *
- * - `append` stores a payload and resolves to its seq once the payload is as durable as the fsync
- *   policy says. It rejects with OMA_ERR_BUFFER_FULL when the payload can never fit (larger than
- *   maxBytes or segmentMaxBytes minus the record header), and with OMA_ERR_BUFFER_CLOSED after close.
- *   Its `signal` applies while it waits for space ('block'); once admitted, the write completes.
- *   The payload must not be modified until the promise settles.
+ * - `append` stores a payload carrying `records` telemetry records and resolves to its seq once the
+ *   payload is as durable as the fsync policy says. It rejects with OMA_ERR_BUFFER_TOO_LARGE when the
+ *   payload can never fit (larger than maxBytes or segmentMaxBytes minus the record header), and with
+ *   OMA_ERR_BUFFER_CLOSED after close. It waits while the queue is full ('block'), also when its device
+ *   is full or below the free-space floor: a full disk is backpressure, never an error. Its `signal`
+ *   applies while it waits for space; once admitted, the write completes. Under 'drop_newest' a payload
+ *   that does not fit resolves to 0 (not stored, counted). The payload must not be modified until the
+ *   promise settles.
  * - `read` hands out the next unread record (waits when none, until `signal` aborts or the queue closes);
  *   records handed out and not acked are handed out again only after a restart (the reader owns retry).
  *   The returned payload is a copy the caller owns.
@@ -88,7 +131,7 @@ export interface RecoveryReport {
  */
 export interface DiskQueue {
   readonly recovery: RecoveryReport;
-  append(payload: Buffer, signal?: AbortSignal): Promise<number>;
+  append(payload: Buffer, records: number, signal?: AbortSignal): Promise<number>;
   read(signal?: AbortSignal): Promise<QueueEntry | undefined>;
   ack(seq: number): void;
   stats(): QueueStats;

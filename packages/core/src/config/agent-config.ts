@@ -30,9 +30,20 @@ export const queueConfigSchema = z
       .default(5)
       .describe('Policy interval: how long the fsync waits after an append for others to share it (group commit); a source waits this long plus the fsync per batch.'),
     fullPolicy: z
-      .enum(['block', 'drop_oldest'])
+      .enum(['block', 'drop_oldest', 'drop_newest'])
       .default('block')
-      .describe('When the queue is full: block (sources wait) or drop_oldest (delete the oldest segment, counted).'),
+      .describe(
+        'When the queue is full (maxBytes reached, or its device full or below the free-space floor): block (sources wait, nothing is dropped), drop_oldest (delete the oldest segment, counted) or drop_newest (refuse new batches, counted). Only the dropping policies keep one destination\'s full queue from holding up the others.',
+      ),
+    minFreeBytes: bytesSchema
+      .default(1024 * 1024 * 1024)
+      .describe('Free-space floor: the queue behaves as full while writing would leave less than the smaller of this and minFreePercent of its device free. 0 turns the floor off.'),
+    minFreePercent: z
+      .number()
+      .min(0)
+      .max(100)
+      .default(5)
+      .describe('Free-space floor as a percentage of the device size (see minFreeBytes). 0 turns the floor off.'),
     maxAgeMs: durationMsSchema
       .default(0)
       .describe(

@@ -118,7 +118,7 @@ describe('pipeline', () => {
     expect(st.tables).toEqual(expect.arrayContaining([expect.objectContaining({ table: 'Heartbeat', in: 2 })]));
     expect(metricsRegistry.find('oma_component_discarded_records_total')?.sum({ reason: 'no_destination' })).toBe(1);
     expect(metricsRegistry.find('oma_component_discarded_records_total')?.sum({ reason: 'filtered' })).toBe(1);
-    await vi.waitFor(() => expect(pipeline.status().destinations[0]!.queueBatches).toBe(0));
+    await vi.waitFor(() => expect(pipeline.status().destinations[0]!.queueRecords).toBe(0));
     await pipeline.stop(1000);
   });
 
@@ -151,7 +151,7 @@ describe('pipeline', () => {
     await vi.waitFor(() => expect(sink.state.received.map((b) => b.records.length)).toEqual([1, 1, 2]));
     // A late settle from the replaced instance is ignored (no double ack).
     sink.state.held[0]!.ack.settle('delivered');
-    await vi.waitFor(() => expect(pipeline.status().destinations[0]!.queueBatches).toBe(0));
+    await vi.waitFor(() => expect(pipeline.status().destinations[0]!.queueRecords).toBe(0));
     expect(metricsRegistry.find('oma_component_restarts_total')?.sum()).toBe(1);
     await pipeline.stop(1000);
   });

@@ -42,8 +42,12 @@ export interface TableStatus {
 export interface DestinationStatus {
   readonly id: string;
   readonly queueBytes: number;
-  readonly queueBatches: number;
+  /** Telemetry records waiting in the queue. */
+  readonly queueRecords: number;
   readonly oldestAgeSec: number;
+  /** The queue's device is full or below its free-space floor. */
+  readonly noSpace: boolean;
+  readonly deviceFreeBytes: number | undefined;
   readonly healthy: boolean;
   readonly detail?: string;
 }
@@ -133,12 +137,19 @@ export class Pipeline {
         fsyncIntervalMs: d.queue.fsyncIntervalMs,
         fullPolicy: d.queue.fullPolicy,
         maxAgeMs: d.queue.maxAgeMs,
+        minFreeBytes: d.queue.minFreeBytes,
+        minFreePercent: d.queue.minFreePercent,
+        clock: this.clock,
         log: ctx.log.child({ stage: 'queue' }),
         onDrop: (count, reason) => this.metrics.recordsDropped.inc({ ...ctx.labels, reason: `queue_${reason}` }, count),
+        recordsOfLegacyPayload: (payload) => decodeBatch(payload).r.length,
       });
       const r = queue.recovery;
-      if (r.replayed > 0 || r.corrupt > 0) {
-        ctx.log.info({ count: r.replayed, corrupt: r.corrupt, badSegments: r.badSegments }, 'queue recovered');
+      if (r.replayed > 0 || r.corrupt > 0 || r.badSegments > 0) {
+        ctx.log.info(
+          { count: r.replayed, corrupt: r.corrupt, corruptEntries: r.corruptEntries, corruptEstimated: r.corruptEstimated, badSegments: r.badSegments },
+          'queue recovered',
+        );
       }
       this.destinations.push(new DestinationRunner(d, def, resolved.options, queue, ctx, backoff));
     }
@@ -174,9 +185,9 @@ export class Pipeline {
     await Promise.all(
       targets.map(async (d) => {
         try {
-          await d.queue.append(payload, signal);
+          await d.queue.append(payload, batch.records.length, signal);
         } catch (err) {
-          if (isAgentError(err) && err.code === 'OMA_ERR_BUFFER_FULL') {
+          if (isAgentError(err) && err.code === 'OMA_ERR_BUFFER_TOO_LARGE') {
             // A batch that can never fit: counted and logged, not retried forever.
             this.metrics.recordsDropped.inc({ ...d.ctx.labels, reason: 'too_large' }, batch.records.length);
             d.ctx.log.error({ err, count: batch.records.length, bytes: payload.length, source: source.id }, 'batch dropped: larger than the queue accepts');
@@ -217,6 +228,8 @@ export class Pipeline {
       const st = d.queue.stats();
       this.metrics.queueBytes.set(d.ctx.labels, st.bytes);
       this.metrics.queueRecords.set(d.ctx.labels, st.records);
+      this.metrics.queueNoSpace.set(d.ctx.labels, st.noSpace ? 1 : 0);
+      if (st.deviceFreeBytes !== undefined) this.metrics.queueDeviceFree.set(d.ctx.labels, st.deviceFreeBytes);
       this.metrics.queueOldestAge.set(d.ctx.labels, st.oldestAppendedAt === undefined ? 0 : Math.max(0, (now - st.oldestAppendedAt) / 1000));
     }
   }
@@ -337,8 +350,10 @@ class DestinationRunner {
     return {
       id: this.config.id,
       queueBytes: st.bytes,
-      queueBatches: st.records,
+      queueRecords: st.records,
       oldestAgeSec: st.oldestAppendedAt === undefined ? 0 : Math.max(0, Math.round((now - st.oldestAppendedAt) / 1000)),
+      noSpace: st.noSpace,
+      deviceFreeBytes: st.deviceFreeBytes,
       healthy: h.healthy,
       ...(h.detail ? { detail: h.detail } : {}),
     };

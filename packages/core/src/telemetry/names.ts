@@ -16,8 +16,12 @@ export interface AgentMetrics {
   readonly httpResponses: Counter;
   /** Bytes in each destination's durable queue. */
   readonly queueBytes: Gauge;
-  /** Unacknowledged records in each destination's durable queue. */
+  /** Telemetry records in the unacknowledged entries of each destination's durable queue. */
   readonly queueRecords: Gauge;
+  /** 1 while a destination's queue device is full or below its free-space floor. */
+  readonly queueNoSpace: Gauge;
+  /** Free bytes on a destination's queue device at the last check. */
+  readonly queueDeviceFree: Gauge;
   /** Age of the oldest unacknowledged record, seconds. */
   readonly queueOldestAge: Gauge;
   /** Component restarts after a failure. */
@@ -33,8 +37,10 @@ export function agentMetrics(reg: MetricsRegistry): AgentMetrics {
     retries: reg.counter('oma_sink_retries_total', 'Requests sent again after a retryable failure.'),
     httpResponses: reg.counter('oma_sink_http_responses_total', 'HTTP responses received, by status.'),
     queueBytes: reg.gauge('oma_buffer_byte_size', 'Bytes held in the durable queue.'),
-    queueRecords: reg.gauge('oma_buffer_records', 'Unacknowledged records (batches) in the durable queue.'),
-    queueOldestAge: reg.gauge('oma_buffer_oldest_age_seconds', 'Age of the oldest unacknowledged batch.'),
+    queueRecords: reg.gauge('oma_buffer_records', 'Telemetry records waiting in the durable queue (not yet acknowledged by the destination).'),
+    queueNoSpace: reg.gauge('oma_buffer_no_space', '1 while the durable queue device is full or below the free-space floor (the full policy applies).'),
+    queueDeviceFree: reg.gauge('oma_buffer_device_free_bytes', 'Free bytes on the durable queue device at the last check.'),
+    queueOldestAge: reg.gauge('oma_buffer_oldest_age_seconds', 'Age of the oldest unacknowledged record in the durable queue.'),
     restarts: reg.counter('oma_component_restarts_total', 'Component restarts after a failure.'),
   };
 }
