@@ -145,6 +145,24 @@ describe('a full device is backpressure, never a loss', () => {
     expect(q.stats().records).toBe(3);
   });
 
+  it('an append aborted while its write is held for space is withdrawn: no hang, no loss reported, later writes go on', async () => {
+    const drops: Array<[number, string]> = [];
+    const q = await openQueue({ onDrop: (n, r) => drops.push([n, r]) });
+    device.full = true;
+    const ctrl = new AbortController();
+    const p = q.append(payload(0), 5, ctrl.signal);
+    await vi.waitFor(() => expect(q.stats().noSpace).toBe(true));
+    ctrl.abort(new Error('source stopping'));
+    await expect(p).rejects.toThrow('source stopping');
+    device.full = false;
+    expect(await q.append(payload(1), 3)).toBe(2);
+    expect((await q.read())!.records).toBe(3);
+    await q.close();
+    const again = await openQueue({ onDrop: (n, r) => drops.push([n, r]) });
+    expect(again.recovery).toMatchObject({ replayed: 3, corrupt: 0, badSegments: 0 });
+    expect(drops).toEqual([]);
+  });
+
   it('closing while writes are held fails them (never stored, so no position moves) instead of hanging', async () => {
     const q = await openQueue();
     device.full = true;

@@ -76,6 +76,8 @@ interface PendingWrite {
   readonly resolve: (seq: number) => void;
   readonly reject: (err: unknown) => void;
   seg?: Segment;
+  /** The append's signal: it still applies while the write is held for lack of space. */
+  readonly signal: AbortSignal | undefined;
 }
 
 interface BlockedAppend {
@@ -307,7 +309,8 @@ class FileDiskQueue implements DiskQueue {
         continue;
       }
       const { scan, seg } = scanned;
-      if (scan.tailBad || scan.lostInside.length > 0) badSegments++;
+      // Gaps already accounted for (withdrawn or failed appends, earlier losses) are no damage.
+      if (scan.tailBad || scan.lostInside.some(([a, b]) => uncovered(Math.max(a, acked + 1), b, counted).length > 0)) badSegments++;
       for (const [a, b] of scan.lostInside) lose(a, b);
       prevEnd = Math.max(prevEnd, scan.lastSeq);
       tailBad = scan.tailBad;
@@ -454,7 +457,7 @@ class FileDiskQueue implements DiskQueue {
     }
     if (signal?.aborted) return Promise.reject(signal.reason as Error);
     if (this.opts.fullPolicy === 'drop_oldest' || (this.blocked.length === 0 && this.fits(bytes))) {
-      return this.admit(payload, records, bytes);
+      return this.admit(payload, records, bytes, signal);
     }
     if (this.opts.fullPolicy === 'drop_newest') {
       this.refuseNewest(records, this.spaceLowSince !== undefined ? 'no_space' : 'full');
@@ -495,15 +498,57 @@ class FileDiskQueue implements DiskQueue {
   }
 
   /** Assigns the seq and queues the write; the promise settles per the fsync policy. */
-  private admit(payload: Uint8Array, records: number, bytes: number): Promise<number> {
+  private admit(payload: Uint8Array, records: number, bytes: number, signal: AbortSignal | undefined): Promise<number> {
     const seq = this.nextSeq++;
     const appendedAt = this.clock.now();
     const header = encodeRecordHeader(seq, appendedAt, records, payload);
     this.pendingBytes += bytes;
     return new Promise<number>((resolve, reject) => {
-      this.pendingWrites.push({ seq, header, payload, records, bytes, appendedAt, resolve, reject });
+      let w: PendingWrite | undefined;
+      const onAbort = (): void => {
+        if (w) this.withdraw(w);
+      };
+      const done = (): void => signal?.removeEventListener('abort', onAbort);
+      w = {
+        seq,
+        header,
+        payload,
+        records,
+        bytes,
+        appendedAt,
+        signal,
+        resolve: (s) => (done(), resolve(s)),
+        reject: (e) => (done(), reject(e)),
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.pendingWrites.push(w);
       this.kickWriter();
     });
+  }
+
+  /**
+   * An aborted append whose write is still waiting (held for lack of space, or queued behind others):
+   * taken back, never stored (its seq is accounted as a known gap, not a loss). A write already under
+   * way completes.
+   */
+  private withdraw(w: PendingWrite): void {
+    const i = this.pendingWrites.indexOf(w);
+    if (i < 0) return;
+    this.pendingWrites.splice(i, 1);
+    this.pendingBytes -= w.bytes;
+    w.payload = EMPTY;
+    this.addLostRange(w.seq, w.seq);
+    // A flush waiting for this write now waits for the one before it (or for nothing).
+    const before = this.pendingWrites[i - 1]?.seq ?? this.inflightLastSeq;
+    const keep: Array<{ seq: number; resolve: () => void }> = [];
+    for (const b of this.writeBarriers) {
+      if (b.seq !== w.seq) keep.push(b);
+      else if (before === undefined) b.resolve();
+      else keep.push({ seq: before, resolve: b.resolve });
+    }
+    this.writeBarriers = keep;
+    w.reject(w.signal?.reason ?? closedError());
+    this.processBlocked();
   }
 
   /** Admits blocked appends, in order, while they fit. */
@@ -519,7 +564,7 @@ class FileDiskQueue implements DiskQueue {
       if (!this.fits(b.bytes)) break;
       this.blocked.shift();
       if (b.onAbort) b.signal?.removeEventListener('abort', b.onAbort);
-      b.resolve(this.admit(b.payload, b.records, b.bytes));
+      b.resolve(this.admit(b.payload, b.records, b.bytes, b.signal));
     }
     if (this.blocked.length > 0 && !this.closing) this.sealIfReclaimable();
   }
@@ -679,6 +724,8 @@ class FileDiskQueue implements DiskQueue {
         // Not stored: cut back what part of it was written, and put it back at the head of the line.
         await fh?.truncate(base).catch(() => undefined);
         this.pendingWrites.unshift(...batch);
+        // Appends aborted while this write was under way are not waited for.
+        for (const w of batch) if (w.signal?.aborted) this.withdraw(w);
         await this.outOfSpace(err);
         return;
       }

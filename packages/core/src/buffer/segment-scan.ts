@@ -103,8 +103,11 @@ export async function scanSegment(
   };
 
   while (pos < size) {
-    const rec = await validAt(pos, prevSeq + 1, prevSeq + 1);
+    // The next seq, or a later one right here: seqs whose appends were withdrawn or failed before they
+    // were written leave a gap in the numbering but not in the bytes (the ledger knows those gaps).
+    const rec = (await validAt(pos, prevSeq + 1, prevSeq + 1)) ?? (await validAt(pos, prevSeq + 2, maxSeq));
     if (rec) {
+      if (rec.seq > prevSeq + 1) lostInside.push([prevSeq + 1, rec.seq - 1]);
       add(pos, rec);
       pos += HEADER + rec.len;
       continue;
