@@ -364,8 +364,8 @@ class DestinationRunner {
     try {
       decoded = decodeBatch(entry.payload);
     } catch (err) {
-      this.ctx.metrics.recordsDropped.inc({ ...this.ctx.labels, reason: 'undecodable' });
-      this.ctx.log.error({ err, seq: entry.seq }, 'queued batch cannot be decoded; dropped');
+      this.ctx.metrics.recordsDropped.inc({ ...this.ctx.labels, reason: 'undecodable' }, entry.records);
+      this.ctx.log.error({ err, seq: entry.seq, count: entry.records }, 'queued batch cannot be decoded; dropped');
       this.queue.ack(entry.seq);
       return undefined;
     }
