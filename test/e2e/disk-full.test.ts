@@ -69,7 +69,12 @@ async function stopWithin(agent: OmaProcess, ms: number): Promise<number | null>
  * /healthz, its status line and SIGTERM, starts again on the still-full device, and once the
  * destination is back every line arrives exactly once.
  */
-describe('a full disk', () => {
+describe.each([
+  { device: 'stopped at the free-space floor', queueYaml: [] as string[] },
+  // Another process filled the device: the queue's writes, its ledger, the checkpoints and the log file all
+  // meet ENOSPC.
+  { device: 'full to the last byte (floor off)', queueYaml: ['    queue: { minFreeBytes: 0 }'] },
+])('a full disk ($device)', ({ queueYaml }) => {
   const sc = useScenario('oma-e2e-diskfull-');
   const dataDir = sc.path('data');
   mkdirSync(dataDir);
@@ -96,6 +101,7 @@ describe('a full disk', () => {
           customLogYaml('app', 'DiskFull_CL', `${logDir}/*.log`),
           'destinations:',
           destinationYaml(ws),
+          ...queueYaml,
           '',
         ].join('\n'),
       );
