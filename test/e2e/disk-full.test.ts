@@ -56,7 +56,7 @@ async function metric(url: string, name: string): Promise<number | undefined> {
 /** Stops the agent with SIGTERM; it must be gone within its stop deadline (10 s) plus a margin. */
 async function stopWithin(agent: OmaProcess, ms: number): Promise<number | null> {
   const t0 = Date.now();
-  const exit = await Promise.race([agent.kill('SIGTERM'), new Promise<undefined>((r) => setTimeout(r, ms).unref())]);
+  const exit = await Promise.race([agent.kill('SIGTERM'), new Promise<undefined>((r) => setTimeout(() => r(undefined), ms).unref())]);
   expect(exit, `the agent answered SIGTERM within ${ms} ms; its last lines:\n${agent.stderr.slice(-4000)}`).toBeDefined();
   expect(Date.now() - t0).toBeLessThan(ms);
   return exit!.code;
