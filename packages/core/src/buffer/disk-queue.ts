@@ -504,12 +504,9 @@ class FileDiskQueue implements DiskQueue {
     const header = encodeRecordHeader(seq, appendedAt, records, payload);
     this.pendingBytes += bytes;
     return new Promise<number>((resolve, reject) => {
-      let w: PendingWrite | undefined;
-      const onAbort = (): void => {
-        if (w) this.withdraw(w);
-      };
+      const onAbort = (): void => this.withdraw(w);
       const done = (): void => signal?.removeEventListener('abort', onAbort);
-      w = {
+      const w: PendingWrite = {
         seq,
         header,
         payload,
@@ -518,7 +515,7 @@ class FileDiskQueue implements DiskQueue {
         appendedAt,
         signal,
         resolve: (s) => (done(), resolve(s)),
-        reject: (e) => (done(), reject(e)),
+        reject: (e) => (done(), reject(e as Error)),
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       this.pendingWrites.push(w);
