@@ -515,7 +515,7 @@ class FileDiskQueue implements DiskQueue {
         appendedAt,
         signal,
         resolve: (s) => (done(), resolve(s)),
-        reject: (e) => (done(), reject(e)),
+        reject: (e) => (done(), reject(e instanceof Error ? e : new Error(String(e)))),
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       this.pendingWrites.push(w);
