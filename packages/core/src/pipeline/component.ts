@@ -32,16 +32,30 @@ export interface SourceContext extends ComponentContext {
   /**
    * Hands a batch to the pipeline. Resolves once every destination queue holds it durably (per the
    * queue's fsync policy); only then may the source persist its read position. Waits while a queue is
-   * full under the `block` policy: this is the backpressure a source feels. Rejects when `signal`
-   * aborts or the pipeline stops.
+   * full under the `block` policy: this is the backpressure a source feels (one destination with a full
+   * queue holds the source for all of them). A failed write to one queue is retried for that queue
+   * alone, so a batch never goes twice into a queue. Rejects when `signal` aborts or the pipeline
+   * stops; the queues that took the batch by then keep it.
    */
   emit(batch: RecordBatch, signal?: AbortSignal): Promise<void>;
+  /**
+   * Reports a failure after `start` resolved that the source cannot recover from by itself (its reader
+   * loop died, an exception escaped a timer or handler). The pipeline then stops this instance, counts
+   * the error (`oma_component_errors_total{stage="run"}`) and the restart, logs it, and starts a new
+   * instance (from the saved positions) after a capped exponential backoff, as for a failed start.
+   * Errors the source handles itself (a file to retry later) are not reported here. Calls from an
+   * instance that was already replaced or stopped are ignored. Never throws.
+   */
+  fail(err: unknown): void;
   /** Persisted positions (file offsets, cursors, bookmarks) of this source. */
   readonly checkpoints: CheckpointStore;
 }
 
 export interface Source {
-  /** Starts collecting; resolves once running (errors after that go to `onError`). */
+  /**
+   * Starts collecting; resolves once running. A rejection is a failed start (retried with backoff);
+   * failures after that go to `ctx.fail`.
+   */
   start(): Promise<void>;
   /** Stops collecting; when it resolves, no further `emit` happens and positions are saved. */
   stop(signal: AbortSignal): Promise<void>;

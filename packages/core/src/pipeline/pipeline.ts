@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { openDiskQueue } from '../buffer/index.js';
-import type { DiskQueue, QueueEntry } from '../buffer/types.js';
+import type { DiskQueue, DiskQueueOptions, QueueEntry } from '../buffer/types.js';
 import { FileCheckpointStore } from '../checkpoint/checkpoint-store.js';
 import type { AgentConfig, DestinationConfig, SourceConfig } from '../config/agent-config.js';
 import { errorType, isAgentError } from '../errors.js';
@@ -11,7 +11,7 @@ import type { HostDescription } from '../ports/host-info.js';
 import { RateLimitedLog, type Logger } from '../telemetry/logger.js';
 import type { MetricsRegistry } from '../telemetry/metrics.js';
 import { agentMetrics, type AgentMetrics } from '../telemetry/names.js';
-import { backoffWithJitterMs } from '../http/backoff.js';
+import { backoffWithJitterMs, type BackoffOptions } from '../http/backoff.js';
 import type { Batch } from './batch.js';
 import type { ComponentContext, Processor, Sink, SinkDefinition, Source, SourceDefinition } from './component.js';
 import type { ComponentRegistry } from './registry.js';
@@ -31,7 +31,16 @@ export interface PipelineOptions {
   readonly resolveDestination?: (d: DestinationConfig) => { type: string; options: unknown };
   /** Backoff bounds for restarting failed components. */
   readonly restartBackoff?: { initialDelayMs: number; maxDelayMs: number };
+  /** Backoff bounds for retrying a failed append to one destination's queue. */
+  readonly appendBackoff?: { initialDelayMs: number; maxDelayMs: number };
+  /** Opens a destination's durable queue (default: `openDiskQueue`). */
+  readonly openQueue?: (opts: DiskQueueOptions) => Promise<DiskQueue>;
 }
+
+const DEFAULT_RESTART_BACKOFF = { initialDelayMs: 1000, maxDelayMs: 60_000 };
+const DEFAULT_APPEND_BACKOFF = { initialDelayMs: 100, maxDelayMs: 10_000 };
+/** How long a source that reported a failure gets to stop before it is replaced. */
+const FAILED_SOURCE_STOP_MS = 5000;
 
 export interface TableStatus {
   readonly table: string;
@@ -87,6 +96,8 @@ export class Pipeline {
   private readonly destinations: DestinationRunner[] = [];
   private readonly sources: SourceRunner[] = [];
   private stopping = false;
+  /** Aborted once sources had their time to stop: appends still retrying then give up. */
+  private readonly halt = new AbortController();
 
   private constructor(private readonly opts: PipelineOptions) {
     this.metrics = agentMetrics(opts.metricsRegistry);
@@ -121,7 +132,9 @@ export class Pipeline {
 
   private async startAll(): Promise<void> {
     const { config } = this.opts;
-    const backoff = this.opts.restartBackoff ?? { initialDelayMs: 1000, maxDelayMs: 60_000 };
+    const backoff = this.opts.restartBackoff ?? DEFAULT_RESTART_BACKOFF;
+    const appendBackoff = this.opts.appendBackoff ?? DEFAULT_APPEND_BACKOFF;
+    const openQueue = this.opts.openQueue ?? openDiskQueue;
     for (const d of config.destinations) {
       const resolved = this.opts.registry.sink(d.type) ? { type: d.type, options: d.options } : this.opts.resolveDestination?.(d);
       const def = resolved && this.opts.registry.sink(resolved.type);
@@ -129,7 +142,7 @@ export class Pipeline {
       const stateDir = join(config.dataDir, 'state', 'destinations', d.id);
       await mkdir(stateDir, { recursive: true });
       const ctx = this.context(d.id, resolved.type, 'sink', stateDir);
-      const queue = await openDiskQueue({
+      const queue = await openQueue({
         dir: join(config.dataDir, 'queues', d.id),
         maxBytes: d.queue.maxBytes,
         segmentMaxBytes: d.queue.segmentMaxBytes,
@@ -151,7 +164,7 @@ export class Pipeline {
           'queue recovered',
         );
       }
-      this.destinations.push(new DestinationRunner(d, def, resolved.options, queue, ctx, backoff));
+      this.destinations.push(new DestinationRunner(d, def, resolved.options, queue, ctx, backoff, appendBackoff));
     }
     for (const runner of this.destinations) runner.start();
 
@@ -171,7 +184,13 @@ export class Pipeline {
     for (const s of this.sources) s.start();
   }
 
-  /** Puts a source's batch (after its processors) into the queue of every destination that takes its table. */
+  /**
+   * Puts a source's batch (after its processors) into the queue of every destination that takes its
+   * table. Each queue is appended to on its own, with its own retries, so a failed write to one queue
+   * never makes the batch go twice into another: the returned promise resolves once every target holds
+   * the batch (or dropped it as too large for it), and rejects only when `signal` aborts, a queue is
+   * closed or the pipeline stops; the queues that took the batch by then keep it.
+   */
   private async route(source: SourceConfig, ctx: ComponentContext, batch: RecordBatch, signal?: AbortSignal): Promise<void> {
     if (this.stopping) throw new Error('pipeline is stopping');
     if (batch.records.length === 0) return;
@@ -182,21 +201,9 @@ export class Pipeline {
       return;
     }
     const payload = encodeBatch(batch);
-    await Promise.all(
-      targets.map(async (d) => {
-        try {
-          await d.queue.append(payload, batch.records.length, signal);
-        } catch (err) {
-          if (isAgentError(err) && err.code === 'OMA_ERR_BUFFER_TOO_LARGE') {
-            // A batch that can never fit: counted and logged, not retried forever.
-            this.metrics.recordsDropped.inc({ ...d.ctx.labels, reason: 'too_large' }, batch.records.length);
-            d.ctx.log.error({ err, count: batch.records.length, bytes: payload.length, source: source.id }, 'batch dropped: larger than the queue accepts');
-            return;
-          }
-          throw err;
-        }
-      }),
-    );
+    const results = await Promise.allSettled(targets.map((d) => d.store(payload, batch.records.length, source.id, signal, this.halt.signal)));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 
   status(): PipelineStatus {
@@ -247,7 +254,12 @@ export class Pipeline {
     this.stopping = true;
     const deadline = AbortSignal.timeout(Math.max(1, deadlineMs));
     const started = this.clock.now();
-    await Promise.allSettled(this.sources.map((s) => s.stop(AbortSignal.timeout(Math.max(1, deadlineMs / 2)))));
+    const sourcesDeadline = AbortSignal.timeout(Math.max(1, deadlineMs / 2));
+    const halt = (): void => this.halt.abort(new Error('pipeline is stopping'));
+    sourcesDeadline.addEventListener('abort', halt, { once: true });
+    await Promise.allSettled(this.sources.map((s) => s.stop(sourcesDeadline)));
+    sourcesDeadline.removeEventListener('abort', halt);
+    halt();
     await Promise.allSettled(this.destinations.map((d) => d.queue.flush()));
     await Promise.allSettled(this.destinations.map((d) => d.stop(deadline)));
     await Promise.allSettled(this.destinations.map((d) => d.queue.close()));
@@ -255,11 +267,29 @@ export class Pipeline {
   }
 }
 
-/** Runs one source; restarts it with backoff when it fails to start. */
+/**
+ * True for an append refused because the payload can never fit the queue. (A full device is not an
+ * error: the queue holds the write until there is space.)
+ */
+function isTooLarge(err: unknown): boolean {
+  return isAgentError(err) && err.code === 'OMA_ERR_BUFFER_TOO_LARGE';
+}
+
+/** Resolves when `signal` aborts. */
+function aborted(signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+}
+
+/**
+ * Runs one source. Restarts it with capped backoff when it fails to start, and when it reports a
+ * failure after start through `ctx.fail` (the failed instance is stopped first, then replaced).
+ */
 class SourceRunner {
   private source: Source | undefined;
   private readonly abort = new AbortController();
-  private starting: Promise<void> | undefined;
+  private loop: Promise<void> | undefined;
+  private readonly rateLog = new RateLimitedLog();
 
   constructor(
     private readonly config: SourceConfig,
@@ -271,29 +301,62 @@ class SourceRunner {
   ) {}
 
   start(): void {
-    this.starting = this.run();
+    this.loop = this.run();
   }
 
   private async run(): Promise<void> {
-    for (let attempt = 0; !this.abort.signal.aborted; attempt++) {
+    const signal = this.abort.signal;
+    const stopped = aborted(signal);
+    // Consecutive failures (to start, or at run time before the instance made progress): the backoff step.
+    let failures = 0;
+    while (!signal.aborted) {
+      let current = true;
+      let report!: (err: unknown) => void;
+      const failed = new Promise<{ err: unknown }>((resolve) => (report = (err) => resolve({ err })));
+      let source: Source;
       try {
-        const source = this.def.create(this.config.options, {
+        source = this.def.create(this.config.options, {
           ...this.ctx,
           checkpoints: new FileCheckpointStore(this.ctx.stateDir),
-          emit: (batch, signal) => this.emit(batch, signal),
+          emit: async (batch, s) => {
+            await this.emit(batch, s);
+            if (current) failures = 0;
+          },
+          fail: (err) => {
+            if (current) report(err);
+          },
         });
         this.source = source;
         await source.start();
-        this.ctx.log.info('source started');
-        return;
       } catch (err) {
+        current = false;
         this.source = undefined;
-        const delay = backoffWithJitterMs(attempt + 1, this.backoff);
+        const delay = backoffWithJitterMs(++failures, this.backoff);
         this.ctx.metrics.errors.inc({ ...this.ctx.labels, error_type: errorType(err), stage: 'start' });
         this.ctx.metrics.restarts.inc(this.ctx.labels);
-        this.ctx.log.error({ err, attempt, delayMs: delay }, 'source failed to start; retrying');
-        await this.ctx.clock.sleep(delay, this.abort.signal).catch(() => undefined);
+        this.ctx.log.error({ err, attempt: failures - 1, delayMs: delay }, 'source failed to start; retrying');
+        await this.ctx.clock.sleep(delay, signal).catch(() => undefined);
+        continue;
       }
+      this.ctx.log.info('source started');
+      const outcome = await Promise.race([failed, stopped]);
+      // Stopping: `stop` stops the running instance.
+      if (!outcome) return;
+      current = false;
+      const delay = backoffWithJitterMs(++failures, this.backoff);
+      this.ctx.metrics.errors.inc({ ...this.ctx.labels, error_type: errorType(outcome.err), stage: 'run' });
+      this.ctx.metrics.restarts.inc(this.ctx.labels);
+      const suppressed = this.rateLog.admit('source-failed');
+      if (suppressed >= 0) {
+        this.ctx.log.error({ err: outcome.err, attempt: failures - 1, delayMs: delay, ...(suppressed > 0 ? { suppressed } : {}) }, 'source failed; restarting it');
+      }
+      this.source = undefined;
+      try {
+        await source.stop(AbortSignal.timeout(FAILED_SOURCE_STOP_MS));
+      } catch (err) {
+        this.ctx.log.warn({ err }, 'failed source did not stop cleanly');
+      }
+      await this.ctx.clock.sleep(delay, signal).catch(() => undefined);
     }
   }
 
@@ -308,7 +371,7 @@ class SourceRunner {
 
   async stop(signal: AbortSignal): Promise<void> {
     this.abort.abort(new Error('stopping'));
-    await this.starting;
+    await this.loop;
     try {
       await this.source?.stop(signal);
     } catch (err) {
@@ -334,6 +397,7 @@ class DestinationRunner {
     readonly queue: DiskQueue,
     readonly ctx: ComponentContext,
     private readonly backoff: { initialDelayMs: number; maxDelayMs: number },
+    private readonly appendBackoff: BackoffOptions,
   ) {}
 
   takes(table: string): boolean {
@@ -342,6 +406,37 @@ class DestinationRunner {
 
   start(): void {
     this.loop = this.run();
+  }
+
+  /**
+   * Appends a batch of `records` records to this destination's queue. A failed write (an I/O error) is
+   * retried for this queue alone, with capped backoff and jitter, until it succeeds, `signal` aborts or
+   * `halt` does (the pipeline is stopping): a batch is appended once, never again into a queue that holds
+   * it. A batch larger than the queue can ever hold is dropped for this destination only (counted,
+   * logged). Rejects on abort and when the queue is closed.
+   */
+  async store(payload: Buffer, records: number, source: string, signal: AbortSignal | undefined, halt: AbortSignal): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.queue.append(payload, records, signal);
+        return;
+      } catch (err) {
+        if (isTooLarge(err)) {
+          // A batch that can never fit: counted and logged, not retried forever.
+          this.ctx.metrics.recordsDropped.inc({ ...this.ctx.labels, reason: 'too_large' }, records);
+          this.ctx.log.error({ err, count: records, bytes: payload.length, source }, 'batch dropped: larger than the queue accepts');
+          return;
+        }
+        if (signal?.aborted || halt.aborted || (isAgentError(err) && err.code === 'OMA_ERR_BUFFER_CLOSED')) throw err;
+        const delayMs = backoffWithJitterMs(attempt, this.appendBackoff);
+        this.ctx.metrics.errors.inc({ ...this.ctx.labels, error_type: errorType(err), stage: 'append' });
+        const suppressed = this.rateLog.admit('append-failed');
+        if (suppressed >= 0) {
+          this.ctx.log.warn({ err, attempt, delayMs, count: records, source, ...(suppressed > 0 ? { suppressed } : {}) }, 'queue append failed; retrying');
+        }
+        await this.ctx.clock.sleep(delayMs, signal ? AbortSignal.any([signal, halt]) : halt);
+      }
+    }
   }
 
   status(now: number): DestinationStatus {

@@ -54,6 +54,8 @@ export interface TestSourceContext extends SourceContext {
   release(): void;
   /** Makes the next `emit` calls reject with this error until cleared. */
   failWith(err: Error | undefined): void;
+  /** Every failure the source reported through `fail`. */
+  readonly failures: unknown[];
 }
 
 export function testSourceContext(
@@ -61,12 +63,17 @@ export function testSourceContext(
 ): TestSourceContext {
   const base = testComponentContext(opts);
   const emitted: RecordBatch[] = [];
+  const failures: unknown[] = [];
   let gate: { promise: Promise<void>; open: () => void } | undefined;
   let failure: Error | undefined;
   return {
     ...base,
     checkpoints: opts.checkpoints ?? new MemoryCheckpointStore(),
     emitted,
+    failures,
+    fail(err: unknown): void {
+      failures.push(err);
+    },
     async emit(batch: RecordBatch, signal?: AbortSignal): Promise<void> {
       if (failure) throw failure;
       while (gate) {

@@ -55,6 +55,26 @@ describe('heartbeat source', () => {
     expect(ctx.emitted).toHaveLength(1);
   });
 
+  it('reports a heartbeat it cannot build to the pipeline instead of throwing in its timer', async () => {
+    vi.useFakeTimers();
+    let broken = false;
+    const clock = {
+      now: () => (broken ? Number.NaN : Date.now()),
+      sleep: () => Promise.resolve(),
+    };
+    const ctx = testSourceContext({ clock });
+    const src = new HeartbeatSource(heartbeatConfigSchema.parse({ intervalMs: 1000 }), ctx);
+    await src.start();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(ctx.emitted).toHaveLength(1);
+    broken = true;
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(ctx.emitted).toHaveLength(1);
+    expect(ctx.failures).toHaveLength(1);
+    expect(ctx.failures[0]).toBeInstanceOf(RangeError);
+    await src.stop(AbortSignal.timeout(1000));
+  });
+
   it('rejects an interval under one second', () => {
     expect(heartbeatConfigSchema.safeParse({ intervalMs: 10 }).success).toBe(false);
   });

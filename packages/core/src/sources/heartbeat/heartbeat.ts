@@ -36,8 +36,16 @@ export class HeartbeatSource implements Source {
 
   private beat(): void {
     if (this.inFlight) return; // the previous heartbeat is still waiting for the queue: don't pile up
+    let record: LogRecord;
+    try {
+      record = this.record();
+    } catch (err) {
+      // This runs in a timer, where nothing may throw: the pipeline stops and restarts the source.
+      this.ctx.fail(err);
+      return;
+    }
     this.inFlight = this.ctx
-      .emit({ table: 'Heartbeat', records: [this.record()] }, this.abort.signal)
+      .emit({ table: 'Heartbeat', records: [record] }, this.abort.signal)
       .catch((err: unknown) => {
         if (this.abort.signal.aborted) return;
         this.ctx.metrics.errors.inc({ ...this.ctx.labels, error_type: errorType(err), stage: 'emit' });
