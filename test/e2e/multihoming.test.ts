@@ -8,14 +8,21 @@ import { addFault, clearFaults, dataCollectorArgs, dataCollectorYaml, destinatio
 const OUTAGE_MS = 60_000;
 const LINES_PER_TICK = 100;
 const TICK_MS = 100;
-/** Longest a record written during the outage may take to reach the healthy workspace. */
-const MAX_LAG_MS = 3_000;
+/**
+ * How far (in lines) the healthy workspace may trail the writer at any sample during the outage: about
+ * 10 s of writing, so that a loaded machine cannot fail the test, while a destination that stops or slows
+ * down with the failing one falls behind by more than this within the 60 s outage.
+ */
+const MAX_BEHIND_LINES = 10_000;
+/** How long the healthy workspace may take to hold every line written during the outage, the failing one still down. */
+const CATCH_UP_MS = 30_000;
 
 /**
  * Acceptance (multi-homing): three destinations, one durable queue each: workspace A and workspace B
  * through the Logs Ingestion API, and B again through the HTTP Data Collector API (into MultiDc_CL).
- * A answers 503 for 60 s while lines are written at a steady 1,000 per second; both destinations of B
- * keep receiving them at the rate they are written, then A catches up with nothing lost.
+ * A answers 503 for 60 s while lines are written at up to 1,000 per second. What is asserted is progress,
+ * not wall-clock lag: B is never more than MAX_BEHIND_LINES behind the writer, and holds every line while
+ * A still fails and has received nothing; then A catches up, and nothing is lost or duplicated anywhere.
  */
 describe('multi-homing isolation', () => {
   const sc = useScenario('oma-e2e-multihome-');
@@ -45,10 +52,8 @@ describe('multi-homing isolation', () => {
 
     await addFault(a, { match: { route: 'ingest' }, action: { status: 503 } });
     let written = 0;
-    /** [time, lines written by then] */
-    const writes: Array<[number, number]> = [];
-    /** [time, rows in B through Logs Ingestion, rows in B through Data Collector] */
-    const samples: Array<[number, number, number]> = [];
+    /** [time, lines written by then, rows in B through Logs Ingestion, rows in B through Data Collector] */
+    const samples: Array<[number, number, number, number]> = [];
     const start = Date.now();
     let nextSample = start + 1_000;
     while (Date.now() - start < OUTAGE_MS) {
@@ -56,24 +61,24 @@ describe('multi-homing isolation', () => {
       for (let i = 0; i < LINES_PER_TICK; i++) lines.push(`line-${written + i}`);
       appendFileSync(file, `${lines.join('\n')}\n`);
       written += LINES_PER_TICK;
-      writes.push([Date.now(), written]);
       if (Date.now() >= nextSample) {
-        samples.push([Date.now(), countRows(dbB, 'Multi_CL'), countRows(dbB, 'MultiDc_CL')]);
+        samples.push([Date.now(), written, countRows(dbB, 'Multi_CL'), countRows(dbB, 'MultiDc_CL')]);
         nextSample += 1_000;
       }
       await new Promise((r) => setTimeout(r, TICK_MS));
     }
-    // B kept up during the outage: every sample holds at least what was written MAX_LAG_MS earlier.
-    const writtenBy = (t: number): number => writes.filter(([at]) => at <= t).at(-1)?.[1] ?? 0;
-    const behind = samples.filter(([at, li, dc]) => Math.min(li, dc) < writtenBy(at - MAX_LAG_MS));
-    expect(behind, `samples where B lagged more than ${MAX_LAG_MS} ms`).toEqual([]);
-    expect(samples.length).toBeGreaterThan(OUTAGE_MS / 1_000 - 5);
+    // B kept receiving during the outage: at no sample was it further behind the writer than MAX_BEHIND_LINES.
+    const behind = samples.filter(([, w, li, dc]) => w - Math.min(li, dc) > MAX_BEHIND_LINES);
+    expect(behind, `samples where B trailed the writer by more than ${MAX_BEHIND_LINES} lines [time, written, li, dc]`).toEqual([]);
+    // Sampled through the whole outage (roughly once a second, fewer on a loaded machine).
+    expect(samples.length).toBeGreaterThanOrEqual(OUTAGE_MS / 1_000 / 2);
+    // B gets every line while A is still failing: it does not wait for A's recovery.
     await vi.waitFor(
       () => {
         expect(countRows(dbB, 'Multi_CL')).toBe(written);
         expect(countRows(dbB, 'MultiDc_CL')).toBe(written);
       },
-      { timeout: MAX_LAG_MS * 2, interval: 100 },
+      { timeout: CATCH_UP_MS, interval: 100 },
     );
     // A received nothing while it failed.
     expect(countRows(dbA, 'Multi_CL')).toBe(0);
