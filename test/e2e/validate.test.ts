@@ -45,6 +45,19 @@ describe('oma validate', () => {
     expect(r.stderr).toMatch(/^ {2}destinations\.local\.queue\.fullPolicy: /m);
   });
 
+  it('prints a subcommand’s usage for --help and exits 0', async () => {
+    const r = await runOma(['azure', 'template', '--help']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^Usage:\n {2}oma azure template --config FILE/);
+    const v = await runOma(['validate', '-h']);
+    expect(v.code).toBe(0);
+    expect(v.stdout).toMatch(/^Usage:\n {2}oma validate --config FILE/);
+    const bad = await runOma(['validate', '--bogus']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/Usage:/);
+  });
+
   it('exits 2 for a file that is not YAML', async () => {
     const file = join(dir.path, 'broken.yaml');
     writeFileSync(file, 'sources: [\n  - {\n');
