@@ -64,5 +64,12 @@ describe('oma validate', () => {
     const r = await runOma(['validate', '--config', file]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/not valid YAML/);
+    expect(r.stderr).toMatch(/^ {2}line 3, column 1: /m);
+
+    const dup = join(dir.path, 'dup.yaml');
+    writeFileSync(dup, 'sources:\n  hb:\n    type: heartbeat\n    type: heartbeat\n');
+    const d = await runOma(['validate', '--config', dup]);
+    expect(d.code).toBe(2);
+    expect(d.stderr).toMatch(/^ {2}line 4, column 5: duplicate key "type" in sources\.hb/m);
   });
 });

@@ -23,6 +23,16 @@ const fakeSink: SinkDefinition = {
 
 const registry = new ComponentRegistry([heartbeatSource, filterProcessor, fakeSink]);
 
+/** The issues of a YAML text that does not parse. */
+function yamlProblems(text: string): Array<{ path: string; message: string }> {
+  try {
+    parseConfigText(text, 'f.yaml');
+  } catch (err) {
+    return [...(err as ConfigError).issues];
+  }
+  throw new Error('expected a YAML error');
+}
+
 function problems(doc: unknown): Array<{ path: string; message: string }> {
   try {
     parseAgentConfig(doc, registry);
@@ -102,13 +112,27 @@ describe('agent config', () => {
   });
 
   it('reports YAML syntax errors with line and column, and reads JSON', async () => {
-    expect(() => parseConfigText('sources:\n  hb: [\n', 'f.yaml')).toThrow(/not valid YAML/);
+    expect(() => parseConfigText('sources:\n  hb: [\n', 'f.yaml')).toThrow(/f\.yaml: not valid YAML/);
+    expect(yamlProblems('sources:\n  hb: [\n')).toEqual([{ path: 'line 3, column 1', message: expect.stringMatching(/Flow sequence/) }]);
+    expect(yamlProblems('dataDir: /x\nsources: a: b\n')).toEqual([{ path: 'line 2, column 10', message: expect.any(String) }]);
+    expect(yamlProblems('sources:\n\thb: {}\n')).toEqual([{ path: 'line 2, column 1', message: expect.stringMatching(/[Tt]ab/) }]);
     const dir = mkdtempSync(join(tmpdir(), 'oma-cfg-'));
     const file = join(dir, 'oma.json');
     writeFileSync(file, JSON.stringify({ dataDir: dir, sources: { hb: { type: 'heartbeat' } } }));
     const cfg = await loadAgentConfig(file, registry);
     expect(cfg.file).toBe(file);
     await expect(loadAgentConfig(join(dir, 'missing.yaml'), registry)).rejects.toMatchObject({ code: 'OMA_ERR_CONFIG_INVALID' });
+  });
+
+  it('names the key of a duplicate-key error, with the mapping that holds it', () => {
+    expect(yamlProblems('dataDir: /a\ndataDir: /b\n')).toEqual([{ path: 'line 2, column 1', message: 'duplicate key "dataDir" (each key may appear once)' }]);
+    expect(yamlProblems('sources:\n  hb:\n    type: heartbeat\n    type: heartbeat\n')).toEqual([
+      { path: 'line 4, column 5', message: 'duplicate key "type" in sources.hb (each key may appear once)' },
+    ]);
+    expect(yamlProblems('sources:\n  app:\n    type: custom_log\n    processors:\n      - { type: filter, type: x }\n')).toEqual([
+      { path: 'line 5, column 25', message: 'duplicate key "type" in sources.app.processors[0] (each key may appear once)' },
+    ]);
+    expect(yamlProblems('{"a": 1, "a": 2}')).toEqual([{ path: 'line 1, column 10', message: 'duplicate key "a" (each key may appear once)' }]);
   });
 
   it('skips disabled components', () => {

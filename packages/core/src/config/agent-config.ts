@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { parseDocument } from 'yaml';
+import { type Document, isPair, isScalar, isSeq, LineCounter, parseDocument, visit } from 'yaml';
 import { z } from 'zod';
 import { ConfigError, type ConfigIssue } from '../errors.js';
 import { CUSTOM_TABLE_RE, STANDARD_TABLES } from '../model/tables.js';
@@ -238,16 +238,48 @@ function readSection(doc: unknown, key: string): Record<string, unknown> | undef
   return out;
 }
 
-/** Parses YAML (or JSON, a subset of YAML) text; syntax errors become config issues with line and column. */
+/**
+ * The key of the mapping entry that starts at `offset` (where the parser reports a duplicate key), and
+ * the config path of the mapping that holds it.
+ */
+function keyAt(doc: Document, offset: number): { key: string; under: string } | undefined {
+  let found: { key: string; under: string } | undefined;
+  visit(doc, {
+    Pair(_, pair, ancestors) {
+      const k = pair.key;
+      if (!isScalar(k) || k.range?.[0] !== offset) return undefined;
+      const path: PropertyKey[] = [];
+      ancestors.forEach((node, i) => {
+        if (isPair(node) && isScalar(node.key)) path.push(String(node.key.value));
+        const child = ancestors[i + 1];
+        if (isSeq(node) && child !== undefined) path.push(node.items.indexOf(child as never));
+      });
+      found = { key: String(k.value), under: path.length === 0 ? '' : formatPath(path) };
+      return visit.BREAK;
+    },
+  });
+  return found;
+}
+
+/**
+ * Parses YAML (or JSON, a subset of YAML) text; syntax errors become config issues whose path is
+ * `line N, column M`. A duplicate key is named, with the path of the mapping that holds it.
+ */
 export function parseConfigText(text: string, file = 'config'): unknown {
-  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true, lineCounter });
   if (doc.errors.length > 0) {
     throw new ConfigError(
       `${file}: not valid YAML or JSON`,
-      doc.errors.map((e) => ({
-        path: e.linePos ? `line ${e.linePos[0].line}, column ${e.linePos[0].col}` : '(syntax)',
-        message: e.message.split('\n')[0] ?? e.message,
-      })),
+      doc.errors.map((e) => {
+        const { line, col } = lineCounter.linePos(e.pos[0]);
+        let message = e.message.split('\n')[0] ?? e.message;
+        if (e.code === 'DUPLICATE_KEY') {
+          const dup = keyAt(doc, e.pos[0]);
+          if (dup) message = `duplicate key ${JSON.stringify(dup.key)}${dup.under ? ` in ${dup.under}` : ''} (each key may appear once)`;
+        }
+        return { path: `line ${line}, column ${col}`, message };
+      }),
     );
   }
   return doc.toJS({ maxAliasCount: 100 }) as unknown;
