@@ -45,6 +45,31 @@ describe('oma validate', () => {
     expect(r.stderr).toMatch(/^ {2}destinations\.local\.queue\.fullPolicy: /m);
   });
 
+  it('says "required" for missing options', async () => {
+    const file = join(dir.path, 'missing.yaml');
+    writeFileSync(
+      file,
+      [
+        `dataDir: ${join(dir.path, 'data')}`,
+        'sources:',
+        '  app:',
+        '    type: custom_log',
+        'destinations:',
+        '  az:',
+        '    type: azure_logs_ingestion',
+        '    endpoint: https://my-dce.eastus-1.ingest.monitor.azure.com',
+        '',
+      ].join('\n'),
+    );
+    const r = await runOma(['validate', '--config', file]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^ {2}sources\.app\.table: required \(a string\)$/m);
+    expect(r.stderr).toMatch(/^ {2}sources\.app\.filePatterns: required \(a list\)$/m);
+    expect(r.stderr).toMatch(/^ {2}destinations\.az\.dcrImmutableId: required \(a string\)$/m);
+    expect(r.stderr).toMatch(/^ {2}destinations\.az\.auth: required \(a mapping\)$/m);
+    expect(r.stderr).not.toMatch(/received undefined/);
+  });
+
   it('prints a subcommand’s usage for --help and exits 0', async () => {
     const r = await runOma(['azure', 'template', '--help']);
     expect(r.stderr).toBe('');

@@ -9,6 +9,7 @@ import { ComponentRegistry } from '../pipeline/registry.js';
 import { filterProcessor } from '../processors/filter/index.js';
 import { heartbeatSource } from '../sources/heartbeat/index.js';
 import { loadAgentConfig, parseAgentConfig, parseConfigText } from './agent-config.js';
+import { CONFIG_PARSE, zodIssues } from './issues.js';
 import { secretSchema } from './secret.js';
 
 const fakeSink: SinkDefinition = {
@@ -122,6 +123,24 @@ describe('agent config', () => {
     const cfg = await loadAgentConfig(file, registry);
     expect(cfg.file).toBe(file);
     await expect(loadAgentConfig(join(dir, 'missing.yaml'), registry)).rejects.toMatchObject({ code: 'OMA_ERR_CONFIG_INVALID' });
+  });
+
+  it('says "required" for a missing option, whatever its schema', () => {
+    expect(problems({ sources: { hb: {} }, destinations: { d: { type: 'fake_sink' }, e: { type: 'local_workspace', queue: { fullPolicy: undefined } } } })).toEqual([
+      { path: 'sources.hb.type', message: 'required (a string)' },
+      { path: 'destinations.d.url', message: 'required (a string)' },
+    ]);
+    const secret = z.strictObject({ key: secretSchema, mode: z.enum(['a', 'b']), list: z.array(z.string()), one: z.literal('x') });
+    const r = secret.safeParse({}, CONFIG_PARSE);
+    expect(r.success).toBe(false);
+    expect(zodIssues(r.error!)).toEqual([
+      { path: 'key', message: 'required' },
+      { path: 'mode', message: 'required (one of "a", "b")' },
+      { path: 'list', message: 'required (a list)' },
+      { path: 'one', message: 'required ("x")' },
+    ]);
+    // Wrong values keep zod's own message.
+    expect(problems({ sources: { hb: { type: 'heartbeat', intervalMs: true } } })[0]!.message).not.toMatch(/required/);
   });
 
   it('names the key of a duplicate-key error, with the mapping that holds it', () => {

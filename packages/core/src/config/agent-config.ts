@@ -6,7 +6,7 @@ import { ConfigError, type ConfigIssue } from '../errors.js';
 import { CUSTOM_TABLE_RE, STANDARD_TABLES } from '../model/tables.js';
 import type { ComponentRegistry } from '../pipeline/registry.js';
 import { dcrConfigSchema } from './dcr/config.js';
-import { formatPath, zodIssues } from './issues.js';
+import { CONFIG_PARSE, formatPath, zodIssues } from './issues.js';
 import { bytesSchema, durationMsSchema } from './units.js';
 
 export const COMPONENT_ID_RE = /^[a-z][a-z0-9_-]{0,63}$/;
@@ -153,7 +153,7 @@ function splitCommon(raw: unknown, keys: readonly string[]): Record<string, unkn
  */
 export function parseAgentConfig(doc: unknown, registry: ComponentRegistry, file?: string): AgentConfig {
   const issues: ConfigIssue[] = [];
-  const top = agentConfigSchema.safeParse(doc ?? {});
+  const top = agentConfigSchema.safeParse(doc ?? {}, CONFIG_PARSE);
   if (!top.success) {
     issues.push(...zodIssues(top.error));
     // Go on with the component sections that are readable so that all errors show at once.
@@ -165,7 +165,7 @@ export function parseAgentConfig(doc: unknown, registry: ComponentRegistry, file
   const sources: SourceConfig[] = [];
   for (const [id, raw] of Object.entries(rawSources)) {
     const base = ['sources', id];
-    const common = sourceCommonSchema.safeParse(raw);
+    const common = sourceCommonSchema.safeParse(raw, CONFIG_PARSE);
     if (!common.success) issues.push(...zodIssues(common.error, base));
     const type = common.success ? common.data.type : typeof (raw as { type?: unknown })?.type === 'string' ? (raw as { type: string }).type : undefined;
     if (type === undefined) continue;
@@ -177,7 +177,7 @@ export function parseAgentConfig(doc: unknown, registry: ComponentRegistry, file
       });
       continue;
     }
-    const opts = def.schema.safeParse(splitCommon(raw, ['type', 'enabled', 'processors']));
+    const opts = def.schema.safeParse(splitCommon(raw, ['type', 'enabled', 'processors']), CONFIG_PARSE);
     if (!opts.success) issues.push(...zodIssues(opts.error, base));
     if (!common.success) continue;
     const processors: ProcessorConfig[] = [];
@@ -190,7 +190,7 @@ export function parseAgentConfig(doc: unknown, registry: ComponentRegistry, file
         });
         return;
       }
-      const popts = pdef.schema.safeParse(splitCommon(p, ['type']));
+      const popts = pdef.schema.safeParse(splitCommon(p, ['type']), CONFIG_PARSE);
       if (!popts.success) issues.push(...zodIssues(popts.error, [...base, 'processors', i]));
       else processors.push({ type: p.type, options: popts.data });
     });
@@ -202,7 +202,7 @@ export function parseAgentConfig(doc: unknown, registry: ComponentRegistry, file
   const destinations: DestinationConfig[] = [];
   for (const [id, raw] of Object.entries(rawDestinations)) {
     const base = ['destinations', id];
-    const common = destinationCommonSchema.safeParse(raw);
+    const common = destinationCommonSchema.safeParse(raw, CONFIG_PARSE);
     if (!common.success) issues.push(...zodIssues(common.error, base));
     const type = common.success ? common.data.type : typeof (raw as { type?: unknown })?.type === 'string' ? (raw as { type: string }).type : undefined;
     if (type === undefined) continue;
@@ -212,7 +212,7 @@ export function parseAgentConfig(doc: unknown, registry: ComponentRegistry, file
       issues.push({ path: formatPath([...base, 'type']), message: `unknown destination type "${type}" (known: ${known})` });
       continue;
     }
-    const opts = schema.safeParse(splitCommon(raw, ['type', 'enabled', 'tables', 'queue']));
+    const opts = schema.safeParse(splitCommon(raw, ['type', 'enabled', 'tables', 'queue']), CONFIG_PARSE);
     if (!opts.success) issues.push(...zodIssues(opts.error, base));
     else if (common.success && common.data.enabled) {
       destinations.push({ id, type, tables: common.data.tables, queue: common.data.queue, options: opts.data });
