@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runOma, tempDir, REPO } from './helpers.js';
@@ -43,6 +43,29 @@ describe('oma validate', () => {
     expect(r.stderr).toMatch(/^ {2}statusIntervalMs: /m);
     expect(r.stderr).toMatch(/^ {2}sources\.app\.table: /m);
     expect(r.stderr).toMatch(/^ {2}destinations\.local\.queue\.fullPolicy: /m);
+  });
+
+  it('warns about a file pattern that is a directory, naming the path and the entry', async () => {
+    const logs = join(dir.path, 'logs');
+    mkdirSync(logs, { recursive: true });
+    const file = join(dir.path, 'dir-pattern.yaml');
+    writeFileSync(
+      file,
+      [
+        `dataDir: ${join(dir.path, 'data')}`,
+        'sources:',
+        '  app:',
+        '    type: custom_log',
+        '    table: AppLogs_CL',
+        `    filePatterns: [${join(logs, '*.log')}, ${logs}]`,
+        '',
+      ].join('\n'),
+    );
+    const r = await runOma(['validate', '--config', file]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`  warning  sources.app.filePatterns[1]: ${logs} is a directory, and custom_log reads files`);
+    expect(r.stdout).toMatch(/valid \(1 sources, 1 destinations\), 1 warning$/m);
   });
 
   it('says "required" for missing options', async () => {
