@@ -408,6 +408,25 @@ describe('gateway lifecycle', () => {
   });
 });
 
+describe('gateway listening address', () => {
+  const WARNING = /^gateway listens beyond loopback without proxy authentication/;
+  const warnings = (h: Harness): LogLine[] => h.lines.filter((l) => l.level === 40 && WARNING.test(l.msg));
+
+  it('warns once, naming the address, when it listens beyond loopback without auth', async () => {
+    // Bound on every interface for the length of the test; no traffic is sent.
+    const h = await startGateway({ listen: { host: '0.0.0.0', port: 0 } });
+    expect(warnings(h)).toEqual([expect.objectContaining({ host: '0.0.0.0', port: h.gateway.address().port })]);
+  });
+
+  it('does not warn with auth, or on loopback', async () => {
+    const withAuth = await startGateway({ listen: { host: '0.0.0.0', port: 0 }, auth: { username: 'agent', password: 'pw' } });
+    expect(warnings(withAuth)).toEqual([]);
+    const loopback = await startGateway({});
+    expect(loopback.lines.some((l) => l.msg === 'gateway listening')).toBe(true);
+    expect(warnings(loopback)).toEqual([]);
+  });
+});
+
 describe('gateway upstream proxy', () => {
   it('tunnels through a relay proxy with Basic credentials', async () => {
     const echoPort = await echoServer();
