@@ -252,7 +252,7 @@ function keyAt(doc: Document, offset: number): { key: string; under: string } | 
       ancestors.forEach((node, i) => {
         if (isPair(node) && isScalar(node.key)) path.push(String(node.key.value));
         const child = ancestors[i + 1];
-        if (isSeq(node) && child !== undefined) path.push(node.items.indexOf(child as never));
+        if (isSeq(node) && child !== undefined) path.push(node.items.indexOf(child));
       });
       found = { key: String(k.value), under: path.length === 0 ? '' : formatPath(path) };
       return visit.BREAK;
