@@ -249,7 +249,7 @@ describe('gateway tunnels', () => {
 
     targetSocket!.resume();
     await vi.waitFor(() => expect(hashes).toEqual([sha256(payload)]), { timeout: 20_000 });
-  });
+  }, 60_000);
 
   it('forwards a half-close: the target still answers after the client stopped sending', async () => {
     const target = createServer({ allowHalfOpen: true }, (s) => {
