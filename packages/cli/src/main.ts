@@ -28,14 +28,73 @@ Usage:
                                         print the ARM template of the DCR and tables the config needs
   oma docs config                       print the configuration reference (Markdown)
   oma version
+  oma COMMAND --help | oma help COMMAND  the usage of one command
 `;
 
 class UsageError extends Error {}
 
+/** The words that name a command in a usage line: `oma workspace serve [--port N]  ...` → workspace, serve. */
+function commandWords(synopsis: string): string[] {
+  const words: string[] = [];
+  for (const w of synopsis.trim().split(/\s+/).slice(1)) {
+    if (!/^[a-z][a-z-]*$/.test(w)) break;
+    words.push(w);
+  }
+  return words;
+}
+
+/**
+ * The usage of one command: the USAGE entries (an `oma ...` line and the indented lines under it) whose
+ * command words start with `words` (`['workspace']` or `['workspace', 'serve']`). Undefined when no
+ * entry names that command.
+ */
+export function commandUsage(words: readonly string[]): string | undefined {
+  const entries: { words: string[]; text: string }[] = [];
+  for (const line of USAGE.split('\n')) {
+    if (/^ {2}oma /.test(line)) entries.push({ words: commandWords(line.split(/ {2,}/)[1] ?? line), text: `${line}\n` });
+    else if (/^ {3,}\S/.test(line) && entries.length > 0) entries[entries.length - 1]!.text += `${line}\n`;
+  }
+  let matching = entries.filter((e) => e.words.length > 0 && e.words[0] === words[0]);
+  const narrower = matching.filter((e) => words[1] !== undefined && e.words[1] === words[1]);
+  if (narrower.length > 0) matching = narrower;
+  return matching.length === 0 ? undefined : `Usage:\n${matching.map((e) => e.text).join('')}`;
+}
+
+/** True when `--help` or `-h` is among the arguments (before a `--`). */
+function wantsHelp(args: readonly string[]): boolean {
+  for (const a of args) {
+    if (a === '--') return false;
+    if (a === '--help' || a === '-h') return true;
+  }
+  return false;
+}
+
+/** The leading words of the arguments that are not options: the command and its subcommand. */
+function leadingWords(args: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const a of args) {
+    if (a.startsWith('-')) break;
+    out.push(a);
+  }
+  return out;
+}
+
 /** Runs the command line; returns the exit code (0 ok, 1 failure, 2 invalid config or usage). */
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
+  // `oma COMMAND ... --help` and `oma help COMMAND`: that command's usage on stdout (`oma azure` has its own).
+  const helpFor = cmd === 'help' && rest.length > 0 ? leadingWords(rest) : wantsHelp(rest) ? leadingWords(argv) : undefined;
+  if (helpFor?.[0] === 'azure') {
+    const { runAzure } = await import('./commands/azure.js');
+    return runAzure([...helpFor.slice(1), '--help'], { components: [] }, process.stdout, process.stderr);
+  }
+  const usage = helpFor === undefined ? undefined : commandUsage(helpFor);
+  if (usage !== undefined) {
+    process.stdout.write(usage);
+    return 0;
+  }
   try {
+    if (helpFor !== undefined) throw new UsageError(`oma: unknown command "${helpFor[0] ?? rest[0] ?? ''}"`);
     switch (cmd) {
       case 'run': {
         const { values } = parseArgs({ args: rest, options: { config: { type: 'string', short: 'c' } } });

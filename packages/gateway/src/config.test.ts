@@ -80,7 +80,8 @@ describe('gatewayConfigSchema', () => {
       delete process.env.OMA_TEST_GATEWAY_PASSWORD;
     }
     expect(() => parseGatewayConfig({ auth: { username: 'a:b', password: 'x' } })).toThrow(/cannot contain/);
-    expect(() => parseGatewayConfig({ auth: { username: 'a' } })).toThrow(/auth\.password/);
+    expect(() => parseGatewayConfig({ auth: { username: 'a' } })).toThrow(/auth\.password: required/);
+    expect(() => parseGatewayConfig({ auth: { password: 'x' } })).toThrow(/auth\.username: required \(a string\)/);
   });
 
   it('describes every option', () => {

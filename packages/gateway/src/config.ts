@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConfigError, Secret, durationMsSchema, secretSchema, type ConfigIssue } from '@oma/core';
+import { CONFIG_PARSE, ConfigError, Secret, durationMsSchema, secretSchema, type ConfigIssue } from '@oma/core';
 import { hostPatternProblem, normalizeHost } from './allowlist.js';
 
 /**
@@ -152,7 +152,7 @@ export type GatewayConfig = z.output<typeof gatewayConfigSchema>;
 
 /** Validates a gateway config, reporting every problem at once as a `ConfigError` with paths. */
 export function parseGatewayConfig(input: unknown): GatewayConfig {
-  const result = gatewayConfigSchema.safeParse(input ?? {});
+  const result = gatewayConfigSchema.safeParse(input ?? {}, CONFIG_PARSE);
   if (result.success) return result.data;
   const issues: ConfigIssue[] = result.error.issues.map((issue) => ({
     path: issue.path.length === 0 ? '(root)' : issue.path.map(String).join('.'),

@@ -3,7 +3,7 @@ import { STATUS_CODES, createServer, type IncomingMessage, type ServerResponse }
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
-import { TransportError, type Counter, type Gauge, type Logger, type MetricsRegistry } from '@oma/core';
+import { TransportError, isLoopbackHost, type Counter, type Gauge, type Logger, type MetricsRegistry } from '@oma/core';
 import { HostAllowlist, formatTarget, parseAuthority } from './allowlist.js';
 import type { GatewayConfig } from './config.js';
 import { connectTarget } from './upstream.js';
@@ -449,6 +449,12 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     },
     'gateway listening',
   );
+  if (!config.auth && !isLoopbackHost(address.host)) {
+    log.warn(
+      { host: address.host, port: address.port },
+      'gateway listens beyond loopback without proxy authentication: anyone who can reach it can tunnel to the allowed hosts (set auth)',
+    );
+  }
 
   return {
     address: () => ({ ...address }),

@@ -249,7 +249,7 @@ describe('gateway tunnels', () => {
 
     targetSocket!.resume();
     await vi.waitFor(() => expect(hashes).toEqual([sha256(payload)]), { timeout: 20_000 });
-  });
+  }, 60_000);
 
   it('forwards a half-close: the target still answers after the client stopped sending', async () => {
     const target = createServer({ allowHalfOpen: true }, (s) => {
@@ -405,6 +405,25 @@ describe('gateway lifecycle', () => {
     await expect(
       createGateway({ config: parseGatewayConfig({ listen: { port: h.gateway.address().port } }), log }),
     ).rejects.toMatchObject({ code: 'OMA_ERR_TRANSPORT', cause: expect.objectContaining({ code: 'EADDRINUSE' }) });
+  });
+});
+
+describe('gateway listening address', () => {
+  const WARNING = /^gateway listens beyond loopback without proxy authentication/;
+  const warnings = (h: Harness): LogLine[] => h.lines.filter((l) => l.level === 40 && WARNING.test(l.msg));
+
+  it('warns once, naming the address, when it listens beyond loopback without auth', async () => {
+    // Bound on every interface for the length of the test; no traffic is sent.
+    const h = await startGateway({ listen: { host: '0.0.0.0', port: 0 } });
+    expect(warnings(h)).toEqual([expect.objectContaining({ host: '0.0.0.0', port: h.gateway.address().port })]);
+  });
+
+  it('does not warn with auth, or on loopback', async () => {
+    const withAuth = await startGateway({ listen: { host: '0.0.0.0', port: 0 }, auth: { username: 'agent', password: 'pw' } });
+    expect(warnings(withAuth)).toEqual([]);
+    const loopback = await startGateway({});
+    expect(loopback.lines.some((l) => l.msg === 'gateway listening')).toBe(true);
+    expect(warnings(loopback)).toEqual([]);
   });
 });
 

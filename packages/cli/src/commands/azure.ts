@@ -9,6 +9,9 @@ export const AZURE_USAGE = `Usage:
   oma azure template --config FILE [--destination ID] [--out FILE]
       prints an ARM template that creates the data collection rule (kind Direct) and the custom tables
       the config's sources write; deploy it with \`az deployment group create\`
+      -c, --config FILE        the agent config
+      -d, --destination ID     only this azure_logs_ingestion destination
+      -o, --out FILE           write the template to FILE instead of stdout
 `;
 
 export interface AzureTemplateArgs {
@@ -45,9 +48,15 @@ export async function azureTemplate(args: AzureTemplateArgs, platform: Pick<Plat
   return 0;
 }
 
-/** `oma azure <subcommand> ...`; returns the exit code (2 for usage errors). */
+/** `oma azure <subcommand> ...`; returns the exit code (0 for `--help`, 2 for usage errors). */
 export async function runAzure(argv: readonly string[], platform: Pick<Platform, 'components'>, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
   const [sub, ...rest] = argv;
+  const end = argv.indexOf('--');
+  const help = (end < 0 ? argv : argv.slice(0, end)).some((a) => a === '--help' || a === '-h');
+  if (help && (sub === 'template' || sub === '--help' || sub === '-h')) {
+    out.write(AZURE_USAGE);
+    return 0;
+  }
   if (sub !== 'template') {
     err.write(`${sub === undefined ? 'oma azure: a subcommand is required' : `oma azure: unknown subcommand "${sub}"`}\n\n${AZURE_USAGE}`);
     return 2;

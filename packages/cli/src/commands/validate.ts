@@ -3,8 +3,10 @@ import {
   applyDcr,
   ConfigError,
   type ConfigIssue,
+  type CustomLogConfig,
   DcrSource,
   dcrReportIssues,
+  filePatternWarnings,
   formatDcrReport,
   loadAgentConfig,
   silentLogger,
@@ -27,10 +29,19 @@ export interface ValidateOptions {
   readonly offline?: boolean;
 }
 
+/** Warnings about the config on this machine that do not make it invalid, e.g. a file pattern naming a directory. */
+async function machineWarnings(cfg: AgentConfig): Promise<ConfigIssue[]> {
+  const out: ConfigIssue[] = [];
+  for (const s of cfg.sources) {
+    if (s.type === 'custom_log') out.push(...(await filePatternWarnings(s.options as CustomLogConfig, ['sources', s.id])));
+  }
+  return out;
+}
+
 /**
  * `oma validate --config FILE [--offline]`: 0 when valid, 2 when not (every problem printed with its
  * path), 1 when the data collection rule's URL cannot be fetched. The rule's warnings and notes are
- * printed too.
+ * printed too, and warnings about this machine (a file pattern that names a directory).
  */
 export async function validateConfig(
   file: string,
@@ -88,7 +99,10 @@ export async function validateConfig(
       await source.close();
     }
   }
+  const warnings = await machineWarnings(cfg);
+  for (const w of warnings) out.write(`  warning  ${w.path}: ${w.message}\n`);
   const ruleNote = rule ? ` (${fromRule} from the data collection rule)` : '';
-  out.write(`${file}: valid (${cfg.sources.length} sources${ruleNote}, ${cfg.destinations.length} destinations)\n`);
+  const warningNote = warnings.length > 0 ? `, ${warnings.length} warning${warnings.length === 1 ? '' : 's'}` : '';
+  out.write(`${file}: valid (${cfg.sources.length} sources${ruleNote}, ${cfg.destinations.length} destinations)${warningNote}\n`);
   return 0;
 }

@@ -9,6 +9,7 @@ import { ComponentRegistry } from '../pipeline/registry.js';
 import { filterProcessor } from '../processors/filter/index.js';
 import { heartbeatSource } from '../sources/heartbeat/index.js';
 import { loadAgentConfig, parseAgentConfig, parseConfigText } from './agent-config.js';
+import { CONFIG_PARSE, zodIssues } from './issues.js';
 import { secretSchema } from './secret.js';
 
 const fakeSink: SinkDefinition = {
@@ -22,6 +23,16 @@ const fakeSink: SinkDefinition = {
 };
 
 const registry = new ComponentRegistry([heartbeatSource, filterProcessor, fakeSink]);
+
+/** The issues of a YAML text that does not parse. */
+function yamlProblems(text: string): Array<{ path: string; message: string }> {
+  try {
+    parseConfigText(text, 'f.yaml');
+  } catch (err) {
+    return [...(err as ConfigError).issues];
+  }
+  throw new Error('expected a YAML error');
+}
 
 function problems(doc: unknown): Array<{ path: string; message: string }> {
   try {
@@ -102,13 +113,45 @@ describe('agent config', () => {
   });
 
   it('reports YAML syntax errors with line and column, and reads JSON', async () => {
-    expect(() => parseConfigText('sources:\n  hb: [\n', 'f.yaml')).toThrow(/not valid YAML/);
+    expect(() => parseConfigText('sources:\n  hb: [\n', 'f.yaml')).toThrow(/f\.yaml: not valid YAML/);
+    expect(yamlProblems('sources:\n  hb: [\n')).toEqual([{ path: 'line 3, column 1', message: expect.stringMatching(/Flow sequence/) }]);
+    expect(yamlProblems('dataDir: /x\nsources: a: b\n')).toEqual([{ path: 'line 2, column 10', message: expect.any(String) }]);
+    expect(yamlProblems('sources:\n\thb: {}\n')).toEqual([{ path: 'line 2, column 1', message: expect.stringMatching(/[Tt]ab/) }]);
     const dir = mkdtempSync(join(tmpdir(), 'oma-cfg-'));
     const file = join(dir, 'oma.json');
     writeFileSync(file, JSON.stringify({ dataDir: dir, sources: { hb: { type: 'heartbeat' } } }));
     const cfg = await loadAgentConfig(file, registry);
     expect(cfg.file).toBe(file);
     await expect(loadAgentConfig(join(dir, 'missing.yaml'), registry)).rejects.toMatchObject({ code: 'OMA_ERR_CONFIG_INVALID' });
+  });
+
+  it('says "required" for a missing option, whatever its schema', () => {
+    expect(problems({ sources: { hb: {} }, destinations: { d: { type: 'fake_sink' }, e: { type: 'local_workspace', queue: { fullPolicy: undefined } } } })).toEqual([
+      { path: 'sources.hb.type', message: 'required (a string)' },
+      { path: 'destinations.d.url', message: 'required (a string)' },
+    ]);
+    const secret = z.strictObject({ key: secretSchema, mode: z.enum(['a', 'b']), list: z.array(z.string()), one: z.literal('x') });
+    const r = secret.safeParse({}, CONFIG_PARSE);
+    expect(r.success).toBe(false);
+    expect(zodIssues(r.error!)).toEqual([
+      { path: 'key', message: 'required' },
+      { path: 'mode', message: 'required (one of "a", "b")' },
+      { path: 'list', message: 'required (a list)' },
+      { path: 'one', message: 'required ("x")' },
+    ]);
+    // Wrong values keep zod's own message.
+    expect(problems({ sources: { hb: { type: 'heartbeat', intervalMs: true } } })[0]!.message).not.toMatch(/required/);
+  });
+
+  it('names the key of a duplicate-key error, with the mapping that holds it', () => {
+    expect(yamlProblems('dataDir: /a\ndataDir: /b\n')).toEqual([{ path: 'line 2, column 1', message: 'duplicate key "dataDir" (each key may appear once)' }]);
+    expect(yamlProblems('sources:\n  hb:\n    type: heartbeat\n    type: heartbeat\n')).toEqual([
+      { path: 'line 4, column 5', message: 'duplicate key "type" in sources.hb (each key may appear once)' },
+    ]);
+    expect(yamlProblems('sources:\n  app:\n    type: custom_log\n    processors:\n      - { type: filter, type: x }\n')).toEqual([
+      { path: 'line 5, column 25', message: 'duplicate key "type" in sources.app.processors[0] (each key may appear once)' },
+    ]);
+    expect(yamlProblems('{"a": 1, "a": 2}')).toEqual([{ path: 'line 1, column 10', message: 'duplicate key "a" (each key may appear once)' }]);
   });
 
   it('skips disabled components', () => {

@@ -1,12 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { parseDocument } from 'yaml';
+import { type Document, isPair, isScalar, isSeq, LineCounter, parseDocument, visit } from 'yaml';
 import { z } from 'zod';
 import { ConfigError, type ConfigIssue } from '../errors.js';
 import { CUSTOM_TABLE_RE, STANDARD_TABLES } from '../model/tables.js';
 import type { ComponentRegistry } from '../pipeline/registry.js';
 import { dcrConfigSchema } from './dcr/config.js';
-import { formatPath, zodIssues } from './issues.js';
+import { CONFIG_PARSE, formatPath, zodIssues } from './issues.js';
 import { bytesSchema, durationMsSchema } from './units.js';
 
 export const COMPONENT_ID_RE = /^[a-z][a-z0-9_-]{0,63}$/;
@@ -164,7 +164,7 @@ function splitCommon(raw: unknown, keys: readonly string[]): Record<string, unkn
  */
 export function parseAgentConfig(doc: unknown, registry: ComponentRegistry, file?: string): AgentConfig {
   const issues: ConfigIssue[] = [];
-  const top = agentConfigSchema.safeParse(doc ?? {});
+  const top = agentConfigSchema.safeParse(doc ?? {}, CONFIG_PARSE);
   if (!top.success) {
     issues.push(...zodIssues(top.error));
     // Go on with the component sections that are readable so that all errors show at once.
@@ -176,7 +176,7 @@ export function parseAgentConfig(doc: unknown, registry: ComponentRegistry, file
   const sources: SourceConfig[] = [];
   for (const [id, raw] of Object.entries(rawSources)) {
     const base = ['sources', id];
-    const common = sourceCommonSchema.safeParse(raw);
+    const common = sourceCommonSchema.safeParse(raw, CONFIG_PARSE);
     if (!common.success) issues.push(...zodIssues(common.error, base));
     const type = common.success ? common.data.type : typeof (raw as { type?: unknown })?.type === 'string' ? (raw as { type: string }).type : undefined;
     if (type === undefined) continue;
@@ -188,7 +188,7 @@ export function parseAgentConfig(doc: unknown, registry: ComponentRegistry, file
       });
       continue;
     }
-    const opts = def.schema.safeParse(splitCommon(raw, ['type', 'enabled', 'processors']));
+    const opts = def.schema.safeParse(splitCommon(raw, ['type', 'enabled', 'processors']), CONFIG_PARSE);
     if (!opts.success) issues.push(...zodIssues(opts.error, base));
     if (!common.success) continue;
     const processors: ProcessorConfig[] = [];
@@ -201,7 +201,7 @@ export function parseAgentConfig(doc: unknown, registry: ComponentRegistry, file
         });
         return;
       }
-      const popts = pdef.schema.safeParse(splitCommon(p, ['type']));
+      const popts = pdef.schema.safeParse(splitCommon(p, ['type']), CONFIG_PARSE);
       if (!popts.success) issues.push(...zodIssues(popts.error, [...base, 'processors', i]));
       else processors.push({ type: p.type, options: popts.data });
     });
@@ -213,7 +213,7 @@ export function parseAgentConfig(doc: unknown, registry: ComponentRegistry, file
   const destinations: DestinationConfig[] = [];
   for (const [id, raw] of Object.entries(rawDestinations)) {
     const base = ['destinations', id];
-    const common = destinationCommonSchema.safeParse(raw);
+    const common = destinationCommonSchema.safeParse(raw, CONFIG_PARSE);
     if (!common.success) issues.push(...zodIssues(common.error, base));
     const type = common.success ? common.data.type : typeof (raw as { type?: unknown })?.type === 'string' ? (raw as { type: string }).type : undefined;
     if (type === undefined) continue;
@@ -223,7 +223,7 @@ export function parseAgentConfig(doc: unknown, registry: ComponentRegistry, file
       issues.push({ path: formatPath([...base, 'type']), message: `unknown destination type "${type}" (known: ${known})` });
       continue;
     }
-    const opts = schema.safeParse(splitCommon(raw, ['type', 'enabled', 'tables', 'queue']));
+    const opts = schema.safeParse(splitCommon(raw, ['type', 'enabled', 'tables', 'queue']), CONFIG_PARSE);
     if (!opts.success) issues.push(...zodIssues(opts.error, base));
     else if (common.success && common.data.enabled) {
       destinations.push({ id, type, tables: common.data.tables, queue: common.data.queue, options: opts.data });
@@ -249,16 +249,48 @@ function readSection(doc: unknown, key: string): Record<string, unknown> | undef
   return out;
 }
 
-/** Parses YAML (or JSON, a subset of YAML) text; syntax errors become config issues with line and column. */
+/**
+ * The key of the mapping entry that starts at `offset` (where the parser reports a duplicate key), and
+ * the config path of the mapping that holds it.
+ */
+function keyAt(doc: Document, offset: number): { key: string; under: string } | undefined {
+  let found: { key: string; under: string } | undefined;
+  visit(doc, {
+    Pair(_, pair, ancestors) {
+      const k = pair.key;
+      if (!isScalar(k) || k.range?.[0] !== offset) return undefined;
+      const path: PropertyKey[] = [];
+      ancestors.forEach((node, i) => {
+        if (isPair(node) && isScalar(node.key)) path.push(String(node.key.value));
+        const child = ancestors[i + 1];
+        if (isSeq(node) && child !== undefined) path.push(node.items.indexOf(child));
+      });
+      found = { key: String(k.value), under: path.length === 0 ? '' : formatPath(path) };
+      return visit.BREAK;
+    },
+  });
+  return found;
+}
+
+/**
+ * Parses YAML (or JSON, a subset of YAML) text; syntax errors become config issues whose path is
+ * `line N, column M`. A duplicate key is named, with the path of the mapping that holds it.
+ */
 export function parseConfigText(text: string, file = 'config'): unknown {
-  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true, lineCounter });
   if (doc.errors.length > 0) {
     throw new ConfigError(
       `${file}: not valid YAML or JSON`,
-      doc.errors.map((e) => ({
-        path: e.linePos ? `line ${e.linePos[0].line}, column ${e.linePos[0].col}` : '(syntax)',
-        message: e.message.split('\n')[0] ?? e.message,
-      })),
+      doc.errors.map((e) => {
+        const { line, col } = lineCounter.linePos(e.pos[0]);
+        let message = e.message.split('\n')[0] ?? e.message;
+        if (e.code === 'DUPLICATE_KEY') {
+          const dup = keyAt(doc, e.pos[0]);
+          if (dup) message = `duplicate key ${JSON.stringify(dup.key)}${dup.under ? ` in ${dup.under}` : ''} (each key may appear once)`;
+        }
+        return { path: `line ${line}, column ${col}`, message };
+      }),
     );
   }
   return doc.toJS({ maxAliasCount: 100 }) as unknown;

@@ -1,6 +1,27 @@
 import type { z } from 'zod';
 import type { ConfigIssue } from '../errors.js';
 
+/**
+ * zod error map for config files: a value that is missing says "required" (with what is expected)
+ * rather than zod's "expected string, received undefined". Messages a schema sets itself win.
+ */
+export function configErrorMap(issue: z.core.$ZodRawIssue): string | undefined {
+  if (issue.input !== undefined) return undefined;
+  switch (issue.code) {
+    case 'invalid_type':
+      return `required (${issue.expected === 'object' ? 'a mapping' : issue.expected === 'array' ? 'a list' : `a ${issue.expected}`})`;
+    case 'invalid_value':
+      return `required (${issue.values.length === 1 ? JSON.stringify(issue.values[0]) : `one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`})`;
+    case 'invalid_union':
+      return 'required';
+    default:
+      return undefined;
+  }
+}
+
+/** Parse parameters for config schemas: `schema.safeParse(doc, CONFIG_PARSE)`. */
+export const CONFIG_PARSE = { error: configErrorMap } as const;
+
 /** Formats a zod path as `a.b[0].c`. */
 export function formatPath(path: ReadonlyArray<PropertyKey>): string {
   let out = '';

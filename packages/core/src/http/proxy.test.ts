@@ -35,6 +35,10 @@ describe('parseProxyUrl', () => {
     ['http://user:100%sure@proxy.corp:3128', { protocol: 'http:', host: 'proxy.corp', port: 3128, username: 'user', password: '100%sure' }],
     ['http://user@proxy.corp:3128', { protocol: 'http:', host: 'proxy.corp', port: 3128, username: 'user' }],
     ['http://user:@proxy.corp:3128', { protocol: 'http:', host: 'proxy.corp', port: 3128, username: 'user' }],
+    ['http://omsuser:p@ss:w/rd#1@proxy.corp:8080', { protocol: 'http:', host: 'proxy.corp', port: 8080, username: 'omsuser', password: 'p@ss:w/rd#1' }],
+    ['http://user:pa/ss?x#y@proxy.corp:3128', { protocol: 'http:', host: 'proxy.corp', port: 3128, username: 'user', password: 'pa/ss?x#y' }],
+    ['http://user:1234%2Fx@proxy.corp:3128', { protocol: 'http:', host: 'proxy.corp', port: 3128, username: 'user', password: '1234/x' }],
+    ['http:8080', { protocol: 'http:', host: 'http', port: 8080 }],
   ])('parses %j', (text, expected) => {
     expect(plain(text)).toEqual(expected);
   });
@@ -50,8 +54,25 @@ describe('parseProxyUrl', () => {
     ['http://proxy.corp:', /port/],
     ['http://proxy.corp:abc', /port/],
     ['http://proxy.corp:3128/path', /no path/],
-    ['::1:3128', /brackets/],
-    ['[not-ipv6]:3128', /brackets/],
+    ['::1:3128', /an IPv6 address must be written in brackets/],
+    ['[not-ipv6]:3128', /brackets must hold an IPv6 address/],
+    ['[::1]3128', /only ":port" may follow the IPv6 address/],
+    ['http:proxy:3128', /the scheme must be followed by "\/\/"/],
+    ['https:/proxy:3128', /the scheme must be followed by "\/\/"/],
+    ['host:3128:3129', /more than one ":" after the host/],
+    ['http://host:3128:3129', /more than one ":" after the host/],
+    ['http://proxy:3128?x=1', /no path, query or fragment/],
+    ['http://proxy:3128#frag', /no path, query or fragment/],
+    ['http://user:pw@proxy:3128/path', /no path, query or fragment/],
+    // An "@" after the host must not move the connection to another host.
+    ['http://proxy:3128/x@evil.example', /an "@" follows the host in a path, query or fragment/],
+    ['http://proxy:3128?u=a@evil.example', /an "@" follows the host in a path, query or fragment/],
+    ['http://proxy:3128#@evil.example', /an "@" follows the host in a path, query or fragment/],
+    ['http://proxy/x@evil.example', /an "@" follows the host/],
+    ['proxy:3128/x@evil.example', /an "@" follows the host/],
+    ['http://user:pw@proxy:3128/x@evil.example', /an "@" follows the host/],
+    ['http://user:1234/x@proxy.corp:3128', /percent-encode "\/", "\?" and "#" in a password/],
+    ['http://user:p/w@proxy.corp:3128/x', /no path, query or fragment/],
     ['http://:pw@proxy.corp', /user name/],
     ['http://proxy corp:3128', /spaces/],
   ])('rejects %j', (text, message) => {
@@ -73,6 +94,8 @@ describe('parseProxyUrl', () => {
       `http://user:${password}@[bad]:1`,
       `http://user:${password}@host:${password}`,
       `http://user:${password}@a:b:c`,
+      `http://user:${password}@proxy:3128/x@evil.example`,
+      `http://user:${password}/x@proxy:3128/y`,
     ];
     for (const text of bad) {
       let message = '';

@@ -30,11 +30,37 @@ function percentDecode(s: string): string {
   }
 }
 
-function parsePort(text: string): number {
-  if (!/^\d{1,5}$/.test(text)) fail('the port must be a number between 1 and 65535');
-  const port = Number(text);
-  if (port < 1 || port > 65535) fail('the port must be a number between 1 and 65535');
-  return port;
+const PORT_PROBLEM = 'the port must be a number between 1 and 65535';
+
+/** `host[:port]` (IPv6 in brackets), or what is wrong with it. The port is absent when not written. */
+function parseHostPort(text: string): { host: string; port?: number } | string {
+  if (text === '') return 'the host is missing';
+  if (/\s/.test(text)) return 'the host and port cannot contain spaces';
+  let host: string;
+  let portText: string | undefined;
+  if (text.startsWith('[')) {
+    const m = /^\[([^\]]*)\](.*)$/.exec(text);
+    if (!m || !isIPv6(m[1]!)) return 'brackets must hold an IPv6 address, e.g. [fd00::1]:3128';
+    if (m[2] !== '' && !m[2]!.startsWith(':')) return 'only ":port" may follow the IPv6 address in brackets';
+    host = m[1]!.toLowerCase();
+    portText = m[2] === '' ? undefined : m[2]!.slice(1);
+  } else {
+    const colon = text.indexOf(':');
+    if (colon >= 0 && text.includes(':', colon + 1)) {
+      return isIPv6(text)
+        ? 'an IPv6 address must be written in brackets, e.g. [fd00::1]:3128'
+        : 'more than one ":" after the host: write host:port with one port';
+    }
+    host = (colon >= 0 ? text.slice(0, colon) : text).toLowerCase().replace(/\.$/, '');
+    portText = colon >= 0 ? text.slice(colon + 1) : undefined;
+    if (host === '') return 'the host is missing';
+    if (!HOSTNAME_RE.test(host)) return 'the host must be a DNS name or an IP address';
+  }
+  if (portText === undefined) return { host };
+  if (!/^\d{1,5}$/.test(portText)) return PORT_PROBLEM;
+  const port = Number(portText);
+  if (port < 1 || port > 65535) return PORT_PROBLEM;
+  return { host, port };
 }
 
 /**
@@ -43,10 +69,15 @@ function parsePort(text: string): number {
  *
  * - The scheme is `http` (assumed when absent) or `https` (TLS to the proxy itself). Targets are always
  *   tunnelled with CONNECT either way.
- * - Surrounding whitespace, a trailing newline and a trailing `/` are ignored.
- * - The credentials end at the LAST `@`, and the user name at the FIRST `:` of the credentials, so a
- *   password may hold raw `@`, `:`, `/` and `#`. User and password are percent-decoded (`%40` is `@`);
- *   a `%` that starts no valid escape is kept.
+ * - Surrounding whitespace, a trailing newline and a trailing `/` are ignored. Nothing else may follow
+ *   the host and port: no path, query or fragment.
+ * - The credentials end at the last `@`, and the user name at the first `:` of the credentials. User and
+ *   password are percent-decoded (`%40` is `@`); a `%` that starts no valid escape is kept.
+ * - A password may also hold raw `/`, `?` and `#` (as OMS's proxy.conf allows), as long as the text is
+ *   not also a proxy URL with a path, query or fragment: when the part before the first `/`, `?` or `#`
+ *   is a valid `[user:password@]host[:port]` and an `@` follows, the text is refused as ambiguous
+ *   (`http://proxy:3128/x@evil.example` names proxy:3128, not evil.example). Percent-encoding such a
+ *   password (`%2F`, `%3F`, `%23`) always works.
  * - IPv6 literals go in brackets: `[fd00::1]:3128`.
  * - Without a port: 80 for http, 443 for https.
  *
@@ -64,31 +95,30 @@ export function parseProxyUrl(text: string): ProxySpec {
     }
     protocol = name === 'https' ? 'https:' : 'http:';
     rest = rest.slice(scheme[0].length);
+  } else if (/^https?:(?!\d+\/*$)/i.test(rest)) {
+    // `http:proxy:3128`: a scheme without "//" (a host named http with a port is still `http:8080`).
+    fail('the scheme must be followed by "//", as in http://host:port or https://host:port');
+  }
+  rest = rest.replace(/\/+$/, '');
+  const end = rest.search(/[/?#]/);
+  if (end >= 0) {
+    if (!rest.includes('@', end)) fail('only [user:password@]host[:port] may follow the scheme (no path, query or fragment)');
+    const authority = rest.slice(0, end);
+    if (typeof parseHostPort(authority.slice(authority.lastIndexOf('@') + 1)) !== 'string') {
+      fail(
+        'an "@" follows the host in a path, query or fragment; only [user:password@]host[:port] may follow the scheme ' +
+          '(percent-encode "/", "?" and "#" in a password as %2F, %3F and %23)',
+      );
+    }
   }
   const at = rest.lastIndexOf('@');
   const credentials = at >= 0 ? rest.slice(0, at) : undefined;
-  const hostPort = (at >= 0 ? rest.slice(at + 1) : rest).replace(/\/+$/, '');
-  if (hostPort === '') fail('the host is missing');
-  if (/[/?#\s]/.test(hostPort)) fail('only [user:password@]host[:port] may follow the scheme (no path, query or spaces)');
-
-  let host: string;
-  let portText: string | undefined;
-  if (hostPort.startsWith('[')) {
-    const m = /^\[([^\]]+)\](?::(.*))?$/.exec(hostPort);
-    if (!m || !isIPv6(m[1]!)) fail('an IPv6 address must be written in brackets, e.g. [fd00::1]:3128');
-    host = m[1]!.toLowerCase();
-    portText = m[2];
-  } else {
-    const colon = hostPort.indexOf(':');
-    if (colon >= 0 && hostPort.indexOf(':', colon + 1) >= 0) {
-      fail('an IPv6 address must be written in brackets, e.g. [fd00::1]:3128');
-    }
-    host = (colon >= 0 ? hostPort.slice(0, colon) : hostPort).toLowerCase().replace(/\.$/, '');
-    portText = colon >= 0 ? hostPort.slice(colon + 1) : undefined;
-    if (host === '') fail('the host is missing');
-    if (!HOSTNAME_RE.test(host)) fail('the host must be a DNS name or an IP address');
+  const hostPort = parseHostPort(at >= 0 ? rest.slice(at + 1) : rest);
+  if (typeof hostPort === 'string') {
+    fail(/[/?#]/.test(rest.slice(at + 1)) ? 'only [user:password@]host[:port] may follow the scheme (no path, query or fragment)' : hostPort);
   }
-  const port = portText === undefined ? DEFAULT_PROXY_PORTS[protocol] : parsePort(portText);
+  const { host } = hostPort;
+  const port = hostPort.port ?? DEFAULT_PROXY_PORTS[protocol];
 
   if (credentials === undefined) return { protocol, host, port };
   const colon = credentials.indexOf(':');

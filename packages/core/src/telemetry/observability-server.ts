@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { isLoopbackHost } from '../http/url.js';
 import type { Logger } from './logger.js';
 import type { MetricsRegistry } from './metrics.js';
 
@@ -12,7 +13,10 @@ export interface ObservabilityServerOptions {
   readonly health: () => { healthy: boolean; detail?: unknown };
 }
 
-/** Serves `/metrics` (Prometheus text format 0.0.4) and `/healthz` (JSON). */
+/**
+ * Serves `/metrics` (Prometheus text format 0.0.4) and `/healthz` (JSON), without authentication: it
+ * logs a warning at start when it listens on an address other than loopback.
+ */
 export class ObservabilityServer {
   private constructor(private readonly server: Server, readonly url: string) {}
 
@@ -51,7 +55,11 @@ export class ObservabilityServer {
     server.unref();
     const a = server.address() as AddressInfo;
     const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
-    return new ObservabilityServer(server, `http://${host}:${a.port}`);
+    const url = `http://${host}:${a.port}`;
+    if (!isLoopbackHost(a.address)) {
+      opts.log.warn({ endpoint: url }, 'metrics endpoint listens beyond loopback and has no authentication: anyone who can reach it reads /metrics and /healthz');
+    }
+    return new ObservabilityServer(server, url);
   }
 
   close(): Promise<void> {

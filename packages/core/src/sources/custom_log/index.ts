@@ -4,6 +4,7 @@ import { CustomLogSource } from './custom-log.js';
 
 export { customLogConfigSchema, COMPRESSED_PATTERNS, type CustomLogConfig } from './config.js';
 export { CustomLogSource } from './custom-log.js';
+export { filePatternWarnings } from './pattern-check.js';
 export { RECORD_START_FORMATS, timestampParser, type RecordStartFormat, type TimestampParser } from './timestamp-formats.js';
 
 export const customLogSource: SourceDefinition<typeof customLogConfigSchema> = {
