@@ -67,6 +67,12 @@ describe('FileCheckpointStore', () => {
     expect(readdirSync(dir).filter((n) => n.includes('.corrupt-'))).toHaveLength(2);
   });
 
+  it('creates its directory on the first save', async () => {
+    const nested = new FileCheckpointStore(join(dir, 'state', 'sources', 'app'));
+    await nested.save({ version: 1 });
+    expect(await nested.load(needsVersion)).toEqual({ state: { version: 1 } });
+  });
+
   it('uses the backup when a crash came between the two renames of a save', async () => {
     await store.save({ version: 1, n: 1 });
     await store.save({ version: 1, n: 2 });

@@ -1,4 +1,4 @@
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /** Says why a loaded state cannot be used (undefined: it can). */
@@ -84,9 +84,15 @@ export class FileCheckpointStore implements CheckpointStore {
   save(state: Record<string, unknown>): Promise<void> {
     const data = JSON.stringify(state);
     const run = async (): Promise<void> => {
-      await mkdir(this.dir, { recursive: true });
       const tmp = `${this.file}.tmp`;
-      const fh = await open(tmp, 'w');
+      let fh: FileHandle;
+      try {
+        fh = await open(tmp, 'w');
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        await mkdir(this.dir, { recursive: true });
+        fh = await open(tmp, 'w');
+      }
       try {
         await fh.writeFile(data);
         await fh.sync();
