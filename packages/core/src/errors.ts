@@ -14,6 +14,8 @@ export type ErrorCode =
   | 'OMA_ERR_NATIVE_LOAD'
   | 'OMA_ERR_NATIVE'
   | 'OMA_ERR_COMPONENT'
+  /** A source's checkpoint file was unreadable or not understood; it was kept aside. */
+  | 'OMA_ERR_CHECKPOINT_CORRUPT'
   | 'OMA_ERR_ABORTED';
 
 export class AgentError extends Error {

@@ -234,6 +234,17 @@ describe('custom_log source: reading', () => {
     expect(h.ctx.metrics.recordsDropped.get({ ...LABELS, reason: 'line_truncated' })).toBe(1);
   });
 
+  it('says why it truncates a line: the path, the limit and the bytes cut, once per 10 s per file', async () => {
+    writeFileSync(h.path('app.log'), text(['a'.repeat(300), 'b'.repeat(400), 'short']));
+    await h.start({ maxLineBytes: 256 });
+    await h.waitForLines(['a'.repeat(256), 'b'.repeat(256), 'short']);
+    const warned = h.logs.filter((l) => l.msg === 'record longer than maxLineBytes; truncated');
+    expect(warned).toEqual([
+      expect.objectContaining({ level: 40, path: h.path('app.log'), maxLineBytes: 256, bytes: 300, cutBytes: 44 }),
+    ]);
+    expect(h.ctx.metrics.recordsDropped.get({ ...LABELS, reason: 'line_truncated' })).toBe(2);
+  });
+
   it('emits in batches of at most maxBatchRecords and reads every line of a file larger than the read buffer', async () => {
     const all = numbered(0, 3000);
     writeFileSync(h.path('app.log'), text(all));
@@ -399,14 +410,57 @@ describe('custom_log source: backpressure and checkpoints', () => {
     expect(new Set(h.records().map((r) => r.FilePath))).toEqual(new Set([h.path('app.log')]));
   });
 
-  it('starts over, as on a first start, when the checkpoint is not understood', async () => {
+  it('a checkpoint it does not understand is damage: logged, counted, and files are read from their beginning despite startAt end', async () => {
     h.store.state = { version: 99, files: 'nope' };
     writeFileSync(h.path('app.log'), text(['old']));
     await h.start({ startAt: 'end' });
-    await h.waitForMessage('checkpoint not understood; starting without it');
+    await h.waitForMessage('checkpoint damaged and no usable backup; reading every file from its beginning');
+    const line = h.logs.find((l) => l.msg === 'checkpoint damaged and no usable backup; reading every file from its beginning');
+    expect(line).toMatchObject({ level: 50, positions: 'beginning', reason: expect.stringContaining('version') as unknown });
+    expect(h.ctx.metrics.errors.get({ ...LABELS, error_type: 'OMA_ERR_CHECKPOINT_CORRUPT', stage: 'checkpoint' })).toBe(1);
     appendFileSync(h.path('app.log'), text(['new']));
-    await h.waitForLines(['new']);
+    await h.waitForLines(['old', 'new']);
     expect(h.store.state).toMatchObject({ version: 1 });
+  });
+
+  it('a damaged checkpoint with a usable backup resumes from the backup: older positions, records sent again, none lost', async () => {
+    writeFileSync(h.path('app.log'), text(numbered(0, 100)));
+    await h.start({ maxBatchRecords: 10 });
+    await h.waitForLines(numbered(0, 100));
+    // The backup is the state of an earlier save: rewind it to line 90 to tell it apart.
+    const backup = structuredClone(h.store.state) as { files: FileEntry[] };
+    backup.files[0]!.offset = 90 * 11;
+    await h.stop();
+    h.store.previous = backup;
+    h.store.state = { version: 1, files: [{ path: 'truncated' }] };
+    appendFileSync(h.path('app.log'), text(numbered(100, 120)));
+    await h.start({ startAt: 'end' });
+    await vi.waitFor(() => expect(h.lines().slice(100)).toEqual(numbered(90, 120)), WAIT);
+    expect(h.logs.find((l) => l.level === 50)).toMatchObject({
+      msg: 'checkpoint damaged; resuming from the previous checkpoint, records after it are sent again',
+      positions: 'backup',
+    });
+    expect(h.ctx.metrics.errors.get({ ...LABELS, error_type: 'OMA_ERR_CHECKPOINT_CORRUPT', stage: 'checkpoint' })).toBe(1);
+  });
+
+  it('saves positions after each emitted batch: at most one batch behind when the next one is emitted', async () => {
+    const all = numbered(0, 400);
+    writeFileSync(h.path('app.log'), text(all));
+    const lags: number[] = [];
+    const emit = h.ctx.emit.bind(h.ctx);
+    h.ctx.emit = async (batch, signal) => {
+      const emittedBefore = h.ctx.emitted.reduce((n, b) => n + b.records.length, 0);
+      const saved = (h.entries()[0]?.offset ?? 0) / 11;
+      lags.push(emittedBefore - saved);
+      // an emit that takes a while, as a queue's fsync does
+      await new Promise((r) => setImmediate(r));
+      await emit(batch, signal);
+    };
+    await h.start({ maxBatchRecords: 20 });
+    await h.waitForLines(all);
+    expect(lags.length).toBeGreaterThanOrEqual(20);
+    // records emitted but not yet in the saved positions: at most the previous batch
+    expect(Math.max(...lags)).toBeLessThanOrEqual(20);
   });
 
   it('prunes checkpoints of files gone for good', async () => {

@@ -2,7 +2,8 @@ import { constants, type BigIntStats } from 'node:fs';
 import { open as openFile, readdir, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { errorType } from '../../errors.js';
+import type { CheckpointDamage, CheckpointLoad } from '../../checkpoint/checkpoint-store.js';
+import { AgentError, errorType } from '../../errors.js';
 import type { LogRecord } from '../../model/record.js';
 import type { Source, SourceContext } from '../../pipeline/component.js';
 import { RateLimitedLog } from '../../telemetry/logger.js';
@@ -23,8 +24,6 @@ import { timestampParser } from './timestamp-formats.js';
 
 /** Bytes read from one file before the others get their turn (at least one read). */
 const TURN_BYTES = 4 * 1024 * 1024;
-/** Checkpoint saves are coalesced to at most one per this many ms. */
-const SAVE_INTERVAL_MS = 200;
 /** A new file waits at most this long for an older file of the same origin to be drained first. */
 const ORDER_WAIT_MAX_MS = 30_000;
 /** Directory entries examined when looking for a renamed file or a copytruncate copy. */
@@ -226,9 +225,15 @@ export class CustomLogSource implements Source {
   /** The same for directories the patterns cannot list. */
   private readonly reportedDirs = new Map<string, string>();
 
-  private saveTimer: NodeJS.Timeout | undefined;
-  private lastSaveAt = -Infinity;
   private saveChain: Promise<void> = Promise.resolve();
+  /** True while `requestSave`'s saves run. */
+  private saving = false;
+  /** The one of them under way. */
+  private currentSave: Promise<void> | undefined;
+  /** Positions changed while a save was under way: one more save follows it. */
+  private saveAgain = false;
+  /** Set at stop, before the last save: no save may follow it. */
+  private savesClosed = false;
 
   constructor(private readonly config: CustomLogConfig, private readonly ctx: SourceContext) {
     const cwd = process.cwd();
@@ -247,14 +252,15 @@ export class CustomLogSource implements Source {
   async start(): Promise<void> {
     if (this.started) throw new Error('custom_log source started twice');
     this.started = true;
-    let state: Record<string, unknown> = {};
+    let loaded: CheckpointLoad;
     try {
-      state = await this.ctx.checkpoints.load();
+      loaded = await this.ctx.checkpoints.load((state) => parseCheckpoint(state).invalid);
     } catch (err) {
-      this.countError(err, 'checkpoint');
-      this.ctx.log.warn({ err }, 'checkpoint not readable; starting without it');
+      loaded = { state: {}, damage: { reason: `not loaded (${errorType(err)})`, fromBackup: false } };
     }
-    await this.initialScan(state);
+    const damaged = loaded.damage !== undefined;
+    if (loaded.damage) this.reportDamage(loaded.damage);
+    await this.initialScan(loaded.state, damaged);
     this.ready = true;
     this.lastScanAt = performance.now();
     this.loop = this.run();
@@ -276,8 +282,7 @@ export class CustomLogSource implements Source {
     } finally {
       signal.removeEventListener('abort', onAbort);
     }
-    if (this.saveTimer) clearTimeout(this.saveTimer);
-    this.saveTimer = undefined;
+    this.savesClosed = true;
     if (this.ready) await this.saveNow();
     for (const f of this.files) await this.closeHandle(f.fh);
     this.files = [];
@@ -531,7 +536,7 @@ export class CustomLogSource implements Source {
     f.copyOf = undefined;
     f.prefix = Buffer.alloc(0);
     f.lastGrowthAt = now;
-    this.scheduleSave();
+    this.requestSave();
   }
 
   /**
@@ -559,8 +564,8 @@ export class CustomLogSource implements Source {
     const maxBytes = this.config.maxBatchBytes;
     let lastMs = NaN;
     let lastIso = '';
-    return (text, timeMs, bytes, end, truncated) => {
-      if (truncated) this.ctx.metrics.recordsDropped.inc(this.truncatedLabels);
+    return (text, timeMs, bytes, end, cutBytes) => {
+      if (cutBytes > 0) this.truncated(f, bytes, cutBytes);
       if (timeMs !== undefined && timeMs !== lastMs) {
         lastMs = timeMs;
         lastIso = new Date(timeMs).toISOString();
@@ -591,6 +596,16 @@ export class CustomLogSource implements Source {
     };
   }
 
+  /** A record cut at `maxLineBytes`: counted, and said why (one line per file per 10 s). */
+  private truncated(f: TailedFile, keptBytes: number, cutBytes: number): void {
+    this.ctx.metrics.recordsDropped.inc(this.truncatedLabels);
+    this.warn(
+      `truncated:${f.origin}`,
+      { path: f.path, maxLineBytes: this.config.maxLineBytes, bytes: keptBytes + cutBytes, cutBytes },
+      'record longer than maxLineBytes; truncated',
+    );
+  }
+
   /** Emits the full batches in order; false when stopping cut it short. */
   private async emitFull(): Promise<boolean> {
     while (this.full.length > 0) {
@@ -617,6 +632,7 @@ export class CustomLogSource implements Source {
     let backoff = 250;
     for (;;) {
       if (this.abort.signal.aborted) return false;
+      await this.saveCaughtUp();
       try {
         await this.parked(this.ctx.emit({ table: this.config.table, records: b.records }, this.abort.signal));
         this.applyCommits(b);
@@ -640,7 +656,7 @@ export class CustomLogSource implements Source {
       f.committed = offset;
       advanced = true;
     }
-    if (advanced) this.scheduleSave();
+    if (advanced) this.requestSave();
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -674,7 +690,7 @@ export class CustomLogSource implements Source {
     }
     await this.closeHandle(f.fh);
     this.ctx.log.info({ path: f.path, origin: f.origin }, msg);
-    this.scheduleSave();
+    this.requestSave();
   }
 
   private retire(f: TailedFile): void {
@@ -729,7 +745,7 @@ export class CustomLogSource implements Source {
       this.retire(t);
     }
     this.byKey.set(fresh.key, fresh);
-    this.scheduleSave();
+    this.requestSave();
   }
 
   /** A file holding the content `t` had before it was truncated, opened, or undefined. */
@@ -930,7 +946,7 @@ export class CustomLogSource implements Source {
       if (!n.retired && n.state === 'active') await this.adoptGenerationsBefore(n, this.lastScanWallMs, matchedKeys);
     }
     this.lastScanWallMs = startedAtMs;
-    if (changed) this.scheduleSave();
+    if (changed) this.requestSave();
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -966,7 +982,7 @@ export class CustomLogSource implements Source {
       added.push(f);
       this.ctx.log.info({ path: g.path, origin }, 'rotated generation found; reading it');
     }
-    this.scheduleSave();
+    this.requestSave();
     return added;
   }
 
@@ -1148,12 +1164,21 @@ export class CustomLogSource implements Source {
   // ---------------------------------------------------------------------------------------------
   // Start: resume from checkpoints
 
-  private async initialScan(state: Record<string, unknown>): Promise<void> {
+  /**
+   * A damaged checkpoint: the source has run before, so `startAt: end` would skip what was written since
+   * (loss). It resumes from the backup when there is one, else reads every file from its beginning.
+   */
+  private reportDamage(d: CheckpointDamage): void {
+    const err = new AgentError('OMA_ERR_CHECKPOINT_CORRUPT', `checkpoint damaged: ${d.reason}`);
+    this.countError(err, 'checkpoint');
+    const fields = { err, reason: d.reason, keptAs: d.keptAs, positions: d.fromBackup ? 'backup' : 'beginning' };
+    if (d.fromBackup) this.ctx.log.error(fields, 'checkpoint damaged; resuming from the previous checkpoint, records after it are sent again');
+    else this.ctx.log.error(fields, 'checkpoint damaged and no usable backup; reading every file from its beginning');
+  }
+
+  private async initialScan(state: Record<string, unknown>, damaged: boolean): Promise<void> {
     this.lastScanWallMs = Date.now();
     const saved = parseCheckpoint(state);
-    if (saved.invalid !== undefined) {
-      this.ctx.log.warn({ reason: saved.invalid }, 'checkpoint not understood; starting without it');
-    }
     const found = await this.matchedFiles();
     const foundByKey = new Map(found.map((m) => [m.key, m]));
     const claimed = new Set<string>();
@@ -1179,7 +1204,8 @@ export class CustomLogSource implements Source {
       }
       this.ctx.log.info({ path: e.path, offset: e.offset }, 'checkpointed file is gone or replaced; dropping its position');
     }
-    const fromEnd = !saved.known && this.config.startAt === 'end';
+    // After damage the source has run before: what was written since must not be skipped.
+    const fromEnd = !saved.known && !damaged && this.config.startAt === 'end';
     const resumedOrigins = new Set(this.files.map((f) => f.origin));
     const newOrigins: TailedFile[] = [];
     for (const m of found) {
@@ -1321,22 +1347,45 @@ export class CustomLogSource implements Source {
     return serializeCheckpoint(entries, Date.now());
   }
 
-  private scheduleSave(): void {
-    if (this.saveTimer || this.stopped || !this.ready) return;
-    const wait = Math.max(0, this.lastSaveAt + SAVE_INTERVAL_MS - performance.now());
-    this.saveTimer = setTimeout(() => {
-      this.saveTimer = undefined;
-      void this.saveNow();
-    }, wait);
-    this.saveTimer.unref();
+  /**
+   * Saves the positions soon, off the emit path: one save under way at most and one more after it that
+   * takes the positions as they are then (so changes made meanwhile are coalesced into it).
+   */
+  private requestSave(): void {
+    if (this.savesClosed || !this.ready) return;
+    if (this.saving) {
+      this.saveAgain = true;
+      return;
+    }
+    this.saving = true;
+    void this.saveLoop();
+  }
+
+  private async saveLoop(): Promise<void> {
+    try {
+      do {
+        this.saveAgain = false;
+        this.currentSave = this.saveNow();
+        await this.currentSave;
+      } while (this.saveAgain && !this.savesClosed);
+    } finally {
+      this.saving = false;
+      this.currentSave = undefined;
+    }
+  }
+
+  /**
+   * Before a batch is emitted: waits while the positions of two emitted batches are unsaved (a save
+   * under way and one more asked for), so that a crash sends again at most the batch whose positions
+   * are being saved and the one being emitted. Saves are quicker than emits as a rule: this rarely waits.
+   */
+  private async saveCaughtUp(): Promise<void> {
+    while (this.saveAgain && this.currentSave) await this.currentSave;
   }
 
   /** Saves the positions now (after the saves already under way); never rejects. */
   private saveNow(): Promise<void> {
-    if (this.saveTimer) clearTimeout(this.saveTimer);
-    this.saveTimer = undefined;
     const state = this.snapshot();
-    this.lastSaveAt = performance.now();
     const next = this.saveChain.then(
       () => this.ctx.checkpoints.save(state),
     ).catch((err: unknown) => {

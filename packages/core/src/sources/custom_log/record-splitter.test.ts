@@ -7,15 +7,16 @@ interface Out {
   time: string | undefined;
   bytes: number;
   end: number;
-  truncated: boolean;
+  /** Bytes cut at the size limit. */
+  cut: number;
 }
 
-function collector(limit = Infinity): { out: Out[]; sink: (t: string, ms: number | undefined, b: number, e: number, tr: boolean) => boolean } {
+function collector(limit = Infinity): { out: Out[]; sink: (t: string, ms: number | undefined, b: number, e: number, cut: number) => boolean } {
   const out: Out[] = [];
   return {
     out,
-    sink: (text, ms, bytes, end, truncated) => {
-      out.push({ text, time: ms === undefined ? undefined : new Date(ms).toISOString(), bytes, end, truncated });
+    sink: (text, ms, bytes, end, cut) => {
+      out.push({ text, time: ms === undefined ? undefined : new Date(ms).toISOString(), bytes, end, cut });
       return out.length < limit;
     },
   };
@@ -45,7 +46,7 @@ describe('RecordSplitter, one record per line', () => {
       const { out, s } = split(data, plain, chunk);
       expect(out.map((o) => o.text)).toEqual(['first', 'second', 'third']);
       expect(out.map((o) => o.end)).toEqual([10, 17, 26]);
-      expect(out.every((o) => o.time === undefined && !o.truncated)).toBe(true);
+      expect(out.every((o) => o.time === undefined && o.cut === 0)).toBe(true);
       // "part" has no newline yet: the safe offset stays before it
       expect(s.safeOffset).toBe(26);
       expect(s.endOffset).toBe(30);
@@ -98,14 +99,14 @@ describe('RecordSplitter, one record per line', () => {
 describe('RecordSplitter, truncation', () => {
   const small: RecordSplitterOptions = { maxRecordBytes: 8 };
 
-  it('keeps the first maxRecordBytes of a long line and consumes the rest of it', () => {
+  it('keeps the first maxRecordBytes of a long line, consumes the rest of it and tells how many bytes it cut', () => {
     for (const chunk of [1, 3, 4, 7, 100]) {
       const { out } = split('0123456789abcdef\nshort\n12345678\n123456789\r\n', small, chunk);
-      expect(out.map((o) => [o.text, o.truncated])).toEqual([
-        ['01234567', true],
-        ['short', false],
-        ['12345678', false],
-        ['12345678', true],
+      expect(out.map((o) => [o.text, o.cut])).toEqual([
+        ['01234567', 8],
+        ['short', 0],
+        ['12345678', 0],
+        ['12345678', 1],
       ]);
       expect(out.map((o) => o.end)).toEqual([17, 23, 32, 43]);
     }
@@ -113,14 +114,14 @@ describe('RecordSplitter, truncation', () => {
 
   it('a CR that would make the line one byte too long is not content', () => {
     const { out } = split('12345678\r\n', small, 3);
-    expect(out.map((o) => [o.text, o.truncated])).toEqual([['12345678', false]]);
+    expect(out.map((o) => [o.text, o.cut])).toEqual([['12345678', 0]]);
   });
 
   it('cuts on a UTF-8 character boundary', () => {
     // "aaaaaa€x": € is 3 bytes at offset 6..8; 8 bytes would split it
     for (const chunk of [1, 2, 5, 100]) {
       const { out } = split('aaaaaa€x\n', small, chunk);
-      expect(out.map((o) => [o.text, o.bytes, o.truncated])).toEqual([['aaaaaa', 6, true]]);
+      expect(out.map((o) => [o.text, o.bytes, o.cut])).toEqual([['aaaaaa', 6, 4]]);
     }
     const b = Buffer.from('ab€', 'utf8');
     expect(utf8Cut(b, 0, 3)).toBe(2);
@@ -133,7 +134,7 @@ describe('RecordSplitter, truncation', () => {
     const buf = Buffer.from('0123456789');
     s.push(buf, 0, buf.length, 0, sink);
     s.flush(sink);
-    expect(out.map((o) => [o.text, o.truncated, o.end])).toEqual([['01234567', true, 10]]);
+    expect(out.map((o) => [o.text, o.cut, o.end])).toEqual([['01234567', 2, 10]]);
   });
 });
 
@@ -185,7 +186,8 @@ describe('RecordSplitter, multi-line records', () => {
   it('truncates a record that grows past the limit and skips its further lines', () => {
     const opts: RecordSplitterOptions = { ...ml, maxRecordBytes: 30 };
     const { out } = split('2024-01-15 10:00:00 start\nline two\nline three\nline four\n2024-01-15 10:00:01 x\n', opts, 4);
-    expect(out.map((o) => [o.text, o.truncated])).toEqual([['2024-01-15 10:00:00 start\nline', true]]);
+    // 55 bytes from the record start to the next one (newline excluded): 30 kept, 25 cut
+    expect(out.map((o) => [o.text, o.cut])).toEqual([['2024-01-15 10:00:00 start\nline', 25]]);
     expect(Buffer.byteLength(out[0]!.text)).toBeLessThanOrEqual(30);
   });
 });

@@ -3,10 +3,11 @@ import type { TimestampParser } from './timestamp-formats.js';
 /**
  * Receives one finished record. `timeMs` is the record-start timestamp, undefined when the record has
  * none (TimeGenerated is then the collection time). `bytes` is the record's size in the file, `end` the
- * file offset just after it, `truncated` whether it was cut at the size limit. Returns false to ask the
+ * file offset just after it, `cutBytes` how many of its bytes were cut at the size limit (0: none; the
+ * newlines between the lines of a multi-line record count). Returns false to ask the
  * splitter to stop after the current line (the caller's batch is full).
  */
-export type RecordSink = (text: string, timeMs: number | undefined, bytes: number, end: number, truncated: boolean) => boolean;
+export type RecordSink = (text: string, timeMs: number | undefined, bytes: number, end: number, cutBytes: number) => boolean;
 
 export interface RecordSplitterOptions {
   /** Longest record kept, in bytes; longer ones are cut on a UTF-8 character boundary. */
@@ -62,7 +63,8 @@ export class RecordSplitter {
   private pParts: string[] = [];
   private pBytes = 0;
   private pTime = 0;
-  private pTruncated = false;
+  /** Bytes of the open record cut at the size limit. */
+  private pCut = 0;
   private pFull = false;
 
   constructor(opts: RecordSplitterOptions, startOffset = 0) {
@@ -179,17 +181,17 @@ export class RecordSplitter {
   private line(buf: Buffer, s: number, len: number, start: number, end: number, sink: RecordSink): boolean {
     let text: string;
     let bytes = len;
-    let truncated = false;
+    let cut = 0;
     if (len > this.max) {
       bytes = utf8Cut(buf, s, this.max);
       text = buf.toString('utf8', s, s + bytes);
-      truncated = true;
+      cut = len - bytes;
     } else {
       text = len === 0 ? '' : buf.toString('utf8', s, s + len);
     }
     const recordStart = this.recordStart;
     if (recordStart === undefined) {
-      return bytes === 0 ? true : sink(text, undefined, bytes, end, truncated);
+      return bytes === 0 ? true : sink(text, undefined, bytes, end, cut);
     }
     const t = bytes === 0 ? undefined : recordStart(text);
     if (t !== undefined) {
@@ -198,33 +200,44 @@ export class RecordSplitter {
       this.pParts = [text];
       this.pBytes = bytes;
       this.pTime = t;
-      this.pTruncated = truncated;
-      this.pFull = truncated;
+      this.pCut = cut;
+      this.pFull = cut > 0;
       return more;
     }
     if (this.pStart >= 0) {
-      this.appendPending(text, bytes, truncated);
+      this.appendPending(text, bytes, cut);
       return true;
     }
     // Before the first record start: every line is a record of its own.
-    return bytes === 0 ? true : sink(text, undefined, bytes, end, truncated);
+    return bytes === 0 ? true : sink(text, undefined, bytes, end, cut);
   }
 
-  private appendPending(text: string, bytes: number, truncated: boolean): void {
-    if (this.pFull) return;
+  /** Adds a line of `bytes` bytes kept (and `cut` more cut off) to the open record. */
+  private appendPending(text: string, bytes: number, cut: number): void {
+    if (this.pFull) {
+      this.pCut += 1 + bytes + cut;
+      return;
+    }
     const room = this.max - this.pBytes - 1;
     if (bytes <= room) {
       this.pParts.push(text);
       this.pBytes += 1 + bytes;
-      if (truncated) this.pTruncated = this.pFull = true;
+      if (cut > 0) {
+        this.pCut += cut;
+        this.pFull = true;
+      }
       return;
     }
-    this.pTruncated = this.pFull = true;
-    if (room <= 0) return;
+    this.pFull = true;
+    if (room <= 0) {
+      this.pCut += 1 + bytes + cut;
+      return;
+    }
     const encoded = Buffer.from(text, 'utf8');
-    const cut = utf8Cut(encoded, 0, room);
-    this.pParts.push(encoded.toString('utf8', 0, cut));
-    this.pBytes += 1 + cut;
+    const kept = utf8Cut(encoded, 0, room);
+    this.pParts.push(encoded.toString('utf8', 0, kept));
+    this.pBytes += 1 + kept;
+    this.pCut += bytes - kept + cut;
   }
 
   private emitPending(end: number, sink: RecordSink): boolean {
@@ -239,6 +252,6 @@ export class RecordSplitter {
     const text = n === 1 ? parts[0]! : parts.slice(0, n).join('\n');
     this.pStart = -1;
     this.pParts = [];
-    return sink(text, this.pTime, bytes, end, this.pTruncated);
+    return sink(text, this.pTime, bytes, end, this.pCut);
   }
 }
