@@ -30,8 +30,13 @@ import { RECORD_ACKED, RECORD_HOLE, RECORD_LIVE, RecordIndex } from './record-in
 import { scanSegment } from './segment-scan.js';
 import type { DiskQueue, DiskQueueOptions, QueueDropReason, QueueEntry, QueueStats, RecoveryReport } from './types.js';
 
-/** The ledger is rewritten at most this often while acknowledgements flow (and on flush/close). */
-const LEDGER_INTERVAL_MS = 200;
+/**
+ * The ledger is rewritten at most this often while acknowledgements flow (and on flush/close). Short:
+ * after a crash, the entries acknowledged since the last rewrite are sent again. Rewrites that only move
+ * the acknowledged mark are not fsynced (a process crash keeps them; a machine crash at worst sends
+ * again what they covered); those that precede a segment deletion, a flush or a close are.
+ */
+const LEDGER_INTERVAL_MS = 20;
 /** At most this many records (two iovecs each) go into one writev. */
 const MAX_BATCH_RECORDS = 512;
 /** At most this many bytes go into one writev. */
@@ -1441,7 +1446,7 @@ class FileDiskQueue implements DiskQueue {
     };
     let ledgerErr: unknown;
     if (force || doomed.length > 0 || !sameLedger(this.ledgerOnDisk, state)) {
-      const sync = force || this.opts.fsync !== 'never';
+      const sync = force || (doomed.length > 0 && this.opts.fsync !== 'never');
       try {
         // The ledger goes first: a deleted segment is always covered by a persisted position.
         await writeLedger(this.dir, state, sync);

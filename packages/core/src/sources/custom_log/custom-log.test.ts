@@ -730,6 +730,17 @@ describe('custom_log source: never crashes', () => {
     await h.waitForLines(['fine', 'still']);
   });
 
+  it('a reader loop that keeps failing is reported to the pipeline (ctx.fail), which restarts the source', async () => {
+    writeFileSync(h.path('ok.log'), text(['fine']));
+    const source = await h.start();
+    await h.waitForLines(['fine']);
+    const boom = new Error('unexpected state');
+    vi.spyOn(source as unknown as { readRound(): Promise<boolean> }, 'readRound').mockRejectedValue(boom);
+    await vi.waitFor(() => expect(h.ctx.failures).toEqual([boom]), WAIT);
+    expect(h.errors('loop')).toBe(5);
+    expect(h.messages).toContain('custom log reader keeps failing; handing it back to the pipeline to restart');
+  });
+
   it.skipIf(process.getuid?.() === 0)('counts a file it may not open (root may open anything)', async () => {
     writeFileSync(h.path('secret.log'), text(['hidden']), { mode: 0o000 });
     writeFileSync(h.path('ok.log'), text(['fine']));

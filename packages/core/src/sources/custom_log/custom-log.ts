@@ -33,6 +33,8 @@ const MAX_COPY_CANDIDATES = 32;
 /** JSON bytes of a record besides the RawData, FilePath and Computer values (keys, TimeGenerated, quotes). */
 const RECORD_OVERHEAD_BYTES = 85;
 const MAX_EMIT_BACKOFF_MS = 10_000;
+/** Consecutive unexpected reader-loop failures after which the source reports itself failed. */
+const MAX_LOOP_FAILURES = 5;
 /** What separates a log's name from a rotation suffix: `app.log.1`, `app.log-20240101`, `app.log_2`. */
 const ROTATION_SEPARATORS: readonly string[] = ['.', '-', '_'];
 /** Missed generations taken at once when a file is found rotated away. */
@@ -263,7 +265,8 @@ export class CustomLogSource implements Source {
     await this.initialScan(loaded.state, damaged);
     this.ready = true;
     this.lastScanAt = performance.now();
-    this.loop = this.run();
+    // A reader loop that dies is reported: the pipeline replaces this instance from the saved positions.
+    this.loop = this.run().catch((err: unknown) => this.ctx.fail(err));
   }
 
   stop(signal: AbortSignal): Promise<void> {
@@ -294,6 +297,7 @@ export class CustomLogSource implements Source {
   // Main loop
 
   private async run(): Promise<void> {
+    let failures = 0;
     while (!this.stopping) {
       try {
         if (this.scanDue()) {
@@ -309,8 +313,16 @@ export class CustomLogSource implements Source {
           const untilScan = this.lastScanAt + this.config.scanIntervalMs - performance.now();
           await this.idle(Math.max(1, Math.min(this.config.pollIntervalMs, untilScan)));
         }
+        failures = 0;
       } catch (err) {
+        // Per-file problems are handled where they happen; what reaches here is unexpected. Once it keeps
+        // happening, a fresh instance (state rebuilt from the saved positions) is the better bet.
         this.countError(err, 'loop');
+        if (++failures >= MAX_LOOP_FAILURES) {
+          this.ctx.log.error({ err, failures }, 'custom log reader keeps failing; handing it back to the pipeline to restart');
+          this.ctx.fail(err);
+          return;
+        }
         this.warn('loop', { err }, 'custom log reader error; continuing');
         await this.idle(this.config.pollIntervalMs);
       }
