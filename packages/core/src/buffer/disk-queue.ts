@@ -1312,13 +1312,12 @@ class FileDiskQueue implements DiskQueue {
     if (i >= 0) this.segments.splice(i, 1);
     seg.dropped = true;
     this.diskBytes -= seg.size;
-    this.unacked -= seg.index.liveCount();
-    this.unackedRecords -= seg.index.liveRecords();
-    // Entries already handed to the reader are still delivered (their acks are then ignored): only the
-    // unread ones are lost.
-    const unread = seg.index.liveFrom(Math.max(0, this.readSeq - seg.firstSeq));
-    const entries = unread.entries;
-    const n = unread.records;
+    // Entries already handed to the reader count as lost too: the sink may still deliver them from
+    // memory, but nothing stored backs them any more (a stop before then loses them).
+    const entries = seg.index.liveCount();
+    const n = seg.index.liveRecords();
+    this.unacked -= entries;
+    this.unackedRecords -= n;
     this.doomed.push(seg);
     // Everything up to the end of the oldest segment is now acknowledged or gone.
     if (seg.lastSeq > this.ackedThrough) this.ackedThrough = seg.lastSeq;

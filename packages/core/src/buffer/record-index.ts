@@ -84,18 +84,6 @@ export class RecordIndex {
     return c;
   }
 
-  /** Live entries from index `from` on, and the telemetry records they carry. */
-  liveFrom(from: number): { entries: number; records: number } {
-    let entries = 0;
-    let records = 0;
-    for (let i = from; i < this.n; i++) {
-      if (this.states[i] !== RECORD_LIVE) continue;
-      entries++;
-      records += this.counts[i]!;
-    }
-    return { entries, records };
-  }
-
   /** Telemetry records in every indexed entry (live or acknowledged), and how many entries that is. */
   indexedRecords(): { entries: number; records: number } {
     let entries = 0;
