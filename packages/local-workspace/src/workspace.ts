@@ -11,7 +11,9 @@ import {
   DATABASE_FILE,
   DEFAULT_CLIENT_ID,
   DEFAULT_CLIENT_SECRET,
+  DEFAULT_MAX_INFLATED_BODY_BYTES,
   DEFAULT_TENANT_ID,
+  MAX_INGEST_BODY_BYTES,
   MONITOR_AUDIENCE,
 } from './constants.js';
 import { checkDcrs, defaultDcr, type LocalDcr } from './dcr.js';
@@ -73,6 +75,11 @@ export interface LocalWorkspaceOptions {
   readonly requestLogSize?: number;
   /** Concurrent connections accepted; default 256. */
   readonly maxConnections?: number;
+  /**
+   * Cap on a gzip ingestion body once inflated, bytes; default 50 MiB. The wire body's cap is 1,048,576 bytes
+   * (MAX_INGEST_BODY_BYTES), as the service's.
+   */
+  readonly maxInflatedBodyBytes?: number;
   /** Enables the HTTP Data Collector API (`POST /api/logs`) for this workspace id and key. */
   readonly dataCollector?: LocalDataCollectorOptions;
   /** User-assigned identities of the IMDS endpoint (`GET /metadata/identity/oauth2/token`); default none. */
@@ -136,6 +143,9 @@ function checkOptions(opts: LocalWorkspaceOptions, dcrs: readonly LocalDcr[]): C
   }
   if (opts.maxConnections !== undefined && !isInt(opts.maxConnections, 1, 100_000)) {
     issues.push({ path: 'maxConnections', message: 'must be an integer in 1..100000' });
+  }
+  if (opts.maxInflatedBodyBytes !== undefined && !isInt(opts.maxInflatedBodyBytes, MAX_INGEST_BODY_BYTES, 1024 * 1024 * 1024)) {
+    issues.push({ path: 'maxInflatedBodyBytes', message: `must be an integer in ${MAX_INGEST_BODY_BYTES}..1073741824` });
   }
   issues.push(...checkClients(opts.clients), ...checkManagedIdentities(opts.managedIdentities));
   issues.push(...checkDataCollectorOptions(opts.dataCollector));
@@ -300,6 +310,7 @@ export class LocalWorkspace {
         tokenKey,
         tokenKeyId: randomBytes(8).toString('hex'),
         tokenLifetimeSec: opts.tokenLifetimeSec ?? 3600,
+        maxInflatedBodyBytes: opts.maxInflatedBodyBytes ?? DEFAULT_MAX_INFLATED_BODY_BYTES,
         now,
         closing: closing.signal,
         ...(opts.dataCollector ? { dataCollector: dataCollectorSettings(opts.dataCollector) } : {}),

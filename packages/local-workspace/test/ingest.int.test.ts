@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { signHs256 } from '../src/auth/jwt.js';
-import { MAX_INGEST_BODY_BYTES, queryWorkspace, type LocalWorkspace } from '../src/index.js';
+import { DEFAULT_MAX_INFLATED_BODY_BYTES, MAX_INGEST_BODY_BYTES, queryWorkspace, type LocalWorkspace } from '../src/index.js';
 import { ingest, rawRequest, startWorkspace, syslog } from './helpers.js';
 
 let ws: LocalWorkspace;
@@ -107,15 +107,49 @@ describe('ingestion', () => {
     );
   });
 
-  it('answers 413 when the gzip body inflates past the limit', async () => {
-    const body = bigBody(MAX_INGEST_BODY_BYTES * 3);
+  it('accepts a gzip body whose inflated size is well over 1 MiB while its wire size is under it (as the service does)', async () => {
+    const body = bigBody(3_000_000);
+    const wire = gzipSync(body);
+    expect(wire.length).toBeLessThan(MAX_INGEST_BODY_BYTES);
+    const res = await ingest(ws, 'Custom-Syslog', body, { gzip: true });
+    expect(res.status).toBe(204);
+    expect(ws.store.count('Syslog', { Computer: 'c2999' })).toBe(1);
+  });
+
+  it('answers 413 when the gzip body itself is over 1 MiB on the wire', async () => {
+    const body = randomBytes(MAX_INGEST_BODY_BYTES + 10_000);
+    const res = await rawRequest(ws.ingestionUrl('Custom-Syslog'), {
+      headers: authHeaders({ 'content-encoding': 'gzip', 'transfer-encoding': 'chunked' }),
+      body: [body.subarray(0, 600_000), body.subarray(600_000)],
+    });
+    expect(res.status).toBe(413);
+    expect(res.json().error.message).toBe(`Maximum allowed content length: 1048576 bytes (1 MB). Provided content length: ${body.length} bytes.`);
+  });
+
+  it('answers 413 when the gzip body inflates past the default 50 MiB cap', async () => {
+    expect(DEFAULT_MAX_INFLATED_BODY_BYTES).toBe(50 * 1024 * 1024);
+    const body = bigBody(DEFAULT_MAX_INFLATED_BODY_BYTES + 100_000);
     const res = await ingest(ws, 'Custom-Syslog', body, { gzip: true, requestId: 'bomb' });
     expect(gzipSync(body).length).toBeLessThan(MAX_INGEST_BODY_BYTES);
     expect(res.status).toBe(413);
     const err = ((await res.json()) as { error: { code: string; message: string } }).error;
     expect(err.code).toBe('ContentLengthLimitExceeded');
-    expect(err.message).toContain('after decompression');
+    expect(err.message).toBe(
+      `Maximum allowed content length: 52428800 bytes (50 MiB after decompression). Provided content length: more than 52428800 bytes after decompression.`,
+    );
     expect(ws.requests.entries().find((e) => e.requestId === 'bomb')?.status).toBe(413);
+  });
+
+  it('answers 413 when the gzip body inflates past a configured maxInflatedBodyBytes', async () => {
+    const small = await startWorkspace({ maxInflatedBodyBytes: 2 * 1024 * 1024 });
+    try {
+      expect((await ingest(small.ws, 'Custom-Syslog', bigBody(1_900_000), { gzip: true })).status).toBe(204);
+      const res = await ingest(small.ws, 'Custom-Syslog', bigBody(2_200_000), { gzip: true });
+      expect(res.status).toBe(413);
+      expect(((await res.json()) as { error: { message: string } }).error.message).toContain('more than 2097152 bytes after decompression');
+    } finally {
+      await small.stop();
+    }
   });
 
   it('accepts a body of exactly the limit', async () => {

@@ -30,6 +30,8 @@ export interface ServerContext {
   readonly tokenKey: Buffer;
   readonly tokenKeyId: string;
   readonly tokenLifetimeSec: number;
+  /** Cap on a gzip ingestion body once inflated (the wire body's cap is MAX_INGEST_BODY_BYTES). */
+  readonly maxInflatedBodyBytes: number;
   readonly now: () => number;
   /** Aborted when the workspace closes. */
   readonly closing: AbortSignal;
