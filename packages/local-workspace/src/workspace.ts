@@ -19,6 +19,7 @@ import {
 import { checkDcrs, defaultDcr, type LocalDcr } from './dcr.js';
 import { readEndpointFile, removeEndpointFile, writeEndpointFile } from './endpoint-file.js';
 import { FaultInjector } from './faults.js';
+import { ConnectionGuard } from './http/connections.js';
 import { Exchange } from './http/exchange.js';
 import { LOGGED_HEADERS, RequestLog } from './request-log.js';
 import { handleAdmin, isLoopbackAddress } from './routes/admin.js';
@@ -73,8 +74,15 @@ export interface LocalWorkspaceOptions {
   readonly maxDbBytes?: number;
   /** Requests kept in the in-memory request log; default 1000. */
   readonly requestLogSize?: number;
-  /** Concurrent connections accepted; default 256. */
+  /**
+   * Concurrent connections; default 256. At the cap a new connection takes the place of the one that has
+   * waited longest without a complete request (see ConnectionGuard), so stalled clients cannot lock others out.
+   */
   readonly maxConnections?: number;
+  /** Time a client has to send a request's headers, ms; default 30,000. */
+  readonly headersTimeoutMs?: number;
+  /** Time a client has to send a whole request (headers and body), ms; default 60,000. */
+  readonly requestTimeoutMs?: number;
   /**
    * Cap on a gzip ingestion body once inflated, bytes; default 50 MiB. The wire body's cap is 1,048,576 bytes
    * (MAX_INGEST_BODY_BYTES), as the service's.
@@ -96,9 +104,10 @@ export interface IssueTokenOverrides {
   readonly audience?: string;
 }
 
-const HEADERS_TIMEOUT_MS = 15_000;
-const REQUEST_TIMEOUT_MS = 60_000;
+const DEFAULT_HEADERS_TIMEOUT_MS = 30_000;
+const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
 const KEEP_ALIVE_TIMEOUT_MS = 5_000;
+const DEFAULT_MAX_CONNECTIONS = 256;
 const CLOSE_GRACE_MS = 2_000;
 
 /** Data directories of the workspaces running in this process. */
@@ -146,6 +155,14 @@ function checkOptions(opts: LocalWorkspaceOptions, dcrs: readonly LocalDcr[]): C
   }
   if (opts.maxInflatedBodyBytes !== undefined && !isInt(opts.maxInflatedBodyBytes, MAX_INGEST_BODY_BYTES, 1024 * 1024 * 1024)) {
     issues.push({ path: 'maxInflatedBodyBytes', message: `must be an integer in ${MAX_INGEST_BODY_BYTES}..1073741824` });
+  }
+  if (opts.requestTimeoutMs !== undefined && !isInt(opts.requestTimeoutMs, 100, 3_600_000)) {
+    issues.push({ path: 'requestTimeoutMs', message: 'must be an integer in 100..3600000' });
+  }
+  if (opts.headersTimeoutMs !== undefined && !isInt(opts.headersTimeoutMs, 100, 3_600_000)) {
+    issues.push({ path: 'headersTimeoutMs', message: 'must be an integer in 100..3600000' });
+  } else if ((opts.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS) > (opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS)) {
+    issues.push({ path: 'headersTimeoutMs', message: 'must not be longer than requestTimeoutMs' });
   }
   issues.push(...checkClients(opts.clients), ...checkManagedIdentities(opts.managedIdentities));
   issues.push(...checkDataCollectorOptions(opts.dataCollector));
@@ -315,13 +332,21 @@ export class LocalWorkspace {
         closing: closing.signal,
         ...(opts.dataCollector ? { dataCollector: dataCollectorSettings(opts.dataCollector) } : {}),
       };
+      const headersTimeout = opts.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS;
+      const requestTimeout = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
       server = createServer({
-        headersTimeout: HEADERS_TIMEOUT_MS,
-        requestTimeout: REQUEST_TIMEOUT_MS,
+        headersTimeout,
+        requestTimeout,
+        // Node enforces both timeouts only when it checks its connections: check often enough to be on time.
+        connectionsCheckingInterval: Math.min(1000, Math.ceil(headersTimeout / 4)),
         keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
         maxHeaderSize: 16 * 1024,
       });
-      server.maxConnections = opts.maxConnections ?? 256;
+      const evictLog = new RateLimitedLog();
+      new ConnectionGuard(server, opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS, (evicted, remote) => {
+        const suppressed = evictLog.admit('evict');
+        if (suppressed >= 0) log.warn({ evicted, remote, suppressed }, 'local workspace at its connection cap closed a stalled connection');
+      });
       const address = await listen(server, opts.port ?? 0, opts.host ?? '127.0.0.1');
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
       const url = `http://${host}:${address.port}`;
