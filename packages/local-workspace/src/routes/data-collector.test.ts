@@ -89,6 +89,14 @@ describe('HTTP Data Collector route', () => {
     expect(ws.requests.entries({ route: 'data_collector' }).at(-1)).toMatchObject({ status: 200, stream: 'Typed', records: 2 });
   });
 
+  it("accepts Fluent Bit's default time key @timestamp as time-generated-field, stored as timestamp_t", async () => {
+    const recent = new Date(Date.now() - 60_000).toISOString();
+    const res = await post([{ '@timestamp': recent, log: 'line', 'kubernetes.pod': 'p1' }], { logType: 'FluentBit', headers: { 'time-generated-field': '@timestamp' } });
+    expect(res).toEqual({ status: 200, body: undefined });
+    const q = await queryWorkspace(ws.url, { table: 'FluentBit_CL' });
+    expect(q.rows[0]).toMatchObject({ timestamp_t: recent, log_s: 'line', kubernetespod_s: 'p1', TimeGenerated: recent });
+  });
+
   it('adds columns as new properties and new types appear', async () => {
     expect((await post([{ A: 'x' }], { logType: 'Grow' })).status).toBe(200);
     expect((await post([{ A: 1, B: false }], { logType: 'Grow' })).status).toBe(200);
@@ -144,6 +152,8 @@ describe('HTTP Data Collector route', () => {
     ['an array element that is no object', [1]],
     ['a reserved property', [{ RawData: 'x' }]],
     ['a property too long for a column', [{ [`P${'x'.repeat(50)}`]: 'v' }]],
+    ['a property with no letter', [{ '@1': 'v' }]],
+    ['two properties that become the same column', [{ 'a.b': 'v', ab: 'w' }]],
   ])('answers 400 InvalidDataFormat for %s', async (_what, records) => {
     const res = await post(records, { logType: 'BadData' });
     expect(res).toMatchObject({ status: 400, body: { Error: 'InvalidDataFormat' } });
