@@ -27,6 +27,8 @@ export const MONITOR_SCOPES: readonly string[] = ['https://monitor.azure.com//.d
 /** Name of the file, in the data directory, that tells other processes where the workspace listens. */
 export const ENDPOINT_FILE = 'endpoint.json';
 export const DATABASE_FILE = 'workspace.db';
+/** Name of the file, in the data directory, holding the bearer token `/query` accepts (mode 600). */
+export const QUERY_TOKEN_FILE = 'query-token';
 
 /** Log Analytics table names as the store accepts them: a letter, then letters, digits and `_`. */
 export const TABLE_NAME_RE = /^[A-Za-z][A-Za-z0-9_]{0,62}$/;

@@ -34,8 +34,8 @@ export {
 } from './faults.js';
 export type { LocalDataCollectorOptions } from './routes/data-collector.js';
 export { RequestLog, type RequestLogEntry } from './request-log.js';
-export { readEndpointFile, type EndpointInfo } from './endpoint-file.js';
-export { queryWorkspace, listTables, type QueryWorkspaceOptions } from './client.js';
+export { readEndpointFile, readQueryToken, type EndpointInfo } from './endpoint-file.js';
+export { queryWorkspace, listTables, type QueryWorkspaceOptions, type WorkspaceAccess } from './client.js';
 export {
   DEFAULT_CLIENT_ID,
   DEFAULT_CLIENT_SECRET,
@@ -45,5 +45,6 @@ export {
   MAX_INGEST_BODY_BYTES,
   MONITOR_AUDIENCE,
   MONITOR_SCOPES,
+  QUERY_TOKEN_FILE,
   SUPPORTED_API_VERSIONS,
 } from './constants.js';

@@ -1,7 +1,7 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { signHs256 } from '../src/auth/jwt.js';
+import { signRs256 } from '../src/auth/jwt.js';
 import { DEFAULT_MAX_INFLATED_BODY_BYTES, MAX_INGEST_BODY_BYTES, queryWorkspace, type LocalWorkspace } from '../src/index.js';
 import { ingest, rawRequest, startWorkspace, syslog } from './helpers.js';
 
@@ -32,7 +32,7 @@ describe('ingestion', () => {
     const res = await ingest(ws, 'Custom-Syslog', syslog(3, { Computer: 'plain-host', Extra: 'dropped' }), { requestId });
     expect(res.status).toBe(204);
     expect(await res.text()).toBe('');
-    const q = await queryWorkspace(ws.url, { table: 'Syslog', where: { Computer: 'plain-host' } });
+    const q = await queryWorkspace(ws, { table: 'Syslog', where: { Computer: 'plain-host' } });
     expect(q.rows).toHaveLength(3);
     expect(q.rows[0]).toMatchObject({ SyslogMessage: 'message 2', ProcessID: 102, HostIP: null, EventTime: null });
     expect(q.rows[0]).not.toHaveProperty('Extra');
@@ -58,8 +58,8 @@ describe('ingestion', () => {
     );
     expect(res.status).toBe(204);
     // Like Azure's DCR, the default DCR sends Custom-Heartbeat to the mirror table Heartbeat_CL.
-    await expect(queryWorkspace(ws.url, { table: 'Heartbeat' })).rejects.toMatchObject({ status: 404 });
-    const q = await queryWorkspace(ws.url, { table: 'Heartbeat_CL' });
+    await expect(queryWorkspace(ws, { table: 'Heartbeat' })).rejects.toMatchObject({ status: 404 });
+    const q = await queryWorkspace(ws, { table: 'Heartbeat_CL' });
     expect(q.rows[0]?.ComputerPrivateIPs).toEqual(['10.0.0.1', { nested: true }]);
     expect(q.rows[0]?.TimeGenerated).toBe('2025-02-01T00:00:00.000Z');
   });
@@ -67,7 +67,7 @@ describe('ingestion', () => {
   it('fills a missing TimeGenerated with the receive time', async () => {
     const before = Date.now();
     expect((await ingest(ws, 'Custom-Perf', [{ Computer: 'perf', CounterValue: 1.5 }])).status).toBe(204);
-    const row = (await queryWorkspace(ws.url, { table: 'Perf_CL', where: { Computer: 'perf' } })).rows[0]!;
+    const row = (await queryWorkspace(ws, { table: 'Perf_CL', where: { Computer: 'perf' } })).rows[0]!;
     expect(Date.parse(row.TimeGenerated as string)).toBeGreaterThanOrEqual(before - 1000);
     expect(row.TimeGenerated).toBe(row._TimeReceived);
     expect(row.CounterValue).toBe(1.5);
@@ -76,7 +76,7 @@ describe('ingestion', () => {
   it('accepts an undeclared Custom-<Name>_CL stream on the default DCR with the text-log schema', async () => {
     const res = await ingest(ws, 'Custom-MyApp_CL', [{ TimeGenerated: '2025-03-01T00:00:00Z', RawData: 'line', FilePath: '/var/log/a' }]);
     expect(res.status).toBe(204);
-    expect((await queryWorkspace(ws.url, { table: 'MyApp_CL' })).rows[0]).toMatchObject({ RawData: 'line', FilePath: '/var/log/a', Computer: null });
+    expect((await queryWorkspace(ws, { table: 'MyApp_CL' })).rows[0]).toMatchObject({ RawData: 'line', FilePath: '/var/log/a', Computer: null });
   });
 
   it('answers 404 for an undeclared stream into a mirror table, as Azure would', async () => {
@@ -227,7 +227,7 @@ describe('ingestion', () => {
 
     const real = ws.issueToken();
     const payload = JSON.parse(Buffer.from(real.split('.')[1]!, 'base64url').toString('utf8')) as Record<string, unknown>;
-    const forged = signHs256({ typ: 'JWT' }, payload, randomBytes(32));
+    const forged = signRs256({ typ: 'JWT' }, payload, generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey);
     const forgedRes = await ingest(ws, 'Custom-Syslog', syslog(1), { token: forged });
     expect(forgedRes.status).toBe(401);
     expect(((await forgedRes.json()) as { error: { message: string } }).error.message).toContain('signature');

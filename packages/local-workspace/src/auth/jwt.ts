@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { sign, verify, type KeyObject } from 'node:crypto';
 
 /** Claims of the tokens this workspace issues and accepts. */
 export interface AccessTokenClaims {
@@ -20,14 +20,10 @@ export function base64UrlEncode(data: Buffer | string): string {
   return Buffer.from(data).toString('base64url');
 }
 
-function hmac(key: Buffer, signingInput: string): Buffer {
-  return createHmac('sha256', key).update(signingInput).digest();
-}
-
-/** Signs `payload` as a compact JWS with HS256. */
-export function signHs256(header: Record<string, unknown>, payload: Record<string, unknown>, key: Buffer): string {
-  const input = `${base64UrlEncode(JSON.stringify({ ...header, alg: 'HS256' }))}.${base64UrlEncode(JSON.stringify(payload))}`;
-  return `${input}.${base64UrlEncode(hmac(key, input))}`;
+/** Signs `payload` as a compact JWS with RS256 (RSASSA-PKCS1-v1_5, SHA-256) and `privateKey`. */
+export function signRs256(header: Record<string, unknown>, payload: Record<string, unknown>, privateKey: KeyObject): string {
+  const input = `${base64UrlEncode(JSON.stringify({ ...header, alg: 'RS256' }))}.${base64UrlEncode(JSON.stringify(payload))}`;
+  return `${input}.${base64UrlEncode(sign('sha256', Buffer.from(input), privateKey))}`;
 }
 
 const SEGMENT_RE = /^[A-Za-z0-9_-]+$/;
@@ -43,19 +39,22 @@ function decodeJsonSegment(segment: string): Record<string, unknown> | undefined
 }
 
 /**
- * Decodes a compact JWS and checks its HS256 signature with `key`. Only HS256 is accepted (`none` and
- * every other algorithm fail), so a token can only come from the holder of the key.
+ * Decodes a compact JWS and checks its RS256 signature with `publicKey`. Only RS256 is accepted (`none`,
+ * HS256 and every other algorithm fail), so a token can only come from the holder of the private key.
  */
-export function verifyHs256(token: string, key: Buffer): JwtDecodeResult {
+export function verifyRs256(token: string, publicKey: KeyObject): JwtDecodeResult {
   const parts = token.split('.');
   if (parts.length !== 3) return { ok: false, reason: 'malformed' };
   const [h, p, s] = parts as [string, string, string];
   const header = decodeJsonSegment(h);
   const payload = decodeJsonSegment(p);
   if (!header || !payload || !SEGMENT_RE.test(s)) return { ok: false, reason: 'malformed' };
-  if (header.alg !== 'HS256') return { ok: false, reason: 'algorithm' };
-  const expected = hmac(key, `${h}.${p}`);
-  const given = Buffer.from(s, 'base64url');
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return { ok: false, reason: 'signature' };
-  return { ok: true, header, payload };
+  if (header.alg !== 'RS256') return { ok: false, reason: 'algorithm' };
+  let valid = false;
+  try {
+    valid = verify('sha256', Buffer.from(`${h}.${p}`), publicKey, Buffer.from(s, 'base64url'));
+  } catch {
+    valid = false;
+  }
+  return valid ? { ok: true, header, payload } : { ok: false, reason: 'signature' };
 }

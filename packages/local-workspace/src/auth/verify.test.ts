@@ -1,15 +1,15 @@
-import { randomBytes } from 'node:crypto';
+import { createHmac, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { signHs256 } from './jwt.js';
+import { base64UrlEncode, signRs256 } from './jwt.js';
 import { issueAccessToken } from './token-issuer.js';
 import { BearerVerifier } from './verify.js';
 
-const key = randomBytes(32);
+const { privateKey: key, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const tenantId = 'tenant-1';
 const NOW = 1_750_000_000_000;
-const verifier = new BearerVerifier({ key, tenantId, audiences: ['https://monitor.azure.com'], now: () => NOW, skewSec: 60 });
+const verifier = new BearerVerifier({ key: publicKey, tenantId, audiences: ['https://monitor.azure.com'], now: () => NOW, skewSec: 60 });
 
-function token(over: { nowMs?: number; lifetimeSec?: number; audience?: string; tenant?: string; signKey?: Buffer } = {}): string {
+function token(over: { nowMs?: number; lifetimeSec?: number; audience?: string; tenant?: string; signKey?: KeyObject } = {}): string {
   return issueAccessToken({
     key: over.signKey ?? key,
     keyId: 'k',
@@ -39,13 +39,18 @@ describe('BearerVerifier', () => {
     expect(verifier.verify(undefined)).toMatchObject({ ok: false, code: 'MissingToken' });
     expect(verifier.verify('Basic abc')).toMatchObject({ ok: false, code: 'InvalidToken' });
     expect(verifier.verify('Bearer not.a.jwt!')).toMatchObject({ ok: false, code: 'InvalidToken' });
-    expect(verifier.verify(`Bearer ${token({ signKey: randomBytes(32) })}`)).toMatchObject({ ok: false, message: expect.stringContaining('signature') });
+    const other = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+    expect(verifier.verify(`Bearer ${token({ signKey: other })}`)).toMatchObject({ ok: false, message: expect.stringContaining('signature') });
+    // An HS256 token keyed with the public key (the classic algorithm confusion) is refused.
+    const hsInput = `${base64UrlEncode('{"alg":"HS256","typ":"JWT"}')}.${token().split('.')[1]}`;
+    const confused = `${hsInput}.${createHmac('sha256', publicKey.export({ type: 'spki', format: 'pem' })).update(hsInput).digest('base64url')}`;
+    expect(verifier.verify(`Bearer ${confused}`)).toMatchObject({ ok: false, message: expect.stringContaining('algorithm') });
     const payload = token().split('.')[1]!;
     const none = `${Buffer.from('{"alg":"none","typ":"JWT"}').toString('base64url')}.${payload}.`;
     expect(verifier.verify(`Bearer ${none}`)).toMatchObject({ ok: false, code: 'InvalidToken' });
     expect(verifier.verify(`Bearer ${token({ audience: 'https://vault.azure.net' })}`)).toMatchObject({ ok: false, code: 'InvalidAudience' });
     expect(verifier.verify(`Bearer ${token({ tenant: 'other' })}`)).toMatchObject({ ok: false, code: 'InvalidToken' });
-    const noExp = signHs256({}, { aud: 'https://monitor.azure.com' }, key);
+    const noExp = signRs256({}, { aud: 'https://monitor.azure.com' }, key);
     expect(verifier.verify(`Bearer ${noExp}`)).toMatchObject({ ok: false, code: 'InvalidToken' });
   });
 });

@@ -20,10 +20,11 @@ export class ConnectionGuard {
 
   constructor(
     server: Server,
+    connectionEvent: 'connection' | 'secureConnection',
     private readonly max: number,
     private readonly onEvict: (evicted: number, remote: string | undefined) => void,
   ) {
-    server.on('connection', (socket: Socket) => this.#add(socket));
+    server.on(connectionEvent, (socket: Socket) => this.#add(socket));
     server.on('request', (req: IncomingMessage, res: ServerResponse) => this.#busy(req, res));
   }
 
