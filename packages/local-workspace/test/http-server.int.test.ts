@@ -1,6 +1,9 @@
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { LocalWorkspace } from '../src/index.js';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError } from '@oma/core';
+import { LocalWorkspace } from '../src/index.js';
 import { ingest, startWorkspace, syslog } from './helpers.js';
 
 let ws: LocalWorkspace;
@@ -96,5 +99,13 @@ describe('HTTP server', () => {
       clearInterval(timer);
       for (const s of slow) s.destroy();
     }
+  });
+
+  it('refuses timeouts out of range, or a headers timeout longer than the request timeout', async () => {
+    const dataDir = join(tmpdir(), 'never-created');
+    await expect(LocalWorkspace.start({ dataDir, headersTimeoutMs: 50 })).rejects.toThrow(ConfigError);
+    await expect(LocalWorkspace.start({ dataDir, headersTimeoutMs: 5000, requestTimeoutMs: 1000 })).rejects.toMatchObject({
+      issues: [{ path: 'headersTimeoutMs', message: 'must not be longer than requestTimeoutMs' }],
+    });
   });
 });
