@@ -448,8 +448,8 @@ export class LocalWorkspace {
    * Issues an access token without the HTTP flow (tests): by default for the first client, now, with the
    * configured lifetime and the ingestion audience.
    */
-  issueToken(overrides: IssueTokenOverrides = {}): string {
-    return issueAccessToken({
+  async issueToken(overrides: IssueTokenOverrides = {}): Promise<string> {
+    const issued = await issueAccessToken({
       key: this.#ctx.tokenKey,
       keyId: this.#ctx.tokenKeyId,
       clientId: overrides.clientId ?? this.clients[0]?.clientId ?? DEFAULT_CLIENT_ID,
@@ -457,7 +457,8 @@ export class LocalWorkspace {
       audience: overrides.audience ?? MONITOR_AUDIENCE,
       nowMs: overrides.nowMs ?? this.#ctx.now(),
       lifetimeSec: overrides.lifetimeSec ?? this.#ctx.tokenLifetimeSec,
-    }).accessToken;
+    });
+    return issued.accessToken;
   }
 
   #dispatch(req: IncomingMessage, res: ServerResponse): void {

@@ -15,8 +15,8 @@ afterAll(async () => {
   await stop();
 });
 
-function authHeaders(extra: Record<string, string | number> = {}): Record<string, string | number> {
-  return { authorization: `Bearer ${ws.issueToken()}`, 'content-type': 'application/json', ...extra };
+async function authHeaders(extra: Record<string, string | number> = {}): Promise<Record<string, string | number>> {
+  return { authorization: `Bearer ${await ws.issueToken()}`, 'content-type': 'application/json', ...extra };
 }
 
 /** A JSON array of Syslog records at least `bytes` long. */
@@ -87,7 +87,7 @@ describe('ingestion', () => {
 
   it('answers 413 from the declared Content-Length without reading the body', async () => {
     const body = bigBody(MAX_INGEST_BODY_BYTES + 10);
-    const res = await rawRequest(ws.ingestionUrl('Custom-Syslog'), { headers: authHeaders({ 'content-length': body.length }), body });
+    const res = await rawRequest(ws.ingestionUrl('Custom-Syslog'), { headers: await authHeaders({ 'content-length': body.length }), body });
     expect(res.status).toBe(413);
     expect(res.json()).toEqual({
       error: {
@@ -100,7 +100,7 @@ describe('ingestion', () => {
   it('answers 413 when a chunked body grows past the limit', async () => {
     const body = bigBody(MAX_INGEST_BODY_BYTES + 5000);
     const chunks = [body.subarray(0, 500_000), body.subarray(500_000, 1_000_000), body.subarray(1_000_000)];
-    const res = await rawRequest(ws.ingestionUrl('Custom-Syslog'), { headers: authHeaders({ 'transfer-encoding': 'chunked' }), body: chunks });
+    const res = await rawRequest(ws.ingestionUrl('Custom-Syslog'), { headers: await authHeaders({ 'transfer-encoding': 'chunked' }), body: chunks });
     expect(res.status).toBe(413);
     expect(res.json().error.message).toBe(
       `Maximum allowed content length: 1048576 bytes (1 MB). Provided content length: ${body.length} bytes.`,
@@ -119,7 +119,7 @@ describe('ingestion', () => {
   it('answers 413 when the gzip body itself is over 1 MiB on the wire', async () => {
     const body = randomBytes(MAX_INGEST_BODY_BYTES + 10_000);
     const res = await rawRequest(ws.ingestionUrl('Custom-Syslog'), {
-      headers: authHeaders({ 'content-encoding': 'gzip', 'transfer-encoding': 'chunked' }),
+      headers: await authHeaders({ 'content-encoding': 'gzip', 'transfer-encoding': 'chunked' }),
       body: [body.subarray(0, 600_000), body.subarray(600_000)],
     });
     expect(res.status).toBe(413);
@@ -162,7 +162,7 @@ describe('ingestion', () => {
 
   it('rejects malformed gzip, invalid JSON and non-array bodies with 400', async () => {
     const notGzip = await rawRequest(ws.ingestionUrl('Custom-Syslog'), {
-      headers: authHeaders({ 'content-encoding': 'gzip' }),
+      headers: await authHeaders({ 'content-encoding': 'gzip' }),
       body: Buffer.from('definitely not gzip'),
     });
     expect(notGzip.status).toBe(400);
@@ -170,7 +170,7 @@ describe('ingestion', () => {
 
     const truncated = gzipSync(Buffer.from(JSON.stringify(syslog(50))));
     const cut = await rawRequest(ws.ingestionUrl('Custom-Syslog'), {
-      headers: authHeaders({ 'content-encoding': 'gzip' }),
+      headers: await authHeaders({ 'content-encoding': 'gzip' }),
       body: truncated.subarray(0, truncated.length - 20),
     });
     expect(cut.status).toBe(400);
@@ -220,14 +220,14 @@ describe('ingestion', () => {
     expect(((await none.json()) as { error: { code: string } }).error.code).toBe('MissingToken');
     expect(none.headers.get('www-authenticate')).toMatch(/^Bearer /);
 
-    const expired = ws.issueToken({ nowMs: Date.now() - 2 * 3600_000, lifetimeSec: 3600 });
+    const expired = await ws.issueToken({ nowMs: Date.now() - 2 * 3600_000, lifetimeSec: 3600 });
     const exp = await ingest(ws, 'Custom-Syslog', syslog(1), { token: expired });
     expect(exp.status).toBe(401);
     expect(((await exp.json()) as { error: { code: string } }).error.code).toBe('ExpiredToken');
 
-    const real = ws.issueToken();
+    const real = await ws.issueToken();
     const payload = JSON.parse(Buffer.from(real.split('.')[1]!, 'base64url').toString('utf8')) as Record<string, unknown>;
-    const forged = signRs256({ typ: 'JWT' }, payload, generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey);
+    const forged = await signRs256({ typ: 'JWT' }, payload, generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey);
     const forgedRes = await ingest(ws, 'Custom-Syslog', syslog(1), { token: forged });
     expect(forgedRes.status).toBe(401);
     expect(((await forgedRes.json()) as { error: { message: string } }).error.message).toContain('signature');
@@ -235,7 +235,7 @@ describe('ingestion', () => {
     const unsigned = `${Buffer.from('{"alg":"none"}').toString('base64url')}.${real.split('.')[1]}.`;
     expect((await ingest(ws, 'Custom-Syslog', syslog(1), { token: unsigned })).status).toBe(401);
 
-    const wrongAud = ws.issueToken({ audience: 'https://management.azure.com' });
+    const wrongAud = await ws.issueToken({ audience: 'https://management.azure.com' });
     const aud = await ingest(ws, 'Custom-Syslog', syslog(1), { token: wrongAud });
     expect(aud.status).toBe(401);
     expect(((await aud.json()) as { error: { code: string } }).error.code).toBe('InvalidAudience');
@@ -270,7 +270,7 @@ describe('ingestion', () => {
     const body = Buffer.from(JSON.stringify(syslog(200, { Computer: 'aborted' })));
     await expect(
       rawRequest(ws.ingestionUrl('Custom-Syslog'), {
-        headers: authHeaders({ 'content-length': body.length, 'x-ms-client-request-id': 'aborted-upload' }),
+        headers: await authHeaders({ 'content-length': body.length, 'x-ms-client-request-id': 'aborted-upload' }),
         body,
         abortAfterBytes: 100,
       }),

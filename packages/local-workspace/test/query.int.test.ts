@@ -115,7 +115,7 @@ describe('query API', () => {
       });
       expect((await fetch(`${ws.url}/${path}`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
       expect((await fetch(`${ws.url}/${path}`, { headers: auth() })).status).toBe(200);
-      expect((await fetch(`${ws.url}/${path}`, { headers: { authorization: `Bearer ${ws.issueToken()}` } })).status).toBe(200);
+      expect((await fetch(`${ws.url}/${path}`, { headers: { authorization: `Bearer ${await ws.issueToken()}` } })).status).toBe(200);
     }
     expect(readFileSync(join(dir, 'query-token'), 'utf8').trim()).toBe(ws.queryToken);
     expect(readQueryToken(dir)).toBe(ws.queryToken);

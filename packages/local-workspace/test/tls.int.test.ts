@@ -49,7 +49,7 @@ describe('local workspace over TLS', () => {
   });
 
   it('stores what it receives and answers queries with its CA trusted', async () => {
-    const token = ws.issueToken();
+    const token = await ws.issueToken();
     const res = await undiciFetch(ws.ingestionUrl('Custom-Syslog'), {
       method: 'POST',
       dispatcher: agent,
@@ -72,7 +72,7 @@ describe('local workspace over TLS', () => {
       authorization_endpoint: `${ws.url}/${ws.tenantId}/oauth2/v2.0/authorize`,
     });
     const jwks = (await (await undiciFetch(doc.jwks_uri!, { dispatcher: agent })).json()) as { keys: Array<Record<string, string>> };
-    const token = ws.issueToken();
+    const token = await ws.issueToken();
     const [h, p, s] = token.split('.') as [string, string, string];
     const header = JSON.parse(Buffer.from(h, 'base64url').toString('utf8')) as { alg: string; kid: string };
     expect(header.alg).toBe('RS256');

@@ -1,4 +1,5 @@
-import { sign, verify, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import { CompactSign, compactVerify, errors } from 'jose';
 
 /** Claims of the tokens this workspace issues and accepts. */
 export interface AccessTokenClaims {
@@ -21,9 +22,8 @@ export function base64UrlEncode(data: Buffer | string): string {
 }
 
 /** Signs `payload` as a compact JWS with RS256 (RSASSA-PKCS1-v1_5, SHA-256) and `privateKey`. */
-export function signRs256(header: Record<string, unknown>, payload: Record<string, unknown>, privateKey: KeyObject): string {
-  const input = `${base64UrlEncode(JSON.stringify({ ...header, alg: 'RS256' }))}.${base64UrlEncode(JSON.stringify(payload))}`;
-  return `${input}.${base64UrlEncode(sign('sha256', Buffer.from(input), privateKey))}`;
+export function signRs256(header: Record<string, unknown>, payload: Record<string, unknown>, privateKey: KeyObject): Promise<string> {
+  return new CompactSign(Buffer.from(JSON.stringify(payload))).setProtectedHeader({ ...header, alg: 'RS256' }).sign(privateKey);
 }
 
 const SEGMENT_RE = /^[A-Za-z0-9_-]+$/;
@@ -39,22 +39,31 @@ function decodeJsonSegment(segment: string): Record<string, unknown> | undefined
 }
 
 /**
- * Decodes a compact JWS and checks its RS256 signature with `publicKey`. Only RS256 is accepted (`none`,
- * HS256 and every other algorithm fail), so a token can only come from the holder of the private key.
+ * Header and claims of a compact JWS whose three segments are base64url and whose header and claims are
+ * JSON objects, without checking its signature; undefined otherwise. Lets a caller pick the key (e.g. by
+ * `x5t`) and refuse precisely before verifying.
  */
-export function verifyRs256(token: string, publicKey: KeyObject): JwtDecodeResult {
+export function decodeJws(token: string): { readonly header: Record<string, unknown>; readonly payload: Record<string, unknown> } | undefined {
   const parts = token.split('.');
-  if (parts.length !== 3) return { ok: false, reason: 'malformed' };
-  const [h, p, s] = parts as [string, string, string];
-  const header = decodeJsonSegment(h);
-  const payload = decodeJsonSegment(p);
-  if (!header || !payload || !SEGMENT_RE.test(s)) return { ok: false, reason: 'malformed' };
-  if (header.alg !== 'RS256') return { ok: false, reason: 'algorithm' };
-  let valid = false;
+  if (parts.length !== 3) return undefined;
+  const header = decodeJsonSegment(parts[0]!);
+  const payload = decodeJsonSegment(parts[1]!);
+  return header && payload && SEGMENT_RE.test(parts[2]!) ? { header, payload } : undefined;
+}
+
+/**
+ * Decodes a compact JWS and checks its signature with `publicKey` (jose). Only the `algorithms` given are
+ * accepted (`none`, HMAC with a public key and every other algorithm fail), so a token can only come from
+ * the holder of the private key.
+ */
+export async function verifyJws(token: string, publicKey: KeyObject, algorithms: readonly string[]): Promise<JwtDecodeResult> {
+  const decoded = decodeJws(token);
+  if (!decoded) return { ok: false, reason: 'malformed' };
+  if (typeof decoded.header.alg !== 'string' || !algorithms.includes(decoded.header.alg)) return { ok: false, reason: 'algorithm' };
   try {
-    valid = verify('sha256', Buffer.from(`${h}.${p}`), publicKey, Buffer.from(s, 'base64url'));
-  } catch {
-    valid = false;
+    await compactVerify(token, publicKey, { algorithms: [...algorithms] });
+  } catch (err) {
+    return { ok: false, reason: err instanceof errors.JWSSignatureVerificationFailed ? 'signature' : 'malformed' };
   }
-  return valid ? { ok: true, header, payload } : { ok: false, reason: 'signature' };
+  return { ok: true, ...decoded };
 }

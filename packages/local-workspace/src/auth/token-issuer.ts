@@ -33,7 +33,7 @@ export function guidFor(seed: string): string {
 }
 
 /** Issues a JWT-shaped access token (RS256 with the workspace's key) for the client-credentials flow. */
-export function issueAccessToken(opts: IssueTokenOptions): IssuedToken {
+export async function issueAccessToken(opts: IssueTokenOptions): Promise<IssuedToken> {
   const now = Math.floor(opts.nowMs / 1000);
   const oid = opts.objectId ?? guidFor(`oid:${opts.clientId}`);
   const payload = {
@@ -54,5 +54,5 @@ export function issueAccessToken(opts: IssueTokenOptions): IssuedToken {
     ver: '1.0',
     ...opts.extraClaims,
   };
-  return { accessToken: signRs256({ typ: 'JWT', kid: opts.keyId }, payload, opts.key), expiresIn: opts.lifetimeSec };
+  return { accessToken: await signRs256({ typ: 'JWT', kid: opts.keyId }, payload, opts.key), expiresIn: opts.lifetimeSec };
 }

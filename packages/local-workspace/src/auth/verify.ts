@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import { verifyRs256, type AccessTokenClaims } from './jwt.js';
+import { verifyJws, type AccessTokenClaims } from './jwt.js';
 import { tokenIssuer } from './token-issuer.js';
 
 /** Why a request was not authenticated; `code` goes in the error body, `message` explains. */
@@ -33,13 +33,13 @@ function fail(code: AuthFailure['code'], message: string): AuthFailure {
 export class BearerVerifier {
   constructor(private readonly opts: BearerVerifierOptions) {}
 
-  verify(authorization: string | undefined): AuthResult {
+  async verify(authorization: string | undefined): Promise<AuthResult> {
     if (authorization === undefined || authorization.trim() === '') {
       return fail('MissingToken', 'The request has no Authorization header; a bearer token is required.');
     }
     const m = /^Bearer[ ]+([^ ]+)[ ]*$/i.exec(authorization);
     if (!m?.[1]) return fail('InvalidToken', 'The Authorization header must be "Bearer <token>".');
-    const decoded = verifyRs256(m[1], this.opts.key);
+    const decoded = await verifyJws(m[1], this.opts.key, ['RS256']);
     if (!decoded.ok) {
       return fail(
         'InvalidToken',

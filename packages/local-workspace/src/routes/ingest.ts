@@ -56,7 +56,7 @@ export async function handleIngest(ctx: ServerContext, ex: Exchange, state: Requ
     );
     return;
   }
-  const auth = ctx.verifier.verify(req.headers.authorization);
+  const auth = await ctx.verifier.verify(req.headers.authorization);
   if (!auth.ok) {
     reject(ctx, ex, state, 401, auth.code, auth.message, {
       'www-authenticate': `Bearer error="invalid_token", error_description="${auth.message.replaceAll('"', "'")}"`,

@@ -17,7 +17,7 @@ function tokenMatches(given: string, expected: string): boolean {
  * `query-token` file in its data directory, readable only by its user) or an access token from its token
  * endpoint. Answers 405 or 401 and returns false when the request may not proceed.
  */
-function authorized(ctx: ServerContext, ex: Exchange, state: RequestState): boolean {
+async function authorized(ctx: ServerContext, ex: Exchange, state: RequestState): Promise<boolean> {
   if (ex.req.method !== 'GET') {
     reject(ctx, ex, state, 405, 'MethodNotAllowed', 'Only GET is supported.', { allow: 'GET' });
     return false;
@@ -25,7 +25,7 @@ function authorized(ctx: ServerContext, ex: Exchange, state: RequestState): bool
   const header = ex.req.headers.authorization;
   const m = /^Bearer[ ]+([^ ]+)[ ]*$/i.exec(header ?? '');
   if (m?.[1] && tokenMatches(m[1], ctx.queryToken)) return true;
-  const auth = ctx.verifier.verify(header);
+  const auth = await ctx.verifier.verify(header);
   if (auth.ok) return true;
   const message =
     auth.code === 'MissingToken'
@@ -36,8 +36,8 @@ function authorized(ctx: ServerContext, ex: Exchange, state: RequestState): bool
 }
 
 /** GET /query/tables: stored tables and tables the DCRs declare (0 rows until the first ingestion). */
-export function handleListTables(ctx: ServerContext, ex: Exchange, state: RequestState): void {
-  if (!authorized(ctx, ex, state)) return;
+export async function handleListTables(ctx: ServerContext, ex: Exchange, state: RequestState): Promise<void> {
+  if (!(await authorized(ctx, ex, state))) return;
   const tables = new Map<string, TableInfo>();
   for (const name of ctx.declaredTables.keys()) tables.set(name, { name, rowCount: 0 });
   for (const t of ctx.store.tables()) tables.set(t.name, t);
@@ -48,8 +48,8 @@ export function handleListTables(ctx: ServerContext, ex: Exchange, state: Reques
  * GET /query/{table}?limit=100&offset=0&since=<ms|ISO>&where=Col=value&where=...&order=desc
  * Rows newest first by TimeGenerated (ties: newest insertion first); `order=asc` reverses.
  */
-export function handleQuery(ctx: ServerContext, ex: Exchange, state: RequestState, table: string): void {
-  if (!authorized(ctx, ex, state)) return;
+export async function handleQuery(ctx: ServerContext, ex: Exchange, state: RequestState, table: string): Promise<void> {
+  if (!(await authorized(ctx, ex, state))) return;
   const p = ex.url.searchParams;
   const bad = (message: string): void => reject(ctx, ex, state, 400, 'InvalidQuery', message);
   let limit: number | undefined;

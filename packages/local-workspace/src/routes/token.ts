@@ -148,7 +148,7 @@ export async function handleToken(ctx: ServerContext, ex: Exchange, state: Reque
       entraError(ctx, ex, state, 401, 'invalid_client', 700027, 'Client assertion failed signature validation: no certificate is registered for this application.');
       return;
     }
-    const verdict = verifyClientAssertion({
+    const verdict = await verifyClientAssertion({
       assertion,
       clientId,
       certificates: expected.certificates,
@@ -180,7 +180,7 @@ export async function handleToken(ctx: ServerContext, ex: Exchange, state: Reque
       return;
     }
   }
-  const token = issueAccessToken({
+  const token = await issueAccessToken({
     key: ctx.tokenKey,
     keyId: ctx.tokenKeyId,
     clientId,
