@@ -7,6 +7,8 @@ export interface ServedWorkspace {
   readonly dcr: string;
   readonly clientId: string;
   readonly clientSecret: string;
+  /** With --tls: the CA file the workspace printed. */
+  readonly caFile?: string;
 }
 
 /** Starts `oma workspace serve` on a free loopback port with known client credentials. */
@@ -26,10 +28,11 @@ export async function serveWorkspace(dataDir: string, extraArgs: readonly string
     clientSecret,
     ...extraArgs,
   ]);
-  const url = (await proc.waitForOutput(/listening on (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
+  const url = (await proc.waitForOutput(/listening on (https?:\/\/127\.0\.0\.1:\d+)/))[1]!;
   const tenantId = (await proc.waitForOutput(/tenant: +(\S+)/))[1]!;
   const dcr = (await proc.waitForOutput(/DCR: +(dcr-[0-9a-f]+)/))[1]!;
-  return { proc, url, tenantId, dcr, clientId, clientSecret };
+  const caFile = url.startsWith('https:') ? (await proc.waitForOutput(/CA: +(\S+)/))[1]! : undefined;
+  return { proc, url, tenantId, dcr, clientId, clientSecret, ...(caFile ? { caFile } : {}) };
 }
 
 /** YAML for a destination that sends to a served workspace through the Logs Ingestion API. */

@@ -16,11 +16,14 @@ Usage:
                                         do not fetch the rule's URL); exit 2 listing every problem
   oma query [TABLE] [options]           rows in the local workspace, newest first (no TABLE: list tables)
       --json                            JSON lines instead of a table
-      --limit N                         at most N rows (default 20)
+      --limit N                         at most N rows (default 20); the workspace answers at most
+                                        10,000 per request, so larger limits are read in pages
+      --offset N                        skip the first N rows (with --limit: page by hand)
       --since DURATION|DATE             only rows newer than 10m, 2h, 1d or an ISO date
       --where Column=value              exact match; repeatable
-      --url URL | --data-dir DIR | --config FILE   which workspace (default: from the config)
-  oma workspace serve [--data-dir DIR] [--host H] [--port N] [--client-id ID --client-secret S]
+      --url URL | --data-dir DIR | --config FILE   which workspace (default: from the config); the
+                                        query token is read from its data dir (or $OMA_QUERY_TOKEN)
+  oma workspace serve [--data-dir DIR] [--host H] [--port N] [--tls] [--client-id ID --client-secret S]
                       [--client-certificate PEM] [--workspace-id ID [--shared-key KEY]] [--managed-identity]
                                         run the local workspace on its own
   oma gateway --config FILE             run the OMA gateway (HTTP CONNECT proxy with an allowlist)
@@ -117,6 +120,7 @@ export async function main(argv: string[]): Promise<number> {
           options: {
             json: { type: 'boolean', default: false },
             limit: { type: 'string', default: '20' },
+            offset: { type: 'string' },
             since: { type: 'string' },
             where: { type: 'string', multiple: true, default: [] },
             url: { type: 'string' },
@@ -126,11 +130,14 @@ export async function main(argv: string[]): Promise<number> {
         });
         const limit = Number(values.limit);
         if (!Number.isInteger(limit) || limit < 1) throw new UsageError('oma query: --limit takes a positive whole number');
+        const offset = values.offset === undefined ? undefined : Number(values.offset);
+        if (offset !== undefined && !(Number.isInteger(offset) && offset >= 0)) throw new UsageError('oma query: --offset takes a whole number');
         return await runQuery(
           {
             ...(positionals[0] ? { table: positionals[0] } : {}),
             json: values.json,
             limit,
+            ...(offset === undefined ? {} : { offset }),
             ...(values.since ? { since: values.since } : {}),
             where: values.where,
             ...(values.url ? { url: values.url } : {}),
@@ -155,6 +162,7 @@ export async function main(argv: string[]): Promise<number> {
             'workspace-id': { type: 'string' },
             'shared-key': { type: 'string' },
             'managed-identity': { type: 'boolean', default: false },
+            tls: { type: 'boolean', default: false },
           },
         });
         return await serveWorkspace(
@@ -168,6 +176,7 @@ export async function main(argv: string[]): Promise<number> {
             ...(values['workspace-id'] ? { workspaceId: values['workspace-id'] } : {}),
             ...(values['shared-key'] ? { sharedKey: values['shared-key'] } : {}),
             managedIdentity: values['managed-identity'],
+            tls: values.tls,
           },
           process.stdout,
         );

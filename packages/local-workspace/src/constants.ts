@@ -1,5 +1,11 @@
-/** Largest request body the Logs Ingestion API takes, on the wire and after decompression (reference §2.4). */
+/** Largest request body the Logs Ingestion API takes on the wire, i.e. after gzip when the body is compressed (reference §2.4). */
 export const MAX_INGEST_BODY_BYTES = 1_048_576;
+
+/**
+ * Default cap on a gzip body once inflated (reference §2.4: the service checks the inflated body against a
+ * far larger cap than the wire body; the official SDKs send a little over 1,048,576 inflated bytes).
+ */
+export const DEFAULT_MAX_INFLATED_BODY_BYTES = 50 * 1024 * 1024;
 
 /** API versions the ingestion route accepts (reference §2.1). */
 export const SUPPORTED_API_VERSIONS: readonly string[] = ['2023-01-01', '2021-11-01-preview'];
@@ -21,6 +27,8 @@ export const MONITOR_SCOPES: readonly string[] = ['https://monitor.azure.com//.d
 /** Name of the file, in the data directory, that tells other processes where the workspace listens. */
 export const ENDPOINT_FILE = 'endpoint.json';
 export const DATABASE_FILE = 'workspace.db';
+/** Name of the file, in the data directory, holding the bearer token `/query` accepts (mode 600). */
+export const QUERY_TOKEN_FILE = 'query-token';
 
 /** Log Analytics table names as the store accepts them: a letter, then letters, digits and `_`. */
 export const TABLE_NAME_RE = /^[A-Za-z][A-Za-z0-9_]{0,62}$/;

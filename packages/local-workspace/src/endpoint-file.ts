@@ -1,6 +1,6 @@
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ENDPOINT_FILE } from './constants.js';
+import { ENDPOINT_FILE, QUERY_TOKEN_FILE } from './constants.js';
 
 /** What `<dataDir>/endpoint.json` tells other processes (e.g. `oma query`) about a running workspace. */
 export interface EndpointInfo {
@@ -13,6 +13,8 @@ export interface EndpointInfo {
   readonly dcrImmutableId: string;
   readonly pid: number;
   readonly startedAt: string;
+  /** With TLS: the CA file clients must trust. */
+  readonly caFile?: string;
 }
 
 function isEndpointInfo(v: unknown): v is EndpointInfo {
@@ -25,7 +27,8 @@ function isEndpointInfo(v: unknown): v is EndpointInfo {
     typeof o.dcrImmutableId === 'string' &&
     typeof o.pid === 'number' &&
     Number.isInteger(o.pid) &&
-    typeof o.startedAt === 'string'
+    typeof o.startedAt === 'string' &&
+    (o.caFile === undefined || typeof o.caFile === 'string')
   );
 }
 
@@ -66,7 +69,7 @@ export function readEndpointFile(dataDir: string): EndpointInfo | undefined {
 export function writeEndpointFile(dataDir: string, info: EndpointInfo): void {
   const file = join(dataDir, ENDPOINT_FILE);
   const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(info, null, 2)}\n`, { mode: 0o644 });
+  writeFileSync(tmp, `${JSON.stringify(info, null, 2)}\n`, { mode: 0o600 });
   renameSync(tmp, file);
 }
 
@@ -80,4 +83,14 @@ export function removeEndpointFile(dataDir: string, url: string): void {
     return;
   }
   rmSync(file, { force: true });
+}
+
+/** The bearer token a running workspace's `/query` accepts, from `<dataDir>/query-token`; undefined when absent. */
+export function readQueryToken(dataDir: string): string | undefined {
+  try {
+    return readFileSync(join(dataDir, QUERY_TOKEN_FILE), 'utf8').trim() || undefined;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
 }

@@ -34,15 +34,17 @@ export {
 } from './faults.js';
 export type { LocalDataCollectorOptions } from './routes/data-collector.js';
 export { RequestLog, type RequestLogEntry } from './request-log.js';
-export { readEndpointFile, type EndpointInfo } from './endpoint-file.js';
-export { queryWorkspace, listTables, type QueryWorkspaceOptions } from './client.js';
+export { readEndpointFile, readQueryToken, type EndpointInfo } from './endpoint-file.js';
+export { queryWorkspace, listTables, type QueryWorkspaceOptions, type WorkspaceAccess } from './client.js';
 export {
   DEFAULT_CLIENT_ID,
   DEFAULT_CLIENT_SECRET,
   DEFAULT_DCR_IMMUTABLE_ID,
+  DEFAULT_MAX_INFLATED_BODY_BYTES,
   DEFAULT_TENANT_ID,
   MAX_INGEST_BODY_BYTES,
   MONITOR_AUDIENCE,
   MONITOR_SCOPES,
+  QUERY_TOKEN_FILE,
   SUPPORTED_API_VERSIONS,
 } from './constants.js';

@@ -1,22 +1,28 @@
-import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { chmodSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { isIPv4, isIPv6, type AddressInfo, type Socket } from 'node:net';
 import { join, resolve } from 'node:path';
+import { renameSync } from 'node:fs';
 import { ConfigError, RateLimitedLog, silentLogger, type ConfigIssue, type Logger } from '@oma/core';
 import { issueAccessToken } from './auth/token-issuer.js';
 import { checkClients, checkManagedIdentities, createIdentityContext, registerClients } from './auth/identities.js';
 import { BearerVerifier } from './auth/verify.js';
 import {
   DATABASE_FILE,
+  QUERY_TOKEN_FILE,
   DEFAULT_CLIENT_ID,
   DEFAULT_CLIENT_SECRET,
+  DEFAULT_MAX_INFLATED_BODY_BYTES,
   DEFAULT_TENANT_ID,
+  MAX_INGEST_BODY_BYTES,
   MONITOR_AUDIENCE,
 } from './constants.js';
 import { checkDcrs, defaultDcr, type LocalDcr } from './dcr.js';
 import { readEndpointFile, removeEndpointFile, writeEndpointFile } from './endpoint-file.js';
 import { FaultInjector } from './faults.js';
+import { ConnectionGuard } from './http/connections.js';
 import { Exchange } from './http/exchange.js';
 import { LOGGED_HEADERS, RequestLog } from './request-log.js';
 import { handleAdmin, isLoopbackAddress } from './routes/admin.js';
@@ -26,7 +32,9 @@ import { handleIngest } from './routes/ingest.js';
 import { checkDataCollectorOptions, dataCollectorSettings, handleDataCollector, type LocalDataCollectorOptions } from './routes/data-collector.js';
 import { handleListTables, handleQuery } from './routes/query.js';
 import { handleArc, handleImds } from './routes/managed-identity.js';
+import { handleJwks, handleOpenIdConfiguration } from './routes/discovery.js';
 import { handleToken } from './routes/token.js';
+import { ensureWorkspaceTls } from './tls.js';
 import { WorkspaceStore, type StoredColumn } from './store/workspace-store.js';
 
 /**
@@ -52,8 +60,14 @@ export interface LocalWorkspaceOptions {
   readonly host?: string;
   /** Listen port; default 0 (any free port). */
   readonly port?: number;
-  /** Accept a non-loopback `host` (the workspace has no TLS; use with care). */
+  /** Accept a non-loopback `host` (use with `tls`, and with care: the workspace's clients are for development). */
   readonly allowNonLoopback?: boolean;
+  /**
+   * Serve HTTPS with a CA and server certificate generated into `<dataDir>/tls` on first use and reused
+   * afterwards (`caFile` names the CA clients must trust). Needed by clients that refuse an http authority,
+   * such as `@azure/identity`. Default false.
+   */
+  readonly tls?: boolean;
   /** Tenant of the token endpoint; default `00000000-0000-0000-0000-00000000a11a`. */
   readonly tenantId?: string;
   /** Clients the token endpoint accepts; default one client, DEFAULT_CLIENT_ID / DEFAULT_CLIENT_SECRET. */
@@ -71,8 +85,20 @@ export interface LocalWorkspaceOptions {
   readonly maxDbBytes?: number;
   /** Requests kept in the in-memory request log; default 1000. */
   readonly requestLogSize?: number;
-  /** Concurrent connections accepted; default 256. */
+  /**
+   * Concurrent connections; default 256. At the cap a new connection takes the place of the one that has
+   * waited longest without a complete request (see ConnectionGuard), so stalled clients cannot lock others out.
+   */
   readonly maxConnections?: number;
+  /** Time a client has to send a request's headers, ms; default 30,000. */
+  readonly headersTimeoutMs?: number;
+  /** Time a client has to send a whole request (headers and body), ms; default 60,000. */
+  readonly requestTimeoutMs?: number;
+  /**
+   * Cap on a gzip ingestion body once inflated, bytes; default 50 MiB. The wire body's cap is 1,048,576 bytes
+   * (MAX_INGEST_BODY_BYTES), as the service's.
+   */
+  readonly maxInflatedBodyBytes?: number;
   /** Enables the HTTP Data Collector API (`POST /api/logs`) for this workspace id and key. */
   readonly dataCollector?: LocalDataCollectorOptions;
   /** User-assigned identities of the IMDS endpoint (`GET /metadata/identity/oauth2/token`); default none. */
@@ -89,9 +115,10 @@ export interface IssueTokenOverrides {
   readonly audience?: string;
 }
 
-const HEADERS_TIMEOUT_MS = 15_000;
-const REQUEST_TIMEOUT_MS = 60_000;
+const DEFAULT_HEADERS_TIMEOUT_MS = 30_000;
+const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
 const KEEP_ALIVE_TIMEOUT_MS = 5_000;
+const DEFAULT_MAX_CONNECTIONS = 256;
 const CLOSE_GRACE_MS = 2_000;
 
 /** Data directories of the workspaces running in this process. */
@@ -104,8 +131,33 @@ function isLoopbackHost(host: string): boolean {
   return false;
 }
 
+function fileExists(file: string): boolean {
+  try {
+    statSync(file);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function isInt(v: unknown, min: number, max: number): v is number {
   return typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
+}
+
+/** Creates `file` empty with mode 600 if it does not exist, and makes an existing one mode 600. */
+function ensurePrivateFile(file: string): void {
+  writeFileSync(file, '', { flag: 'a', mode: 0o600 });
+  chmodSync(file, 0o600);
+}
+
+/** A random secret written to `<dataDir>/query-token` (mode 600) at each start; `oma query` sends it. */
+function writeQueryToken(dataDir: string): string {
+  const token = randomBytes(32).toString('base64url');
+  const file = join(dataDir, QUERY_TOKEN_FILE);
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${token}\n`, { mode: 0o600 });
+  renameSync(tmp, file);
+  return token;
 }
 
 function checkOptions(opts: LocalWorkspaceOptions, dcrs: readonly LocalDcr[]): ConfigIssue[] {
@@ -136,6 +188,17 @@ function checkOptions(opts: LocalWorkspaceOptions, dcrs: readonly LocalDcr[]): C
   }
   if (opts.maxConnections !== undefined && !isInt(opts.maxConnections, 1, 100_000)) {
     issues.push({ path: 'maxConnections', message: 'must be an integer in 1..100000' });
+  }
+  if (opts.maxInflatedBodyBytes !== undefined && !isInt(opts.maxInflatedBodyBytes, MAX_INGEST_BODY_BYTES, 1024 * 1024 * 1024)) {
+    issues.push({ path: 'maxInflatedBodyBytes', message: `must be an integer in ${MAX_INGEST_BODY_BYTES}..1073741824` });
+  }
+  if (opts.requestTimeoutMs !== undefined && !isInt(opts.requestTimeoutMs, 100, 3_600_000)) {
+    issues.push({ path: 'requestTimeoutMs', message: 'must be an integer in 100..3600000' });
+  }
+  if (opts.headersTimeoutMs !== undefined && !isInt(opts.headersTimeoutMs, 100, 3_600_000)) {
+    issues.push({ path: 'headersTimeoutMs', message: 'must be an integer in 100..3600000' });
+  } else if ((opts.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS) > (opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS)) {
+    issues.push({ path: 'headersTimeoutMs', message: 'must not be longer than requestTimeoutMs' });
   }
   issues.push(...checkClients(opts.clients), ...checkManagedIdentities(opts.managedIdentities));
   issues.push(...checkDataCollectorOptions(opts.dataCollector));
@@ -195,6 +258,10 @@ export class LocalWorkspace {
   readonly faults: FaultInjector;
   /** The last requests to the ingestion and token routes, for tests. */
   readonly requests: RequestLog;
+  /** With `tls`: the PEM file of the CA that issued the server certificate, for clients to trust. */
+  readonly caFile?: string;
+  /** The secret `/query` accepts as a bearer token (also in `<dataDir>/query-token`). */
+  readonly queryToken: string;
 
   readonly #server: Server;
   readonly #ctx: ServerContext;
@@ -211,8 +278,11 @@ export class LocalWorkspace {
     server: Server;
     ctx: ServerContext;
     closing: AbortController;
+    caFile?: string;
   }) {
     this.url = init.url;
+    if (init.caFile !== undefined) this.caFile = init.caFile;
+    this.queryToken = init.ctx.queryToken;
     this.authority = init.url;
     this.tenantId = init.ctx.tenantId;
     this.dataDir = init.dataDir;
@@ -239,7 +309,10 @@ export class LocalWorkspace {
     if (issues.length) throw new ConfigError('invalid local workspace options', issues);
     const dataDir = resolve(opts.dataDir);
     const log = opts.log ?? silentLogger();
-    mkdirSync(dataDir, { recursive: true });
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    if ((statSync(dataDir).mode & 0o077) !== 0) {
+      log.warn({ dataDir }, 'local workspace data directory is accessible to other users; chmod 700 it');
+    }
     if (openDataDirs.has(dataDir)) {
       throw new ConfigError('data directory is in use', [{ path: 'dataDir', message: `a workspace in this process already uses ${dataDir}` }]);
     }
@@ -253,8 +326,11 @@ export class LocalWorkspace {
     let store: WorkspaceStore | undefined;
     let server: Server | undefined;
     try {
+      const dbFile = join(dataDir, DATABASE_FILE);
+      // SQLite gives the WAL and shared-memory files the database file's mode.
+      for (const f of [dbFile, `${dbFile}-wal`, `${dbFile}-shm`]) if (f === dbFile || fileExists(f)) ensurePrivateFile(f);
       store = WorkspaceStore.open({
-        file: join(dataDir, DATABASE_FILE),
+        file: dbFile,
         log,
         ...(opts.retentionRows === undefined ? {} : { retentionRows: opts.retentionRows }),
         ...(opts.maxDbBytes === undefined ? {} : { maxDbBytes: opts.maxDbBytes }),
@@ -267,8 +343,14 @@ export class LocalWorkspace {
       if (conflicts.length) throw new ConfigError('DCR streams conflict with tables stored in the data directory', conflicts);
 
       const tenantId = opts.tenantId ?? DEFAULT_TENANT_ID;
+      const host = opts.host ?? '127.0.0.1';
+      const tls = opts.tls ? ensureWorkspaceTls(dataDir, host) : undefined;
+      if (tls?.generated) log.info({ caFile: tls.caFile }, 'local workspace generated its TLS certificate authority');
+      const queryToken = writeQueryToken(dataDir);
       const clients = opts.clients ?? [{ clientId: DEFAULT_CLIENT_ID, clientSecret: DEFAULT_CLIENT_SECRET }];
-      const tokenKey = randomBytes(32);
+      // A fresh signing key per start: tokens do not survive a restart (clients get 401 and fetch another).
+      const tokenKeys = generateKeyPairSync('rsa', { modulusLength: 2048 });
+      const tokenKeyId = randomBytes(8).toString('hex');
       const now = (): number => Date.now();
       const closing = new AbortController();
       const ctx: ServerContext = {
@@ -278,7 +360,7 @@ export class LocalWorkspace {
         faults: new FaultInjector(now),
         requests: new RequestLog(opts.requestLogSize ?? 1000),
         verifier: new BearerVerifier({
-          key: tokenKey,
+          key: tokenKeys.publicKey,
           tenantId,
           audiences: [MONITOR_AUDIENCE, `${MONITOR_AUDIENCE}/`],
           now,
@@ -297,24 +379,40 @@ export class LocalWorkspace {
         }),
         dcrs: new Map(dcrs.map((d) => [d.immutableId, d])),
         declaredTables: declaredTables(dcrs),
-        tokenKey,
-        tokenKeyId: randomBytes(8).toString('hex'),
+        tokenKey: tokenKeys.privateKey,
+        tokenKeyId,
+        tokenJwk: { ...tokenKeys.publicKey.export({ format: 'jwk' }), kid: tokenKeyId, use: 'sig', alg: 'RS256' },
         tokenLifetimeSec: opts.tokenLifetimeSec ?? 3600,
+        scheme: tls ? 'https' : 'http',
+        queryToken,
+        maxInflatedBodyBytes: opts.maxInflatedBodyBytes ?? DEFAULT_MAX_INFLATED_BODY_BYTES,
         now,
         closing: closing.signal,
         ...(opts.dataCollector ? { dataCollector: dataCollectorSettings(opts.dataCollector) } : {}),
       };
-      server = createServer({
-        headersTimeout: HEADERS_TIMEOUT_MS,
-        requestTimeout: REQUEST_TIMEOUT_MS,
+      const headersTimeout = opts.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS;
+      const requestTimeout = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+      const httpOptions = {
+        headersTimeout,
+        requestTimeout,
+        // Node enforces both timeouts only when it checks its connections: check often enough to be on time.
+        connectionsCheckingInterval: Math.min(1000, Math.ceil(headersTimeout / 4)),
         keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
         maxHeaderSize: 16 * 1024,
+      };
+      server = tls
+        ? createHttpsServer({ ...httpOptions, key: tls.key, cert: tls.cert, minVersion: 'TLSv1.2', handshakeTimeout: headersTimeout })
+        : createServer(httpOptions);
+      const evictLog = new RateLimitedLog();
+      // Over TLS a connection counts once its handshake is done; the handshake timeout bounds the ones before.
+      new ConnectionGuard(server, tls ? 'secureConnection' : 'connection', opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS, (evicted, remote) => {
+        const suppressed = evictLog.admit('evict');
+        if (suppressed >= 0) log.warn({ evicted, remote, suppressed }, 'local workspace at its connection cap closed a stalled connection');
       });
-      server.maxConnections = opts.maxConnections ?? 256;
-      const address = await listen(server, opts.port ?? 0, opts.host ?? '127.0.0.1');
-      const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-      const url = `http://${host}:${address.port}`;
-      const ws = new LocalWorkspace({ url, dataDir, dcrs, clients, server, ctx, closing });
+      const address = await listen(server, opts.port ?? 0, host);
+      const urlHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+      const url = `${tls ? 'https' : 'http'}://${urlHost}:${address.port}`;
+      const ws = new LocalWorkspace({ url, dataDir, dcrs, clients, server, ctx, closing, ...(tls ? { caFile: tls.caFile } : {}) });
       server.on('request', (req: IncomingMessage, res: ServerResponse) => ws.#dispatch(req, res));
       server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => ws.#clientError(err, socket));
       writeEndpointFile(dataDir, {
@@ -324,8 +422,9 @@ export class LocalWorkspace {
         dcrImmutableId: ws.dcrImmutableId,
         pid: process.pid,
         startedAt: new Date().toISOString(),
+        ...(tls ? { caFile: tls.caFile } : {}),
       });
-      log.info({ endpoint: url, dataDir, dcrImmutableId: ws.dcrImmutableId, tenantId }, 'local workspace listening');
+      log.info({ endpoint: url, dataDir, dcrImmutableId: ws.dcrImmutableId, tenantId, caFile: tls?.caFile }, 'local workspace listening');
       return ws;
     } catch (err) {
       if (server?.listening) server.close();
@@ -349,8 +448,8 @@ export class LocalWorkspace {
    * Issues an access token without the HTTP flow (tests): by default for the first client, now, with the
    * configured lifetime and the ingestion audience.
    */
-  issueToken(overrides: IssueTokenOverrides = {}): string {
-    return issueAccessToken({
+  async issueToken(overrides: IssueTokenOverrides = {}): Promise<string> {
+    const issued = await issueAccessToken({
       key: this.#ctx.tokenKey,
       keyId: this.#ctx.tokenKeyId,
       clientId: overrides.clientId ?? this.clients[0]?.clientId ?? DEFAULT_CLIENT_ID,
@@ -358,7 +457,8 @@ export class LocalWorkspace {
       audience: overrides.audience ?? MONITOR_AUDIENCE,
       nowMs: overrides.nowMs ?? this.#ctx.now(),
       lifetimeSec: overrides.lifetimeSec ?? this.#ctx.tokenLifetimeSec,
-    }).accessToken;
+    });
+    return issued.accessToken;
   }
 
   #dispatch(req: IncomingMessage, res: ServerResponse): void {
@@ -409,6 +509,12 @@ export class LocalWorkspace {
     if (seg.join('/') === 'arc/metadata/identity/oauth2/token') return handleArc(ctx, ex, state);
     if (seg.length === 4 && seg[1] === 'oauth2' && seg[2] === 'v2.0' && seg[3] === 'token' && seg[0]) {
       return handleToken(ctx, ex, state, seg[0]);
+    }
+    if (seg.length === 4 && seg[1] === 'v2.0' && seg[2] === '.well-known' && seg[3] === 'openid-configuration' && seg[0]) {
+      return handleOpenIdConfiguration(ctx, ex, state, seg[0]);
+    }
+    if (seg.length === 4 && seg[1] === 'discovery' && seg[2] === 'v2.0' && seg[3] === 'keys' && seg[0]) {
+      return handleJwks(ctx, ex, state, seg[0]);
     }
     reject(ctx, ex, state, 404, 'NotFound', 'No route matches the request.');
   }

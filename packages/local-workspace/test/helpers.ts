@@ -104,7 +104,7 @@ export async function ingest(ws: LocalWorkspace, stream: string, records: unknow
   const body = opts.gzip ? gzipSync(raw) : raw;
   const headers: Record<string, string> = { 'content-type': opts.contentType ?? 'application/json' };
   if (opts.gzip) headers['content-encoding'] = 'gzip';
-  const token = opts.token === undefined ? ws.issueToken() : opts.token;
+  const token = opts.token === undefined ? await ws.issueToken() : opts.token;
   if (token !== null) headers.authorization = `Bearer ${token}`;
   if (opts.requestId) headers['x-ms-client-request-id'] = opts.requestId;
   let url = ws.ingestionUrl(stream, opts.dcr);

@@ -1,8 +1,8 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { signHs256 } from '../src/auth/jwt.js';
-import { MAX_INGEST_BODY_BYTES, queryWorkspace, type LocalWorkspace } from '../src/index.js';
+import { signRs256 } from '../src/auth/jwt.js';
+import { DEFAULT_MAX_INFLATED_BODY_BYTES, MAX_INGEST_BODY_BYTES, queryWorkspace, type LocalWorkspace } from '../src/index.js';
 import { ingest, rawRequest, startWorkspace, syslog } from './helpers.js';
 
 let ws: LocalWorkspace;
@@ -15,8 +15,8 @@ afterAll(async () => {
   await stop();
 });
 
-function authHeaders(extra: Record<string, string | number> = {}): Record<string, string | number> {
-  return { authorization: `Bearer ${ws.issueToken()}`, 'content-type': 'application/json', ...extra };
+async function authHeaders(extra: Record<string, string | number> = {}): Promise<Record<string, string | number>> {
+  return { authorization: `Bearer ${await ws.issueToken()}`, 'content-type': 'application/json', ...extra };
 }
 
 /** A JSON array of Syslog records at least `bytes` long. */
@@ -32,7 +32,7 @@ describe('ingestion', () => {
     const res = await ingest(ws, 'Custom-Syslog', syslog(3, { Computer: 'plain-host', Extra: 'dropped' }), { requestId });
     expect(res.status).toBe(204);
     expect(await res.text()).toBe('');
-    const q = await queryWorkspace(ws.url, { table: 'Syslog', where: { Computer: 'plain-host' } });
+    const q = await queryWorkspace(ws, { table: 'Syslog', where: { Computer: 'plain-host' } });
     expect(q.rows).toHaveLength(3);
     expect(q.rows[0]).toMatchObject({ SyslogMessage: 'message 2', ProcessID: 102, HostIP: null, EventTime: null });
     expect(q.rows[0]).not.toHaveProperty('Extra');
@@ -58,8 +58,8 @@ describe('ingestion', () => {
     );
     expect(res.status).toBe(204);
     // Like Azure's DCR, the default DCR sends Custom-Heartbeat to the mirror table Heartbeat_CL.
-    await expect(queryWorkspace(ws.url, { table: 'Heartbeat' })).rejects.toMatchObject({ status: 404 });
-    const q = await queryWorkspace(ws.url, { table: 'Heartbeat_CL' });
+    await expect(queryWorkspace(ws, { table: 'Heartbeat' })).rejects.toMatchObject({ status: 404 });
+    const q = await queryWorkspace(ws, { table: 'Heartbeat_CL' });
     expect(q.rows[0]?.ComputerPrivateIPs).toEqual(['10.0.0.1', { nested: true }]);
     expect(q.rows[0]?.TimeGenerated).toBe('2025-02-01T00:00:00.000Z');
   });
@@ -67,7 +67,7 @@ describe('ingestion', () => {
   it('fills a missing TimeGenerated with the receive time', async () => {
     const before = Date.now();
     expect((await ingest(ws, 'Custom-Perf', [{ Computer: 'perf', CounterValue: 1.5 }])).status).toBe(204);
-    const row = (await queryWorkspace(ws.url, { table: 'Perf_CL', where: { Computer: 'perf' } })).rows[0]!;
+    const row = (await queryWorkspace(ws, { table: 'Perf_CL', where: { Computer: 'perf' } })).rows[0]!;
     expect(Date.parse(row.TimeGenerated as string)).toBeGreaterThanOrEqual(before - 1000);
     expect(row.TimeGenerated).toBe(row._TimeReceived);
     expect(row.CounterValue).toBe(1.5);
@@ -76,7 +76,7 @@ describe('ingestion', () => {
   it('accepts an undeclared Custom-<Name>_CL stream on the default DCR with the text-log schema', async () => {
     const res = await ingest(ws, 'Custom-MyApp_CL', [{ TimeGenerated: '2025-03-01T00:00:00Z', RawData: 'line', FilePath: '/var/log/a' }]);
     expect(res.status).toBe(204);
-    expect((await queryWorkspace(ws.url, { table: 'MyApp_CL' })).rows[0]).toMatchObject({ RawData: 'line', FilePath: '/var/log/a', Computer: null });
+    expect((await queryWorkspace(ws, { table: 'MyApp_CL' })).rows[0]).toMatchObject({ RawData: 'line', FilePath: '/var/log/a', Computer: null });
   });
 
   it('answers 404 for an undeclared stream into a mirror table, as Azure would', async () => {
@@ -87,7 +87,7 @@ describe('ingestion', () => {
 
   it('answers 413 from the declared Content-Length without reading the body', async () => {
     const body = bigBody(MAX_INGEST_BODY_BYTES + 10);
-    const res = await rawRequest(ws.ingestionUrl('Custom-Syslog'), { headers: authHeaders({ 'content-length': body.length }), body });
+    const res = await rawRequest(ws.ingestionUrl('Custom-Syslog'), { headers: await authHeaders({ 'content-length': body.length }), body });
     expect(res.status).toBe(413);
     expect(res.json()).toEqual({
       error: {
@@ -100,22 +100,56 @@ describe('ingestion', () => {
   it('answers 413 when a chunked body grows past the limit', async () => {
     const body = bigBody(MAX_INGEST_BODY_BYTES + 5000);
     const chunks = [body.subarray(0, 500_000), body.subarray(500_000, 1_000_000), body.subarray(1_000_000)];
-    const res = await rawRequest(ws.ingestionUrl('Custom-Syslog'), { headers: authHeaders({ 'transfer-encoding': 'chunked' }), body: chunks });
+    const res = await rawRequest(ws.ingestionUrl('Custom-Syslog'), { headers: await authHeaders({ 'transfer-encoding': 'chunked' }), body: chunks });
     expect(res.status).toBe(413);
     expect(res.json().error.message).toBe(
       `Maximum allowed content length: 1048576 bytes (1 MB). Provided content length: ${body.length} bytes.`,
     );
   });
 
-  it('answers 413 when the gzip body inflates past the limit', async () => {
-    const body = bigBody(MAX_INGEST_BODY_BYTES * 3);
+  it('accepts a gzip body whose inflated size is well over 1 MiB while its wire size is under it (as the service does)', async () => {
+    const body = bigBody(3_000_000);
+    const wire = gzipSync(body);
+    expect(wire.length).toBeLessThan(MAX_INGEST_BODY_BYTES);
+    const res = await ingest(ws, 'Custom-Syslog', body, { gzip: true });
+    expect(res.status).toBe(204);
+    expect(ws.store.count('Syslog', { Computer: 'c2999' })).toBe(1);
+  });
+
+  it('answers 413 when the gzip body itself is over 1 MiB on the wire', async () => {
+    const body = randomBytes(MAX_INGEST_BODY_BYTES + 10_000);
+    const res = await rawRequest(ws.ingestionUrl('Custom-Syslog'), {
+      headers: await authHeaders({ 'content-encoding': 'gzip', 'transfer-encoding': 'chunked' }),
+      body: [body.subarray(0, 600_000), body.subarray(600_000)],
+    });
+    expect(res.status).toBe(413);
+    expect(res.json().error.message).toBe(`Maximum allowed content length: 1048576 bytes (1 MB). Provided content length: ${body.length} bytes.`);
+  });
+
+  it('answers 413 when the gzip body inflates past the default 50 MiB cap', async () => {
+    expect(DEFAULT_MAX_INFLATED_BODY_BYTES).toBe(50 * 1024 * 1024);
+    const body = bigBody(DEFAULT_MAX_INFLATED_BODY_BYTES + 100_000);
     const res = await ingest(ws, 'Custom-Syslog', body, { gzip: true, requestId: 'bomb' });
     expect(gzipSync(body).length).toBeLessThan(MAX_INGEST_BODY_BYTES);
     expect(res.status).toBe(413);
     const err = ((await res.json()) as { error: { code: string; message: string } }).error;
     expect(err.code).toBe('ContentLengthLimitExceeded');
-    expect(err.message).toContain('after decompression');
+    expect(err.message).toBe(
+      `Maximum allowed content length: 52428800 bytes (50 MiB after decompression). Provided content length: more than 52428800 bytes after decompression.`,
+    );
     expect(ws.requests.entries().find((e) => e.requestId === 'bomb')?.status).toBe(413);
+  });
+
+  it('answers 413 when the gzip body inflates past a configured maxInflatedBodyBytes', async () => {
+    const small = await startWorkspace({ maxInflatedBodyBytes: 2 * 1024 * 1024 });
+    try {
+      expect((await ingest(small.ws, 'Custom-Syslog', bigBody(1_900_000), { gzip: true })).status).toBe(204);
+      const res = await ingest(small.ws, 'Custom-Syslog', bigBody(2_200_000), { gzip: true });
+      expect(res.status).toBe(413);
+      expect(((await res.json()) as { error: { message: string } }).error.message).toContain('more than 2097152 bytes after decompression');
+    } finally {
+      await small.stop();
+    }
   });
 
   it('accepts a body of exactly the limit', async () => {
@@ -128,7 +162,7 @@ describe('ingestion', () => {
 
   it('rejects malformed gzip, invalid JSON and non-array bodies with 400', async () => {
     const notGzip = await rawRequest(ws.ingestionUrl('Custom-Syslog'), {
-      headers: authHeaders({ 'content-encoding': 'gzip' }),
+      headers: await authHeaders({ 'content-encoding': 'gzip' }),
       body: Buffer.from('definitely not gzip'),
     });
     expect(notGzip.status).toBe(400);
@@ -136,7 +170,7 @@ describe('ingestion', () => {
 
     const truncated = gzipSync(Buffer.from(JSON.stringify(syslog(50))));
     const cut = await rawRequest(ws.ingestionUrl('Custom-Syslog'), {
-      headers: authHeaders({ 'content-encoding': 'gzip' }),
+      headers: await authHeaders({ 'content-encoding': 'gzip' }),
       body: truncated.subarray(0, truncated.length - 20),
     });
     expect(cut.status).toBe(400);
@@ -186,14 +220,14 @@ describe('ingestion', () => {
     expect(((await none.json()) as { error: { code: string } }).error.code).toBe('MissingToken');
     expect(none.headers.get('www-authenticate')).toMatch(/^Bearer /);
 
-    const expired = ws.issueToken({ nowMs: Date.now() - 2 * 3600_000, lifetimeSec: 3600 });
+    const expired = await ws.issueToken({ nowMs: Date.now() - 2 * 3600_000, lifetimeSec: 3600 });
     const exp = await ingest(ws, 'Custom-Syslog', syslog(1), { token: expired });
     expect(exp.status).toBe(401);
     expect(((await exp.json()) as { error: { code: string } }).error.code).toBe('ExpiredToken');
 
-    const real = ws.issueToken();
+    const real = await ws.issueToken();
     const payload = JSON.parse(Buffer.from(real.split('.')[1]!, 'base64url').toString('utf8')) as Record<string, unknown>;
-    const forged = signHs256({ typ: 'JWT' }, payload, randomBytes(32));
+    const forged = await signRs256({ typ: 'JWT' }, payload, generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey);
     const forgedRes = await ingest(ws, 'Custom-Syslog', syslog(1), { token: forged });
     expect(forgedRes.status).toBe(401);
     expect(((await forgedRes.json()) as { error: { message: string } }).error.message).toContain('signature');
@@ -201,7 +235,7 @@ describe('ingestion', () => {
     const unsigned = `${Buffer.from('{"alg":"none"}').toString('base64url')}.${real.split('.')[1]}.`;
     expect((await ingest(ws, 'Custom-Syslog', syslog(1), { token: unsigned })).status).toBe(401);
 
-    const wrongAud = ws.issueToken({ audience: 'https://management.azure.com' });
+    const wrongAud = await ws.issueToken({ audience: 'https://management.azure.com' });
     const aud = await ingest(ws, 'Custom-Syslog', syslog(1), { token: wrongAud });
     expect(aud.status).toBe(401);
     expect(((await aud.json()) as { error: { code: string } }).error.code).toBe('InvalidAudience');
@@ -236,7 +270,7 @@ describe('ingestion', () => {
     const body = Buffer.from(JSON.stringify(syslog(200, { Computer: 'aborted' })));
     await expect(
       rawRequest(ws.ingestionUrl('Custom-Syslog'), {
-        headers: authHeaders({ 'content-length': body.length, 'x-ms-client-request-id': 'aborted-upload' }),
+        headers: await authHeaders({ 'content-length': body.length, 'x-ms-client-request-id': 'aborted-upload' }),
         body,
         abortAfterBytes: 100,
       }),

@@ -31,7 +31,7 @@ describe('lifecycle', () => {
     expect(existsSync(join(dir, 'endpoint.json'))).toBe(false);
 
     const second = await start(dir);
-    const q = await queryWorkspace(second.url, { table: 'Syslog', where: { Computer: 'persist' } });
+    const q = await queryWorkspace(second, { table: 'Syslog', where: { Computer: 'persist' } });
     expect(q.rows.map((r) => r.ProcessID)).toEqual([103, 102, 101, 100]);
     expect(second.store.count('Kept_CL')).toBe(1);
     expect((await ingest(second, 'Custom-Syslog', syslog(1), { token })).status).toBe(401);
@@ -121,7 +121,7 @@ describe('lifecycle', () => {
     const ws = await start(dir, { dcrs: [dcr] });
     expect(ws.dcrImmutableId).toBe(dcr.immutableId);
     expect((await ingest(ws, 'Custom-LaAgentHeartbeat', [{ Computer: 'h', Healthy: true }])).status).toBe(204);
-    expect((await queryWorkspace(ws.url, { table: 'LaAgentHeartbeat_CL', where: { Healthy: 'true' } })).rows[0]).toMatchObject({ Healthy: true });
+    expect((await queryWorkspace(ws, { table: 'LaAgentHeartbeat_CL', where: { Healthy: 'true' } })).rows[0]).toMatchObject({ Healthy: true });
     // No leniency outside the default DCR.
     expect((await ingest(ws, 'Custom-Other_CL', [{ RawData: 'x' }])).status).toBe(404);
   });

@@ -33,7 +33,7 @@ describe('token endpoint', () => {
     expect(parts).toHaveLength(3);
     const header = JSON.parse(Buffer.from(parts[0]!, 'base64url').toString('utf8')) as Record<string, unknown>;
     const claims = JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8')) as Record<string, number | string>;
-    expect(header).toMatchObject({ alg: 'HS256', typ: 'JWT' });
+    expect(header).toMatchObject({ alg: 'RS256', typ: 'JWT' });
     expect(claims).toMatchObject({ aud: 'https://monitor.azure.com', appid: 'app-1', tid: ws.tenantId, iss: `https://sts.windows.net/${ws.tenantId}/` });
     expect(Number(claims.exp) - Number(claims.iat)).toBe(1800);
     expect(claims.nbf).toBe(claims.iat);

@@ -90,6 +90,7 @@ class Agent {
       port: lw.port,
       clients: [{ clientId, clientSecret }],
       retentionRows: lw.maxRows,
+      tls: lw.tls,
       log: this.log.child({ component: 'local-workspace', kind: 'server' }),
     });
     this.embedded = { workspace, clientId, clientSecret };
@@ -111,6 +112,7 @@ class Agent {
         clientSecret: e.clientSecret,
         authorityHost: e.workspace.url,
       },
+      ...(e.workspace.caFile ? { tls: { caFile: e.workspace.caFile } } : {}),
     });
     return { type: 'azure_logs_ingestion', options };
   };

@@ -18,6 +18,8 @@ export interface WorkspaceServeArgs {
   sharedKey?: string;
   /** Serves the IMDS endpoint with a system-assigned identity. */
   managedIdentity?: boolean;
+  /** Serves HTTPS with a CA generated into the data directory (reused on later starts). */
+  tls?: boolean;
 }
 
 /** `oma workspace serve`: the local workspace on its own, until SIGINT/SIGTERM. */
@@ -37,6 +39,7 @@ export async function serveWorkspace(args: WorkspaceServeArgs, out: NodeJS.Writa
     clients: [client],
     ...(args.workspaceId ? { dataCollector: { workspaceId: args.workspaceId, sharedKey } } : {}),
     ...(args.managedIdentity ? { systemAssigned: true } : {}),
+    ...(args.tls ? { tls: true } : {}),
     log: logging.log,
   });
   const lines = [
@@ -47,9 +50,11 @@ export async function serveWorkspace(args: WorkspaceServeArgs, out: NodeJS.Writa
     `  client id:     ${clientId}`,
     `  client secret: ${args.clientSecret || process.env.OMA_WORKSPACE_CLIENT_SECRET ? '(as given)' : clientSecret}`,
   ];
+  if (ws.caFile) lines.push(`  CA:            ${ws.caFile}  (trust it: NODE_EXTRA_CA_CERTS=${ws.caFile})`);
   if (args.clientCertificateFile) lines.push(`  client cert:   ${resolve(args.clientCertificateFile)}`);
   lines.push(
     `  token URL:     ${ws.url}/${ws.tenantId}/oauth2/v2.0/token`,
+    `  authority:     ${ws.url} (OpenID discovery at ${ws.url}/${ws.tenantId}/v2.0/.well-known/openid-configuration)`,
     `  ingestion:     ${ws.url}/dataCollectionRules/${ws.dcrImmutableId}/streams/Custom-<Table>?api-version=2023-01-01`,
   );
   if (args.managedIdentity) lines.push(`  IMDS:          ${ws.url}/metadata/identity/oauth2/token (system-assigned identity)`);

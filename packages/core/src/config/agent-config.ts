@@ -78,6 +78,10 @@ export const localWorkspaceConfigSchema = z
     port: z.number().int().min(0).max(65535).default(0).describe('Port of the embedded local workspace; 0 picks a free one.'),
     dataDir: z.string().optional().describe('Where the local workspace keeps its database; default <dataDir>/local-workspace.'),
     maxRows: z.number().int().positive().default(5_000_000).describe('Rows kept per table; the oldest are pruned beyond it.'),
+    tls: z
+      .boolean()
+      .default(false)
+      .describe('Serve HTTPS with a CA generated into its data directory (tls/ca.pem), which the agent\'s own sink trusts.'),
   })
   .describe('The embedded local workspace, started when a destination has type local_workspace.');
 

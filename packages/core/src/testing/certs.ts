@@ -58,7 +58,10 @@ function baseCert(subjectCn: string, publicKey: forge.pki.rsa.PublicKey, opts: P
   return cert;
 }
 
-/** A self-signed CA certificate that can issue test certificates. */
+/**
+ * A self-signed CA certificate that can issue test certificates. The local workspace also uses it to make
+ * the CA and server certificate it serves TLS with (`oma workspace serve --tls`).
+ */
 export function createTestCa(commonName = 'OMA Test CA'): TestCert & { readonly issue: (opts: TestCertOptions) => TestCert } {
   const { forgeKey, publicKey, keyPem } = newKeyPair();
   const cert = baseCert(commonName, publicKey, {});

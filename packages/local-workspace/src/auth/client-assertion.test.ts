@@ -43,59 +43,59 @@ function check(assertion: string, over: Partial<AssertionCheck> = {}): ReturnTyp
 }
 
 describe('verifyClientAssertion', () => {
-  it('accepts RS256 with x5t and PS256 with x5t#S256', () => {
-    expect(check(jwt())).toEqual({ ok: true });
-    expect(check(jwt({ alg: 'PS256' }))).toEqual({ ok: true });
+  it('accepts RS256 with x5t and PS256 with x5t#S256', async () => {
+    expect(await check(jwt())).toEqual({ ok: true });
+    expect(await check(jwt({ alg: 'PS256' }))).toEqual({ ok: true });
     // PS256 identified by the SHA-1 thumbprint is fine too; the key is what matters.
-    expect(check(jwt({ alg: 'PS256', header: { 'x5t#S256': undefined, x5t: cert.x5t } }))).toEqual({ ok: true });
+    expect(await check(jwt({ alg: 'PS256', header: { 'x5t#S256': undefined, x5t: cert.x5t } }))).toEqual({ ok: true });
   });
 
-  it('refuses an unknown thumbprint, a wrong signature and unsupported algorithms with AADSTS700027', () => {
-    expect(check(jwt({ header: { x5t: other.x5t }, signWith: other }))).toMatchObject({ ok: false, code: 700027, description: expect.stringContaining('not registered') });
-    expect(check(jwt({ signWith: other }))).toMatchObject({ ok: false, code: 700027, description: expect.stringContaining('signature does not verify') });
-    expect(check(jwt({ alg: 'PS256', header: { 'x5t#S256': other.x5tS256 } }))).toMatchObject({ ok: false, code: 700027 });
+  it('refuses an unknown thumbprint, a wrong signature and unsupported algorithms with AADSTS700027', async () => {
+    expect(await check(jwt({ header: { x5t: other.x5t }, signWith: other }))).toMatchObject({ ok: false, code: 700027, description: expect.stringContaining('not registered') });
+    expect(await check(jwt({ signWith: other }))).toMatchObject({ ok: false, code: 700027, description: expect.stringContaining('signature does not verify') });
+    expect(await check(jwt({ alg: 'PS256', header: { 'x5t#S256': other.x5tS256 } }))).toMatchObject({ ok: false, code: 700027 });
     const [h, p] = jwt().split('.');
     const hs = `${b64({ alg: 'HS256', typ: 'JWT', x5t: cert.x5t })}.${p}.c2ln`;
-    expect(check(hs)).toMatchObject({ ok: false, code: 700027 });
-    expect(check(`${b64({ alg: 'none', x5t: cert.x5t })}.${p}.`)).toMatchObject({ ok: false, code: 50027 });
-    expect(check(`${h}.${p}.${Buffer.from('x').toString('base64url')}`)).toMatchObject({ ok: false, code: 700027 });
-    expect(check(jwt({ header: { x5t: undefined } }))).toMatchObject({ ok: false, code: 700027, description: expect.stringContaining('no x5t') });
+    expect(await check(hs)).toMatchObject({ ok: false, code: 700027 });
+    expect(await check(`${b64({ alg: 'none', x5t: cert.x5t })}.${p}.`)).toMatchObject({ ok: false, code: 50027 });
+    expect(await check(`${h}.${p}.${Buffer.from('x').toString('base64url')}`)).toMatchObject({ ok: false, code: 700027 });
+    expect(await check(jwt({ header: { x5t: undefined } }))).toMatchObject({ ok: false, code: 700027, description: expect.stringContaining('no x5t') });
   });
 
-  it('checks iss and sub (AADSTS700021) and aud (AADSTS700023)', () => {
-    expect(check(jwt({ claims: { iss: 'someone-else' } }))).toMatchObject({ ok: false, code: 700021 });
-    expect(check(jwt({ claims: { sub: 'someone-else' } }))).toMatchObject({ ok: false, code: 700021 });
-    expect(check(jwt({ claims: { aud: 'https://login.microsoftonline.com/t/oauth2/v2.0/token' } }))).toMatchObject({ ok: false, code: 700023 });
+  it('checks iss and sub (AADSTS700021) and aud (AADSTS700023)', async () => {
+    expect(await check(jwt({ claims: { iss: 'someone-else' } }))).toMatchObject({ ok: false, code: 700021 });
+    expect(await check(jwt({ claims: { sub: 'someone-else' } }))).toMatchObject({ ok: false, code: 700021 });
+    expect(await check(jwt({ claims: { aud: 'https://login.microsoftonline.com/t/oauth2/v2.0/token' } }))).toMatchObject({ ok: false, code: 700023 });
   });
 
-  it('checks the time window with the configured skew (AADSTS700024)', () => {
+  it('checks the time window with the configured skew (AADSTS700024)', async () => {
     const now = NOW / 1000;
-    expect(check(jwt({ claims: { exp: now - 30 } })).ok).toBe(true);
-    expect(check(jwt({ claims: { exp: now - 61 } }))).toMatchObject({ ok: false, code: 700024, description: expect.stringContaining('not within its valid time range') });
-    expect(check(jwt({ claims: { nbf: now + 30 } })).ok).toBe(true);
-    expect(check(jwt({ claims: { nbf: now + 61 } }))).toMatchObject({ ok: false, code: 700024 });
-    expect(check(jwt({ claims: { nbf: now + 10 } }), { skewSec: 0 })).toMatchObject({ ok: false, code: 700024 });
-    expect(check(jwt({ claims: { exp: 'soon' } }))).toMatchObject({ ok: false, code: 50027 });
+    expect((await check(jwt({ claims: { exp: now - 30 } }))).ok).toBe(true);
+    expect(await check(jwt({ claims: { exp: now - 61 } }))).toMatchObject({ ok: false, code: 700024, description: expect.stringContaining('not within its valid time range') });
+    expect((await check(jwt({ claims: { nbf: now + 30 } }))).ok).toBe(true);
+    expect(await check(jwt({ claims: { nbf: now + 61 } }))).toMatchObject({ ok: false, code: 700024 });
+    expect(await check(jwt({ claims: { nbf: now + 10 } }), { skewSec: 0 })).toMatchObject({ ok: false, code: 700024 });
+    expect(await check(jwt({ claims: { exp: 'soon' } }))).toMatchObject({ ok: false, code: 50027 });
   });
 
-  it('requires a jti and refuses a replay within its lifetime', () => {
-    expect(check(jwt({ claims: { jti: undefined } }))).toMatchObject({ ok: false, code: 50027, description: expect.stringContaining('no jti') });
+  it('requires a jti and refuses a replay within its lifetime', async () => {
+    expect(await check(jwt({ claims: { jti: undefined } }))).toMatchObject({ ok: false, code: 50027, description: expect.stringContaining('no jti') });
     const jtis = new JtiCache();
     const a = jwt({ jti: 'once' });
-    expect(check(a, { jtis })).toEqual({ ok: true });
-    expect(check(a, { jtis })).toMatchObject({ ok: false, code: 50027, description: expect.stringContaining('already used') });
+    expect(await check(a, { jtis })).toEqual({ ok: true });
+    expect(await check(a, { jtis })).toMatchObject({ ok: false, code: 50027, description: expect.stringContaining('already used') });
     // Another client may use the same jti.
-    expect(check(jwt({ jti: 'once', claims: { iss: 'c2', sub: 'c2' } }), { jtis, clientId: 'c2' })).toEqual({ ok: true });
+    expect(await check(jwt({ jti: 'once', claims: { iss: 'c2', sub: 'c2' } }), { jtis, clientId: 'c2' })).toEqual({ ok: true });
   });
 
-  it('refuses a registered certificate that has expired', () => {
+  it('refuses a registered certificate that has expired', async () => {
     const old = createSelfSignedCert({ commonName: 'old', notBefore: new Date(NOW - 86_400_000 * 2), notAfter: new Date(NOW - 86_400_000) });
     const a = jwt({ header: { x5t: old.x5t }, signWith: old });
-    expect(check(a, { certificates: parseRegisteredCertificates(old.certPem) })).toMatchObject({ ok: false, code: 700027, description: expect.stringContaining('expired') });
+    expect(await check(a, { certificates: parseRegisteredCertificates(old.certPem) })).toMatchObject({ ok: false, code: 700027, description: expect.stringContaining('expired') });
   });
 
-  it('refuses malformed assertions (AADSTS50027)', () => {
-    for (const bad of ['', 'a.b', 'a.b.c.d', '!!.??.x', `${b64([1])}.${b64({})}.x`]) expect(check(bad)).toMatchObject({ ok: false, code: 50027 });
+  it('refuses malformed assertions (AADSTS50027)', async () => {
+    for (const bad of ['', 'a.b', 'a.b.c.d', '!!.??.x', `${b64([1])}.${b64({})}.x`]) expect(await check(bad)).toMatchObject({ ok: false, code: 50027 });
   });
 });
 

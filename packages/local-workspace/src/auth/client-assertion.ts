@@ -1,4 +1,5 @@
-import { constants, createHash, verify, X509Certificate } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
+import { decodeJws, verifyJws } from './jwt.js';
 
 /** A certificate registered for a client, like one uploaded to an app registration. */
 export interface RegisteredCertificate {
@@ -76,20 +77,8 @@ export interface AssertionFailure {
 
 export type AssertionResult = { readonly ok: true } | AssertionFailure;
 
-const SEGMENT_RE = /^[A-Za-z0-9_-]+$/;
-
 function refuse(code: number, description: string): AssertionFailure {
   return { ok: false, code, description };
-}
-
-function decodeSegment(segment: string): Record<string, unknown> | undefined {
-  if (!SEGMENT_RE.test(segment)) return undefined;
-  try {
-    const v: unknown = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
-    return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 function isoSec(sec: number): string {
@@ -105,11 +94,10 @@ const DOCS = 'Review the documentation at https://learn.microsoft.com/entra/iden
  * one of this endpoint's URLs (AADSTS700023), `nbf` ≤ now ≤ `exp` within the skew (AADSTS700024), a
  * `jti` not seen before within its lifetime (AADSTS50027 otherwise, like any malformed assertion).
  */
-export function verifyClientAssertion(check: AssertionCheck): AssertionResult {
-  const parts = check.assertion.split('.');
-  const header = parts.length === 3 ? decodeSegment(parts[0]!) : undefined;
-  const claims = parts.length === 3 ? decodeSegment(parts[1]!) : undefined;
-  if (!header || !claims || !SEGMENT_RE.test(parts[2] ?? '')) return refuse(50027, 'JWT token is invalid or malformed.');
+export async function verifyClientAssertion(check: AssertionCheck): Promise<AssertionResult> {
+  const decoded = decodeJws(check.assertion);
+  if (!decoded) return refuse(50027, 'JWT token is invalid or malformed.');
+  const { header, payload: claims } = decoded;
   const alg = header.alg;
   if (alg !== 'RS256' && alg !== 'PS256') {
     return refuse(700027, `Client assertion contains an invalid signature. [Reason - The signing algorithm '${String(alg).slice(0, 20)}' is not supported.]`);
@@ -127,18 +115,8 @@ export function verifyClientAssertion(check: AssertionCheck): AssertionResult {
       `The certificate with identifier used to sign the client assertion is not registered on application. [Reason - The key was not found., Thumbprint of key used by client: '${Buffer.from(given, 'base64url').toString('hex').toUpperCase().slice(0, 64)}']`,
     );
   }
-  const input = Buffer.from(`${parts[0]}.${parts[1]}`);
-  const signature = Buffer.from(parts[2]!, 'base64url');
-  const key = cert.x509.publicKey;
-  let valid = false;
-  try {
-    valid =
-      alg === 'PS256'
-        ? verify('sha256', input, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }, signature)
-        : verify('sha256', input, key, signature);
-  } catch {
-    valid = false;
-  }
+  // The signature (jose, with the algorithm the header names and no other) before any claim.
+  const valid = (await verifyJws(check.assertion, cert.x509.publicKey, [alg])).ok;
   if (!valid) return refuse(700027, 'Client assertion contains an invalid signature. [Reason - The signature does not verify with the registered certificate.]');
   if (check.nowMs > Date.parse(cert.x509.validTo)) {
     return refuse(700027, 'Client assertion contains an invalid signature. [Reason - The key used is expired.]');

@@ -1,4 +1,5 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import { CompactSign, compactVerify, errors } from 'jose';
 
 /** Claims of the tokens this workspace issues and accepts. */
 export interface AccessTokenClaims {
@@ -20,14 +21,9 @@ export function base64UrlEncode(data: Buffer | string): string {
   return Buffer.from(data).toString('base64url');
 }
 
-function hmac(key: Buffer, signingInput: string): Buffer {
-  return createHmac('sha256', key).update(signingInput).digest();
-}
-
-/** Signs `payload` as a compact JWS with HS256. */
-export function signHs256(header: Record<string, unknown>, payload: Record<string, unknown>, key: Buffer): string {
-  const input = `${base64UrlEncode(JSON.stringify({ ...header, alg: 'HS256' }))}.${base64UrlEncode(JSON.stringify(payload))}`;
-  return `${input}.${base64UrlEncode(hmac(key, input))}`;
+/** Signs `payload` as a compact JWS with RS256 (RSASSA-PKCS1-v1_5, SHA-256) and `privateKey`. */
+export function signRs256(header: Record<string, unknown>, payload: Record<string, unknown>, privateKey: KeyObject): Promise<string> {
+  return new CompactSign(Buffer.from(JSON.stringify(payload))).setProtectedHeader({ ...header, alg: 'RS256' }).sign(privateKey);
 }
 
 const SEGMENT_RE = /^[A-Za-z0-9_-]+$/;
@@ -43,19 +39,31 @@ function decodeJsonSegment(segment: string): Record<string, unknown> | undefined
 }
 
 /**
- * Decodes a compact JWS and checks its HS256 signature with `key`. Only HS256 is accepted (`none` and
- * every other algorithm fail), so a token can only come from the holder of the key.
+ * Header and claims of a compact JWS whose three segments are base64url and whose header and claims are
+ * JSON objects, without checking its signature; undefined otherwise. Lets a caller pick the key (e.g. by
+ * `x5t`) and refuse precisely before verifying.
  */
-export function verifyHs256(token: string, key: Buffer): JwtDecodeResult {
+export function decodeJws(token: string): { readonly header: Record<string, unknown>; readonly payload: Record<string, unknown> } | undefined {
   const parts = token.split('.');
-  if (parts.length !== 3) return { ok: false, reason: 'malformed' };
-  const [h, p, s] = parts as [string, string, string];
-  const header = decodeJsonSegment(h);
-  const payload = decodeJsonSegment(p);
-  if (!header || !payload || !SEGMENT_RE.test(s)) return { ok: false, reason: 'malformed' };
-  if (header.alg !== 'HS256') return { ok: false, reason: 'algorithm' };
-  const expected = hmac(key, `${h}.${p}`);
-  const given = Buffer.from(s, 'base64url');
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return { ok: false, reason: 'signature' };
-  return { ok: true, header, payload };
+  if (parts.length !== 3) return undefined;
+  const header = decodeJsonSegment(parts[0]!);
+  const payload = decodeJsonSegment(parts[1]!);
+  return header && payload && SEGMENT_RE.test(parts[2]!) ? { header, payload } : undefined;
+}
+
+/**
+ * Decodes a compact JWS and checks its signature with `publicKey` (jose). Only the `algorithms` given are
+ * accepted (`none`, HMAC with a public key and every other algorithm fail), so a token can only come from
+ * the holder of the private key.
+ */
+export async function verifyJws(token: string, publicKey: KeyObject, algorithms: readonly string[]): Promise<JwtDecodeResult> {
+  const decoded = decodeJws(token);
+  if (!decoded) return { ok: false, reason: 'malformed' };
+  if (typeof decoded.header.alg !== 'string' || !algorithms.includes(decoded.header.alg)) return { ok: false, reason: 'algorithm' };
+  try {
+    await compactVerify(token, publicKey, { algorithms: [...algorithms] });
+  } catch (err) {
+    return { ok: false, reason: err instanceof errors.JWSSignatureVerificationFailed ? 'signature' : 'malformed' };
+  }
+  return { ok: true, ...decoded };
 }

@@ -1,8 +1,9 @@
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { signHs256 } from './jwt.js';
+import { createHash, randomBytes, randomUUID, type KeyObject } from 'node:crypto';
+import { signRs256 } from './jwt.js';
 
 export interface IssueTokenOptions {
-  readonly key: Buffer;
+  /** The workspace's private signing key (RSA). */
+  readonly key: KeyObject;
   readonly keyId: string;
   readonly clientId: string;
   readonly tenantId: string;
@@ -31,8 +32,8 @@ export function guidFor(seed: string): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
 }
 
-/** Issues a JWT-shaped access token (HS256 with the workspace's key) for the client-credentials flow. */
-export function issueAccessToken(opts: IssueTokenOptions): IssuedToken {
+/** Issues a JWT-shaped access token (RS256 with the workspace's key) for the client-credentials flow. */
+export async function issueAccessToken(opts: IssueTokenOptions): Promise<IssuedToken> {
   const now = Math.floor(opts.nowMs / 1000);
   const oid = opts.objectId ?? guidFor(`oid:${opts.clientId}`);
   const payload = {
@@ -53,5 +54,5 @@ export function issueAccessToken(opts: IssueTokenOptions): IssuedToken {
     ver: '1.0',
     ...opts.extraClaims,
   };
-  return { accessToken: signHs256({ typ: 'JWT', kid: opts.keyId }, payload, opts.key), expiresIn: opts.lifetimeSec };
+  return { accessToken: await signRs256({ typ: 'JWT', kid: opts.keyId }, payload, opts.key), expiresIn: opts.lifetimeSec };
 }

@@ -1,4 +1,5 @@
-import { verifyHs256, type AccessTokenClaims } from './jwt.js';
+import type { KeyObject } from 'node:crypto';
+import { verifyJws, type AccessTokenClaims } from './jwt.js';
 import { tokenIssuer } from './token-issuer.js';
 
 /** Why a request was not authenticated; `code` goes in the error body, `message` explains. */
@@ -11,7 +12,8 @@ export interface AuthFailure {
 export type AuthResult = { readonly ok: true; readonly claims: AccessTokenClaims } | AuthFailure;
 
 export interface BearerVerifierOptions {
-  readonly key: Buffer;
+  /** Public key of the workspace's token signing key. */
+  readonly key: KeyObject;
   readonly tenantId: string;
   /** Accepted `aud` values. */
   readonly audiences: readonly string[];
@@ -26,18 +28,18 @@ function fail(code: AuthFailure['code'], message: string): AuthFailure {
 
 /**
  * Authenticates ingestion requests by their `Authorization: Bearer` header: signature (the workspace's
- * key), audience, issuer and tenant, and the `nbf`/`exp` window with a small skew allowance.
+ * public key), audience, issuer and tenant, and the `nbf`/`exp` window with a small skew allowance.
  */
 export class BearerVerifier {
   constructor(private readonly opts: BearerVerifierOptions) {}
 
-  verify(authorization: string | undefined): AuthResult {
+  async verify(authorization: string | undefined): Promise<AuthResult> {
     if (authorization === undefined || authorization.trim() === '') {
       return fail('MissingToken', 'The request has no Authorization header; a bearer token is required.');
     }
     const m = /^Bearer[ ]+([^ ]+)[ ]*$/i.exec(authorization);
     if (!m?.[1]) return fail('InvalidToken', 'The Authorization header must be "Bearer <token>".');
-    const decoded = verifyHs256(m[1], this.opts.key);
+    const decoded = await verifyJws(m[1], this.opts.key, ['RS256']);
     if (!decoded.ok) {
       return fail(
         'InvalidToken',

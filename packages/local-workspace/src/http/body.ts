@@ -21,6 +21,8 @@ export class RequestAbortedError extends Error {
  * stops. Rejects with RequestAbortedError when the client aborts.
  */
 export function readBody(req: IncomingMessage, limit: number, drainCapBytes = DRAIN_CAP_BYTES): Promise<BodyResult> {
+  // The client may have gone while the handler awaited something (a token check): 'close' has fired already.
+  if (req.destroyed && !req.readableEnded) return Promise.reject(new RequestAbortedError());
   return new Promise<BodyResult>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let bytes = 0;

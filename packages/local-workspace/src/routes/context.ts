@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { Logger, RateLimitedLog } from '@oma/core';
@@ -27,9 +28,18 @@ export interface ServerContext {
   readonly dcrs: ReadonlyMap<string, LocalDcr>;
   /** Tables the DCRs declare, with the union of their columns (TimeGenerated first). */
   readonly declaredTables: ReadonlyMap<string, readonly StoredColumn[]>;
-  readonly tokenKey: Buffer;
+  /** Private key signing the access tokens (RS256); its public half is `tokenJwk`. */
+  readonly tokenKey: KeyObject;
+  /** The public key as a JWK (with `kid`, `use`, `alg`), served at the JWKS URL. */
+  readonly tokenJwk: Readonly<Record<string, unknown>>;
   readonly tokenKeyId: string;
   readonly tokenLifetimeSec: number;
+  /** `https` when the workspace serves TLS: how clients reach it (token audiences, discovery URLs). */
+  readonly scheme: 'http' | 'https';
+  /** Bearer token `/query` accepts besides an ingestion access token. */
+  readonly queryToken: string;
+  /** Cap on a gzip ingestion body once inflated (the wire body's cap is MAX_INGEST_BODY_BYTES). */
+  readonly maxInflatedBodyBytes: number;
   readonly now: () => number;
   /** Aborted when the workspace closes. */
   readonly closing: AbortSignal;

@@ -70,7 +70,7 @@ describe('HTTP Data Collector route', () => {
       { logType: 'Typed', headers: { 'time-generated-field': 'When' } },
     );
     expect(res).toEqual({ status: 200, body: undefined });
-    const q = await queryWorkspace(ws.url, { table: 'Typed_CL', order: 'asc' });
+    const q = await queryWorkspace(ws, { table: 'Typed_CL', order: 'asc' });
     const cols = Object.fromEntries(q.columns.map((c) => [c.name, c.type]));
     expect(cols).toMatchObject({ Name_s: 'string', Count_d: 'real', Ok_b: 'boolean', When_t: 'datetime', Id_g: 'string', SourceSystem: 'string' });
     expect(cols).not.toHaveProperty('Missing_s');
@@ -89,10 +89,18 @@ describe('HTTP Data Collector route', () => {
     expect(ws.requests.entries({ route: 'data_collector' }).at(-1)).toMatchObject({ status: 200, stream: 'Typed', records: 2 });
   });
 
+  it("accepts Fluent Bit's default time key @timestamp as time-generated-field, stored as timestamp_t", async () => {
+    const recent = new Date(Date.now() - 60_000).toISOString();
+    const res = await post([{ '@timestamp': recent, log: 'line', 'kubernetes.pod': 'p1' }], { logType: 'FluentBit', headers: { 'time-generated-field': '@timestamp' } });
+    expect(res).toEqual({ status: 200, body: undefined });
+    const q = await queryWorkspace(ws, { table: 'FluentBit_CL' });
+    expect(q.rows[0]).toMatchObject({ timestamp_t: recent, log_s: 'line', kubernetespod_s: 'p1', TimeGenerated: recent });
+  });
+
   it('adds columns as new properties and new types appear', async () => {
     expect((await post([{ A: 'x' }], { logType: 'Grow' })).status).toBe(200);
     expect((await post([{ A: 1, B: false }], { logType: 'Grow' })).status).toBe(200);
-    const q = await queryWorkspace(ws.url, { table: 'Grow_CL', order: 'asc' });
+    const q = await queryWorkspace(ws, { table: 'Grow_CL', order: 'asc' });
     expect(q.columns.map((c) => c.name)).toEqual(expect.arrayContaining(['A_s', 'A_d', 'B_b']));
     expect(q.rows.map((r) => [r.A_s, r.A_d, r.B_b])).toEqual([
       ['x', null, null],
@@ -107,7 +115,7 @@ describe('HTTP Data Collector route', () => {
     expect(bytes).not.toBe(chars);
     expect(await post(records, { logType: 'Utf8', signedLength: chars })).toMatchObject({ status: 403, body: { Error: 'InvalidAuthorization' } });
     expect((await post(records, { logType: 'Utf8' })).status).toBe(200);
-    const q = await queryWorkspace(ws.url, { table: 'Utf8_CL' });
+    const q = await queryWorkspace(ws, { table: 'Utf8_CL' });
     expect(q.rows).toHaveLength(1);
     expect(q.rows[0]!.Text_s).toBe('café ü 日本 🚀');
   });
@@ -144,6 +152,8 @@ describe('HTTP Data Collector route', () => {
     ['an array element that is no object', [1]],
     ['a reserved property', [{ RawData: 'x' }]],
     ['a property too long for a column', [{ [`P${'x'.repeat(50)}`]: 'v' }]],
+    ['a property with no letter', [{ '@1': 'v' }]],
+    ['two properties that become the same column', [{ 'a.b': 'v', ab: 'w' }]],
   ])('answers 400 InvalidDataFormat for %s', async (_what, records) => {
     const res = await post(records, { logType: 'BadData' });
     expect(res).toMatchObject({ status: 400, body: { Error: 'InvalidDataFormat' } });
@@ -248,7 +258,7 @@ describe('azure_data_collector sink against the local workspace', () => {
     ]);
     await s.write(b, new AbortController().signal);
     await vi.waitFor(() => expect(b.settlements).toEqual(['delivered']));
-    const q = await queryWorkspace(ws.url, { table: 'E2eApp_CL', order: 'asc' });
+    const q = await queryWorkspace(ws, { table: 'E2eApp_CL', order: 'asc' });
     expect(q.rows).toHaveLength(2);
     expect(q.rows[0]).toMatchObject({
       TimeGenerated: t,

@@ -264,6 +264,7 @@ function typeRecords(
     }
     const row: Record<string, unknown> = { SourceSystem: 'RestAPI' };
     let time: number | undefined;
+    const seen = new Map<string, string>();
     for (const [property, value] of Object.entries(record as Record<string, unknown>)) {
       if (RESERVED.has(property.toLowerCase())) return `Record ${i}: property '${property.slice(0, 80)}' is reserved (TimeGenerated, RawData, tenant).`;
       let cell;
@@ -275,9 +276,14 @@ function typeRecords(
       if (property === timeField && typeof value === 'string') time = isoDatetimeMs(value);
       if (!cell) continue;
       if (!isStorableColumn(cell.column)) {
-        return `Record ${i}: property '${property.slice(0, 80)}' cannot be a column (a letter first, then letters, digits or _, at most 45 characters with its suffix).`;
+        return `Record ${i}: property '${property.slice(0, 80)}' cannot be a column (it needs a letter, and at most 45 characters of letters, digits or _ with its suffix).`;
       }
       const key = cell.column.toLowerCase();
+      const other = seen.get(key);
+      if (other !== undefined) {
+        return `Record ${i}: properties '${other.slice(0, 80)}' and '${property.slice(0, 80)}' both become column ${cell.column}.`;
+      }
+      seen.set(key, property);
       let column = columns.get(key);
       if (!column) {
         const prev = known.get(key);

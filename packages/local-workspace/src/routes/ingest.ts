@@ -10,15 +10,9 @@ import { applyFaults, reject, type RequestState, type ServerContext } from './co
 const MAX_REPORTED_PROBLEMS = 10;
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
-function tooLarge(ctx: ServerContext, ex: Exchange, state: RequestState, provided: string): void {
-  reject(
-    ctx,
-    ex,
-    state,
-    413,
-    'ContentLengthLimitExceeded',
-    `Maximum allowed content length: ${MAX_INGEST_BODY_BYTES} bytes (1 MB). Provided content length: ${provided}.`,
-  );
+function tooLarge(ctx: ServerContext, ex: Exchange, state: RequestState, provided: string, limit = MAX_INGEST_BODY_BYTES): void {
+  const shown = limit === MAX_INGEST_BODY_BYTES ? '1 MB' : `${Math.round(limit / 1_048_576)} MiB after decompression`;
+  reject(ctx, ex, state, 413, 'ContentLengthLimitExceeded', `Maximum allowed content length: ${limit} bytes (${shown}). Provided content length: ${provided}.`);
 }
 
 function mediaType(value: string | undefined): string {
@@ -32,7 +26,7 @@ function describe(value: unknown): string {
 /**
  * POST /dataCollectionRules/{dcrImmutableId}/streams/{streamName}?api-version=2023-01-01
  * The Logs Ingestion API (reference §2): checks api-version, bearer token, DCR and stream, content type and
- * encoding, the 1 MB limit on the wire and after inflating, the JSON shape and every value's type, then
+ * encoding, the 1 MB limit on the wire and the larger cap on the inflated body (`maxInflatedBodyBytes`), the JSON shape and every value's type, then
  * stores the rows in one transaction and answers 204.
  */
 export async function handleIngest(ctx: ServerContext, ex: Exchange, state: RequestState, dcrId: string, streamName: string): Promise<void> {
@@ -62,7 +56,7 @@ export async function handleIngest(ctx: ServerContext, ex: Exchange, state: Requ
     );
     return;
   }
-  const auth = ctx.verifier.verify(req.headers.authorization);
+  const auth = await ctx.verifier.verify(req.headers.authorization);
   if (!auth.ok) {
     reject(ctx, ex, state, 401, auth.code, auth.message, {
       'www-authenticate': `Bearer error="invalid_token", error_description="${auth.message.replaceAll('"', "'")}"`,
@@ -111,9 +105,9 @@ export async function handleIngest(ctx: ServerContext, ex: Exchange, state: Requ
   }
   let body = read.body;
   if (encoding === 'gzip') {
-    const inflated = await gunzipLimited(body, MAX_INGEST_BODY_BYTES);
+    const inflated = await gunzipLimited(body, ctx.maxInflatedBodyBytes);
     if (inflated.kind === 'too-large') {
-      tooLarge(ctx, ex, state, `more than ${MAX_INGEST_BODY_BYTES} bytes after decompression`);
+      tooLarge(ctx, ex, state, `more than ${ctx.maxInflatedBodyBytes} bytes after decompression`, ctx.maxInflatedBodyBytes);
       return;
     }
     if (inflated.kind === 'malformed') {

@@ -63,9 +63,9 @@ function common(ctx: ServerContext, ex: Exchange, state: RequestState, versions:
 }
 
 /** Answers a token for `identity`, every number as a string like IMDS does. */
-function answerToken(ctx: ServerContext, ex: Exchange, identity: ManagedIdentityRecord, resource: string): void {
+async function answerToken(ctx: ServerContext, ex: Exchange, identity: ManagedIdentityRecord, resource: string): Promise<void> {
   const nowMs = ctx.now();
-  const token = issueAccessToken({
+  const token = await issueAccessToken({
     key: ctx.tokenKey,
     keyId: ctx.tokenKeyId,
     clientId: identity.clientId,
@@ -143,7 +143,7 @@ export async function handleImds(ctx: ServerContext, ex: Exchange, state: Reques
     imdsError(ctx, ex, state, 400, 'invalid_request', 'Identity not found');
     return;
   }
-  answerToken(ctx, ex, identity, resource);
+  await answerToken(ctx, ex, identity, resource);
 }
 
 /**
@@ -172,5 +172,5 @@ export async function handleArc(ctx: ServerContext, ex: Exchange, state: Request
     imdsError(ctx, ex, state, 401, 'invalid_client', 'The Basic authorization key is not valid, has expired or was already used.');
     return;
   }
-  answerToken(ctx, ex, ctx.identity.arcIdentity, resource);
+  await answerToken(ctx, ex, ctx.identity.arcIdentity, resource);
 }

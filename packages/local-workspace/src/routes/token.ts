@@ -9,7 +9,7 @@ import { applyFaults, logRejection, type RequestState, type ServerContext } from
 const MAX_FORM_BYTES = 64 * 1024;
 
 /** An error answer shaped like Entra ID's token endpoint. */
-function entraError(ctx: ServerContext, ex: Exchange, state: RequestState, status: number, error: string, code: number, description: string): void {
+export function entraError(ctx: ServerContext, ex: Exchange, state: RequestState, status: number, error: string, code: number, description: string): void {
   const timestamp = new Date(ctx.now()).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
   const traceId = randomUUID();
   const correlationId = randomUUID();
@@ -43,10 +43,10 @@ function secretMatches(given: string, expected: string): boolean {
 const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 
 /** The URLs a client assertion may name as `aud`: this token endpoint, v2.0 and v1, as the client reached it. */
-function tokenAudiences(ex: Exchange, tenantSegment: string, tenantId: string): string[] {
+function tokenAudiences(ex: Exchange, tenantSegment: string, tenantId: string, scheme: string): string[] {
   const host = ex.req.headers.host ?? `${ex.req.socket.localAddress ?? '127.0.0.1'}:${ex.req.socket.localPort ?? 0}`;
   const tenants = [...new Set([tenantSegment, encodeURIComponent(tenantSegment), tenantId])];
-  return tenants.flatMap((t) => [`http://${host}/${t}/oauth2/v2.0/token`, `http://${host}/${t}/oauth2/token`]);
+  return tenants.flatMap((t) => [`${scheme}://${host}/${t}/oauth2/v2.0/token`, `${scheme}://${host}/${t}/oauth2/token`]);
 }
 
 /**
@@ -148,11 +148,11 @@ export async function handleToken(ctx: ServerContext, ex: Exchange, state: Reque
       entraError(ctx, ex, state, 401, 'invalid_client', 700027, 'Client assertion failed signature validation: no certificate is registered for this application.');
       return;
     }
-    const verdict = verifyClientAssertion({
+    const verdict = await verifyClientAssertion({
       assertion,
       clientId,
       certificates: expected.certificates,
-      audiences: tokenAudiences(ex, tenant, ctx.tenantId),
+      audiences: tokenAudiences(ex, tenant, ctx.tenantId, ctx.scheme),
       nowMs: ctx.now(),
       skewSec: ctx.identity.skewSec,
       jtis: ctx.identity.jtis,
@@ -180,7 +180,7 @@ export async function handleToken(ctx: ServerContext, ex: Exchange, state: Reque
       return;
     }
   }
-  const token = issueAccessToken({
+  const token = await issueAccessToken({
     key: ctx.tokenKey,
     keyId: ctx.tokenKeyId,
     clientId,

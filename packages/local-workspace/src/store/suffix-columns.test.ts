@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { truncateUtf8 } from '@oma/core';
-import { canonicalGuid, isStorableColumn, isoDatetimeMs, suffixColumn } from './suffix-columns.js';
+import { canonicalGuid, columnBaseName, isStorableColumn, isoDatetimeMs, suffixColumn } from './suffix-columns.js';
 
 describe('Data Collector column typing', () => {
   it('suffixes columns by the JSON type of the value', () => {
@@ -34,5 +34,13 @@ describe('Data Collector column typing', () => {
     expect(isStorableColumn('A_s')).toBe(true);
     expect(isStorableColumn(`${'x'.repeat(44)}_s`)).toBe(false);
     expect(isStorableColumn('_x_s')).toBe(false);
+  });
+
+  it('removes the characters a column name cannot hold from property names', () => {
+    expect(columnBaseName('@timestamp')).toBe('timestamp');
+    expect(columnBaseName('kubernetes.pod-name')).toBe('kubernetespodname');
+    expect(columnBaseName('_1x')).toBe('x');
+    expect(columnBaseName('@1')).toBe('');
+    expect(suffixColumn('@timestamp', '2026-01-02T03:04:05Z')).toMatchObject({ column: 'timestamp_t', type: 'datetime' });
   });
 });

@@ -32,6 +32,7 @@ export function isoDatetimeMs(s: string): number | undefined {
  */
 export function suffixColumn(property: string, value: unknown): SuffixColumnValue | undefined {
   if (value === null || value === undefined) return undefined;
+  property = columnBaseName(property);
   switch (typeof value) {
     case 'boolean':
       return { column: `${property}_b`, type: 'boolean', value };
@@ -47,6 +48,16 @@ export function suffixColumn(property: string, value: unknown): SuffixColumnValu
     default:
       throw new TypeError(`property ${JSON.stringify(property.slice(0, 80))} is ${Array.isArray(value) ? 'an array' : typeof value}, not a string, number or boolean`);
   }
+}
+
+/**
+ * The column a property name becomes: the characters a column name cannot hold (anything but letters,
+ * digits and `_`, and whatever precedes the first letter) removed, so that Fluent Bit's default time key
+ * `@timestamp` lands in `timestamp_t`. The service accepts such names; how it spells the column is not
+ * documented (this rule is a guess). Empty when nothing usable is left.
+ */
+export function columnBaseName(property: string): string {
+  return property.replace(/[^A-Za-z0-9_]/g, '').replace(/^[^A-Za-z]+/, '');
 }
 
 /** True when `name` can be a stored column (a letter first, letters, digits and `_`, at most 45 characters). */

@@ -19,6 +19,8 @@ export interface StoreQuery {
   readonly where?: Readonly<Record<string, string>>;
   /** `desc` (default): newest TimeGenerated first, ties by insertion order, newest first. */
   readonly order?: 'asc' | 'desc';
+  /** Rows to skip first, in that order (paging past MAX_QUERY_LIMIT); default 0. */
+  readonly offset?: number;
 }
 
 export interface QueryResult {
@@ -361,14 +363,16 @@ export class WorkspaceStore {
     if (!Number.isInteger(limit) || limit < 1 || limit > MAX_QUERY_LIMIT) {
       throw new WorkspaceStoreError('invalid_query', `limit must be an integer in 1..${MAX_QUERY_LIMIT}`);
     }
+    const offset = q.offset ?? 0;
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new WorkspaceStoreError('invalid_query', 'offset must be a non-negative integer');
     const dir = q.order === 'asc' ? 'ASC' : 'DESC';
     const { sql, params } = this.#where(meta, q.where, q.sinceMs);
     const select = [...meta.columns.map((c) => quote(c.name)), quote(TIME_RECEIVED)].join(', ');
     const stmt = this.#statement(
-      `SELECT ${select} FROM ${quote(meta.name)}${sql} ORDER BY ${quote(TIME_COLUMN.name + MS_SUFFIX)} ${dir}, _rowid ${dir} LIMIT ?`,
+      `SELECT ${select} FROM ${quote(meta.name)}${sql} ORDER BY ${quote(TIME_COLUMN.name + MS_SUFFIX)} ${dir}, _rowid ${dir} LIMIT ? OFFSET ?`,
     );
     // Query statements are used only here: 64-bit integers come back exact (as bigint) and are decoded below.
-    const raw = stmt.safeIntegers(true).all(...params, limit) as Record<string, unknown>[];
+    const raw = stmt.safeIntegers(true).all(...params, limit, offset) as Record<string, unknown>[];
     const columns: StoredColumn[] = [...meta.columns, { name: TIME_RECEIVED, type: 'datetime' }];
     const rows = raw.map((r) => {
       const out: Record<string, unknown> = {};
