@@ -1,13 +1,13 @@
-/** Largest request body the Logs Ingestion API takes on the wire, i.e. after gzip when the body is compressed (reference §2.4). */
+/** Largest request body the Logs Ingestion API takes on the wire, i.e. after gzip when the body is compressed (docs/protocol-notes.md#ingestion-limits). */
 export const MAX_INGEST_BODY_BYTES = 1_048_576;
 
 /**
- * Default cap on a gzip body once inflated (reference §2.4: the service checks the inflated body against a
+ * Default cap on a gzip body once inflated (docs/protocol-notes.md#ingestion-limits: the service checks the inflated body against a
  * far larger cap than the wire body; the official SDKs send a little over 1,048,576 inflated bytes).
  */
 export const DEFAULT_MAX_INFLATED_BODY_BYTES = 50 * 1024 * 1024;
 
-/** API versions the ingestion route accepts (reference §2.1). */
+/** API versions the ingestion route accepts (docs/protocol-notes.md#ingestion-url). */
 export const SUPPORTED_API_VERSIONS: readonly string[] = ['2023-01-01', '2021-11-01-preview'];
 
 /** Tenant the token endpoint serves unless configured otherwise. */
@@ -20,7 +20,7 @@ export const DEFAULT_DCR_IMMUTABLE_ID = 'dcr-00000000000000000000000000000001';
 export const DEFAULT_CLIENT_ID = '00000000-0000-0000-0000-0000000c11e7';
 export const DEFAULT_CLIENT_SECRET = 'local-workspace-secret';
 
-/** Audience of ingestion tokens and the scopes that ask for it (reference §1.1). */
+/** Audience of ingestion tokens and the scopes that ask for it (docs/protocol-notes.md#token-scope). */
 export const MONITOR_AUDIENCE = 'https://monitor.azure.com';
 export const MONITOR_SCOPES: readonly string[] = ['https://monitor.azure.com//.default', 'https://monitor.azure.com/.default'];
 

@@ -7,7 +7,7 @@ import { AuthError } from './errors.js';
 import { ManagedIdentityClient, type ManagedIdentityOptions } from './managed-identity-request.js';
 import type { TokenHttpResponse } from './token-endpoint.js';
 
-/** Token endpoint of the Azure Connected Machine agent when `IDENTITY_ENDPOINT` is not set (reference §1.5). */
+/** Token endpoint of the Azure Connected Machine agent when `IDENTITY_ENDPOINT` is not set (docs/protocol-notes.md#arc). */
 export const ARC_IDENTITY_ENDPOINT = 'http://localhost:40342/metadata/identity/oauth2/token';
 export const ARC_API_VERSION = '2020-06-01';
 /** Largest challenge key file read (the Azure SDKs use the same bound). */
@@ -83,7 +83,7 @@ export async function readArcChallengeKey(realm: string, keyDirectory: string, p
 }
 
 /**
- * The system-assigned identity of an Azure Arc-enabled server (reference §1.5): GET the agent's token
+ * The system-assigned identity of an Azure Arc-enabled server (docs/protocol-notes.md#arc): GET the agent's token
  * endpoint with `Metadata: true`; it answers 401 with `WWW-Authenticate: Basic realm=<key file>`; the
  * file is checked (see `readArcChallengeKey`) and read, and the GET repeated with `Authorization: Basic
  * <key>`. Never proxied; 429 and 5xx are retried like IMDS answers.

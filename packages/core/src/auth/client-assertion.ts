@@ -21,7 +21,7 @@ export interface ClientAssertionOptions {
 }
 
 /**
- * Builds and signs a client assertion (reference §1.3): header `{alg, typ: 'JWT', x5t | x5t#S256}`, claims
+ * Builds and signs a client assertion (docs/protocol-notes.md#client-certificate): header `{alg, typ: 'JWT', x5t | x5t#S256}`, claims
  * `aud` = token endpoint, `iss` = `sub` = client id, a fresh `jti`, `nbf` = `iat` = now, `exp` = now + 10 min.
  */
 export function createClientAssertion(opts: ClientAssertionOptions): string {

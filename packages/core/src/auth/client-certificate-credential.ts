@@ -14,7 +14,7 @@ export interface ClientCertificateCredentialOptions extends ClientCredentialOpti
 }
 
 /**
- * The client-credentials flow with a certificate (reference §1.3): the same form as with a secret, but
+ * The client-credentials flow with a certificate (docs/protocol-notes.md#client-certificate): the same form as with a secret, but
  * with a freshly signed client assertion (`private_key_jwt`) in place of `client_secret`.
  */
 export class ClientCertificateCredential extends CachedTokenCredential<TokenEndpointClient> {

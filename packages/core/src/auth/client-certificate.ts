@@ -4,7 +4,7 @@ import forge from 'node-forge';
 import type { Secret } from '../config/secret.js';
 import { ConfigError } from '../errors.js';
 
-/** Where a client certificate and its private key come from (reference §1.3). */
+/** Where a client certificate and its private key come from (docs/protocol-notes.md#client-certificate). */
 export interface ClientCertificateSource {
   /**
    * A PEM file with the certificate (and, unless `keyFile` is given, its private key; more certificates

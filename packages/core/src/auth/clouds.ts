@@ -10,7 +10,7 @@ export interface CloudEndpoints {
   readonly logsIngestionResource: string;
 }
 
-/** Per-cloud endpoints (reference §1.1). */
+/** Per-cloud endpoints (docs/protocol-notes.md#token-scope). */
 export const CLOUDS: Readonly<Record<CloudName, CloudEndpoints>> = Object.freeze({
   public: {
     authorityHost: 'https://login.microsoftonline.com',

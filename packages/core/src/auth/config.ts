@@ -34,7 +34,7 @@ const resourceField = z
   .optional()
   .describe('Overrides the token resource of the cloud (default https://monitor.azure.com for the public cloud; no /.default).');
 
-/** Entra ID application with a client secret (client-credentials flow, reference §1.2). */
+/** Entra ID application with a client secret (client-credentials flow, docs/protocol-notes.md#client-secret). */
 export const clientSecretAuthSchema = z.strictObject({
   type: z.literal('client_secret').describe('Authenticate as an Entra ID application with a client secret.'),
   tenantId: tenantIdField,
@@ -45,7 +45,7 @@ export const clientSecretAuthSchema = z.strictObject({
   scope: scopeField,
 });
 
-/** Entra ID application with a certificate (client assertion, reference §1.3). */
+/** Entra ID application with a certificate (client assertion, docs/protocol-notes.md#client-certificate). */
 export const clientCertificateAuthSchema = z.strictObject({
   type: z.literal('client_certificate').describe('Authenticate as an Entra ID application with a certificate (signed client assertion).'),
   tenantId: tenantIdField,
@@ -88,7 +88,7 @@ export const clientCertificateAuthSchema = z.strictObject({
   }
 });
 
-/** Managed identity of an Azure VM or scale set, through IMDS (reference §1.4). */
+/** Managed identity of an Azure VM or scale set, through IMDS (docs/protocol-notes.md#imds). */
 export const managedIdentityAuthSchema = z
   .strictObject({
     type: z.literal('managed_identity').describe('Authenticate as the managed identity of this Azure VM or scale set (IMDS).'),
@@ -114,7 +114,7 @@ export const managedIdentityAuthSchema = z
     if (given.length > 1) ctx.addIssue({ code: 'custom', path: [given[1]!], message: `set at most one of clientId, objectId and resourceId (got ${given.join(', ')})` });
   });
 
-/** System-assigned identity of an Azure Arc-enabled server (reference §1.5). */
+/** System-assigned identity of an Azure Arc-enabled server (docs/protocol-notes.md#arc). */
 export const arcManagedIdentityAuthSchema = z.strictObject({
   type: z
     .literal('azure_arc_managed_identity')

@@ -2,7 +2,7 @@ import type { AccessToken } from './credential.js';
 import { CachedTokenCredential } from './cached-token-credential.js';
 import { isRetryableImdsStatus, ManagedIdentityClient, type ManagedIdentityOptions } from './managed-identity-request.js';
 
-/** The Azure Instance Metadata Service token endpoint (reference §1.4). */
+/** The Azure Instance Metadata Service token endpoint (docs/protocol-notes.md#imds). */
 export const IMDS_TOKEN_ENDPOINT = 'http://169.254.169.254/metadata/identity/oauth2/token';
 export const IMDS_API_VERSION = '2018-02-01';
 

@@ -10,7 +10,7 @@ import type { AccessToken } from './credential.js';
 import { AuthError } from './errors.js';
 import { MAX_TOKEN_RESPONSE_BYTES, parseTokenResponse, tokenError, type TokenHttpResponse } from './token-endpoint.js';
 
-/** How a managed identity credential retries inside one `getToken` (reference §1.4). */
+/** How a managed identity credential retries inside one `getToken` (docs/protocol-notes.md#imds). */
 export interface ManagedIdentityRetryOptions {
   /** Retries of 404 (identity not yet propagated), 429 and 5xx answers. */
   readonly maxRetries: number;

@@ -102,7 +102,7 @@ export interface TokenEndpointOptions {
 }
 
 /**
- * Posts client-credential forms to one Entra ID token endpoint (reference §1.2, §1.3) over one
+ * Posts client-credential forms to one Entra ID token endpoint (docs/protocol-notes.md#client-secret, #client-certificate) over one
  * connection, and reads the answer into an `AccessToken` or an `AuthError`.
  */
 export class TokenEndpointClient {

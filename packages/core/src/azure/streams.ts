@@ -2,7 +2,7 @@ import { type Column, RESERVED_COLUMNS } from '../model/columns.js';
 import { CUSTOM_TABLE_RE, STANDARD_TABLES, tableSchema } from '../model/tables.js';
 
 /**
- * Where each standard table of the record model lands in Azure (reference §7.7).
+ * Where each standard table of the record model lands in Azure (docs/protocol-notes.md#ingestion-tables).
  * - `azure`: the Azure table itself, through output stream `Microsoft-<Table>` (the Logs Ingestion API
  *   accepts Syslog and Event).
  * - `mirror`: a custom table `<Table>_CL` with the same columns, because the API does not accept the Azure
@@ -22,7 +22,7 @@ export const AZURE_TABLE_TARGETS: Readonly<Record<string, 'azure' | 'mirror'>> =
 export interface TableRoute {
   /** Table of the record model (`Heartbeat`, `Syslog`, `MyApp_CL`). */
   readonly table: string;
-  /** Input stream the records are posted to (`Custom-<table>`; the API takes only `Custom-` streams, §2.1). */
+  /** Input stream the records are posted to (`Custom-<table>`; the API takes only `Custom-` streams, docs/protocol-notes.md#ingestion-url). */
   readonly stream: string;
   /** Output stream of the DCR data flow: `Microsoft-<Table>` for an Azure table, else `Custom-<Table>_CL`. */
   readonly outputStream: string;
@@ -32,7 +32,7 @@ export interface TableRoute {
   readonly columns: readonly Column[];
   /** True when the output is an Azure table (nothing to create); false for a custom `_CL` table. */
   readonly standard: boolean;
-  /** Columns of the model left out because Log Analytics reserves their names (§2.3). */
+  /** Columns of the model left out because Log Analytics reserves their names (docs/protocol-notes.md#ingestion-body). */
   readonly droppedColumns: readonly string[];
 }
 
@@ -40,7 +40,7 @@ const RESERVED_LOWER = new Set([...RESERVED_COLUMNS].map((c) => c.toLowerCase())
 
 /**
  * True when a client may declare the column in a stream or a custom table: not one of the reserved names
- * of §2.3 (compared without case) and not starting with `_` (the service's own columns: `_ResourceId`,
+ * of docs/protocol-notes.md#ingestion-body (compared without case) and not starting with `_` (the service's own columns: `_ResourceId`,
  * `_ItemId`, `_TimeReceived`, ...).
  */
 export function isDeclarableColumn(name: string): boolean {

@@ -93,7 +93,7 @@ function withCredentials(spec: ProxySpec, username: string | undefined, password
 }
 
 /**
- * `proxy`: a proxy URL string (reference §8.2 format; it may hold the password and is never printed),
+ * `proxy`: a proxy URL string (docs/protocol-notes.md#proxy-format format; it may hold the password and is never printed),
  * or `{ url | file, username?, password?, noProxy? }`. Files are read when the config is loaded, so a
  * bad proxy file is reported by `oma validate` with its config path.
  */

@@ -1,7 +1,7 @@
 import type { Secret } from '../config/secret.js';
 import type { TlsClientOptions } from './dispatcher.js';
 
-/** A forward proxy (reference §8.2): `[protocol://][user:password@]host[:port]`, parsed. */
+/** A forward proxy (docs/protocol-notes.md#proxy-format): `[protocol://][user:password@]host[:port]`, parsed. */
 export interface ProxySpec {
   /** Scheme towards the proxy itself; HTTPS targets are always tunnelled with CONNECT. */
   readonly protocol: 'http:' | 'https:';

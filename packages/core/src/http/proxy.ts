@@ -5,7 +5,7 @@ import { ConfigError } from '../errors.js';
 import type { ProxySpec } from './egress.js';
 
 /**
- * Azure IMDS (reference §1.4): never proxied, whatever `noProxy` says. Proxies answer it with 502/504
+ * Azure IMDS (docs/protocol-notes.md#imds): never proxied, whatever `noProxy` says. Proxies answer it with 502/504
  * and managed identity then looks unavailable.
  */
 export const IMDS_HOST = '169.254.169.254';
@@ -65,7 +65,7 @@ function parseHostPort(text: string): { host: string; port?: number } | string {
 
 /**
  * Parses a proxy in the OMS `proxy.conf` / MMA format, `[protocol://][user:password@]host[:port]`
- * (reference §8.2).
+ * (docs/protocol-notes.md#proxy-format).
  *
  * - The scheme is `http` (assumed when absent) or `https` (TLS to the proxy itself). Targets are always
  *   tunnelled with CONNECT either way.

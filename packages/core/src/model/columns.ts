@@ -8,7 +8,7 @@ export interface Column {
   readonly description: string;
 }
 
-/** Column names: start with a letter, at most 45 characters, letters, digits and `_` (reference §2.3). */
+/** Column names: start with a letter, at most 45 characters, letters, digits and `_` (docs/protocol-notes.md#ingestion-body). */
 export const COLUMN_NAME_RE = /^[A-Za-z][A-Za-z0-9_]{0,44}$/;
 
 /** Names the service reserves; never sent by a client. */

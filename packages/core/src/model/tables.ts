@@ -2,7 +2,7 @@ import { col, type Column, COLUMN_NAME_RE } from './columns.js';
 
 /**
  * One definition per Log Analytics table, used by every source, sink, the local workspace and the DCR
- * stream declarations (reference §7).
+ * stream declarations (docs/protocol-notes.md#tables).
  *
  * `kind`: `standard` tables are Azure's own (Syslog, Event, ...); `custom` tables end in `_CL`.
  */
@@ -119,10 +119,10 @@ export const HEARTBEAT: TableSchema = {
 
 export const STANDARD_TABLES: readonly TableSchema[] = [SYSLOG, EVENT, PERF, W3CIISLOG, HEARTBEAT];
 
-/** Custom table names end in `_CL` (reference §7.7). */
+/** Custom table names end in `_CL` (docs/protocol-notes.md#ingestion-tables). */
 export const CUSTOM_TABLE_RE = /^[A-Za-z][A-Za-z0-9_]{0,41}_CL$/;
 
-/** Schema of a custom text-log table (reference §7.6): TimeGenerated, RawData, FilePath, Computer. */
+/** Schema of a custom text-log table (docs/protocol-notes.md#table-custom-text): TimeGenerated, RawData, FilePath, Computer. */
 export function customTextLogTable(name: string): TableSchema {
   if (!CUSTOM_TABLE_RE.test(name)) {
     throw new Error(`custom table name must match ${CUSTOM_TABLE_RE.source}: ${name}`);

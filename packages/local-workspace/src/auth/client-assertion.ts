@@ -68,7 +68,7 @@ export interface AssertionCheck {
   readonly jtis: JtiCache;
 }
 
-/** Why an assertion was refused: an Entra error, code and description (reference §1.3). */
+/** Why an assertion was refused: an Entra error, code and description (docs/protocol-notes.md#client-certificate). */
 export interface AssertionFailure {
   readonly ok: false;
   readonly code: number;

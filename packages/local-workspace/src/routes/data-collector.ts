@@ -7,10 +7,10 @@ import { isStorableColumn, isoDatetimeMs, suffixColumn } from '../store/suffix-c
 import { WorkspaceStoreError, type StoredColumn } from '../store/workspace-store.js';
 import { applyFaults, logRejection, type RequestState, type ServerContext } from './context.js';
 
-/** The one API version of the HTTP Data Collector API (reference §3.2). */
+/** The one API version of the HTTP Data Collector API (docs/protocol-notes.md#data-collector-request). */
 export const DATA_COLLECTOR_API_VERSION = '2016-04-01';
 
-/** Largest body the service takes: 30 MB per post (reference §3.5); larger posts get 404 (§3.6). */
+/** Largest body the service takes: 30 MB per post (docs/protocol-notes.md#data-collector-limits); larger posts get 404 (docs/protocol-notes.md#data-collector-responses). */
 export const MAX_DATA_COLLECTOR_BODY_BYTES = 30_000_000;
 
 /** Default tolerance between `x-ms-date` and the workspace clock. Azure does not publish its own. */
@@ -94,7 +94,7 @@ function sameSignature(a: string, b: string): boolean {
 }
 
 /**
- * POST /api/logs?api-version=2016-04-01, the legacy HTTP Data Collector API (reference §3). Checks the
+ * POST /api/logs?api-version=2016-04-01, the legacy HTTP Data Collector API (docs/protocol-notes.md#data-collector). Checks the
  * api-version, content type, Log-Type, the SharedKey signature (recomputed over the byte length of the
  * body read), x-ms-date against the workspace clock, the 30 MB limit (404, as the service answers) and
  * the body (a JSON array of flat objects); then stores the rows in `<Log-Type>_CL` with the service's

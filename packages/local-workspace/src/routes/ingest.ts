@@ -25,7 +25,7 @@ function describe(value: unknown): string {
 
 /**
  * POST /dataCollectionRules/{dcrImmutableId}/streams/{streamName}?api-version=2023-01-01
- * The Logs Ingestion API (reference §2): checks api-version, bearer token, DCR and stream, content type and
+ * The Logs Ingestion API (docs/protocol-notes.md#logs-ingestion): checks api-version, bearer token, DCR and stream, content type and
  * encoding, the 1 MB limit on the wire and the larger cap on the inflated body (`maxInflatedBodyBytes`), the JSON shape and every value's type, then
  * stores the rows in one transaction and answers 204.
  */

@@ -4,9 +4,9 @@ import { MONITOR_AUDIENCE } from '../constants.js';
 import type { Exchange } from '../http/exchange.js';
 import { applyFaults, logRejection, type RequestState, type ServerContext } from './context.js';
 
-/** API versions of the IMDS identity endpoint the workspace accepts (reference §1.4). */
+/** API versions of the IMDS identity endpoint the workspace accepts (docs/protocol-notes.md#imds). */
 export const IMDS_API_VERSIONS: readonly string[] = ['2018-02-01', '2019-08-01'];
-/** API versions of the Azure Arc identity endpoint (reference §1.5). */
+/** API versions of the Azure Arc identity endpoint (docs/protocol-notes.md#arc). */
 export const ARC_API_VERSIONS: readonly string[] = ['2019-11-01', '2020-06-01'];
 
 const NO_STORE = { 'cache-control': 'no-store, no-cache', pragma: 'no-cache' };
@@ -95,7 +95,7 @@ async function answerToken(ctx: ServerContext, ex: Exchange, identity: ManagedId
 }
 
 /**
- * GET /metadata/identity/oauth2/token: the Azure IMDS identity endpoint (reference §1.4). Requires
+ * GET /metadata/identity/oauth2/token: the Azure IMDS identity endpoint (docs/protocol-notes.md#imds). Requires
  * `Metadata: true`, a known api-version and the monitor resource; `client_id`, `object_id` or `msi_res_id`
  * (also `mi_res_id`) pick a configured user-assigned identity, none the system-assigned one (or the only
  * user-assigned one when there is no system-assigned identity, like IMDS).
@@ -147,7 +147,7 @@ export async function handleImds(ctx: ServerContext, ex: Exchange, state: Reques
 }
 
 /**
- * GET /arc/metadata/identity/oauth2/token: the Azure Arc agent's identity endpoint (reference §1.5). Without
+ * GET /arc/metadata/identity/oauth2/token: the Azure Arc agent's identity endpoint (docs/protocol-notes.md#arc). Without
  * an Authorization header it writes a random key to `<dataDir>/arc-tokens/<random>.key` and answers 401
  * with `WWW-Authenticate: Basic realm=<that file>`; `Authorization: Basic <key>` is then accepted once.
  */

@@ -50,8 +50,8 @@ function tokenAudiences(ex: Exchange, tenantSegment: string, tenantId: string, s
 }
 
 /**
- * POST /{tenantId}/oauth2/v2.0/token: the client-credentials flow with a secret (reference §1.2) or a
- * certificate's client assertion (§1.3, for clients registered with `certificatePem`). Answers
+ * POST /{tenantId}/oauth2/v2.0/token: the client-credentials flow with a secret (docs/protocol-notes.md#client-secret) or a
+ * certificate's client assertion (docs/protocol-notes.md#client-certificate, for clients registered with `certificatePem`). Answers
  * Entra-shaped errors for a wrong tenant, grant type, scope, unknown client, wrong secret or a refused
  * assertion (see `verifyClientAssertion`).
  */

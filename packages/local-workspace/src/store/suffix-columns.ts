@@ -1,7 +1,7 @@
 import { COLUMN_NAME_RE, truncateUtf8, type ColumnType } from '@oma/core';
 import { parseDatetimeMs } from './values.js';
 
-/** The service truncates field values beyond 32 KB (reference §3.5). */
+/** The service truncates field values beyond 32 KB (docs/protocol-notes.md#data-collector-limits). */
 export const MAX_SUFFIX_FIELD_BYTES = 32_768;
 
 /** A Data Collector property as the service stores it: a column named `<property>_<suffix>` and its value. */
@@ -26,7 +26,7 @@ export function isoDatetimeMs(s: string): number | undefined {
 }
 
 /**
- * How the HTTP Data Collector API types one property (reference §3.4): booleans `_b`, numbers `_d`,
+ * How the HTTP Data Collector API types one property (docs/protocol-notes.md#data-collector-body): booleans `_b`, numbers `_d`,
  * GUID-looking strings `_g` (canonical form), ISO 8601 date-times `_t`, other strings `_s` (cut at 32 KB).
  * Returns undefined for null (omitted). Throws TypeError for values that are not flat (objects, arrays).
  */

@@ -29,7 +29,7 @@ const fullRegistry = new ComponentRegistry([
   platformSource('iis_log', z.strictObject({ logDirectories: z.array(z.string()).optional() })),
 ]);
 
-/** The complete agent-style data collection rule of the protocol reference (§5.4): all five sources, one workspace. */
+/** The complete agent-style data collection rule of the protocol notes (docs/protocol-notes.md#dcr-agent-example): all five sources, one workspace. */
 function exampleDcr(): Record<string, unknown> {
   return {
     location: 'westeurope',
@@ -118,7 +118,7 @@ function at(report: readonly DcrReportItem[], path: string): DcrReportItem[] {
 }
 const errors = (report: readonly DcrReportItem[]) => report.filter((r) => r.severity === 'error');
 
-describe('mapDcrToSources: the reference example (§5.4)', () => {
+describe('mapDcrToSources: the example of the protocol notes (docs/protocol-notes.md#dcr-agent-example)', () => {
   it('maps every data source kind to its source type and options', () => {
     const m = mapDcrToSources(exampleDcr(), fullRegistry);
     expect(errors(m.report)).toEqual([]);

@@ -41,7 +41,7 @@ export const SYSLOG_FACILITIES: readonly string[] = [
   'lpr', 'mail', 'news', 'syslog', 'user', 'uucp', 'ftp', 'ntp', 'audit', 'alert', 'clock',
 ];
 export const SYSLOG_LEVELS: readonly string[] = ['Debug', 'Info', 'Notice', 'Warning', 'Error', 'Critical', 'Alert', 'Emergency'];
-/** Sampling frequency range of performance counters, in seconds (reference §8.5). */
+/** Sampling frequency range of performance counters, in seconds (docs/protocol-notes.md#perf-counters). */
 export const PERF_SAMPLING_MIN_S = 1;
 export const PERF_SAMPLING_MAX_S = 1800;
 

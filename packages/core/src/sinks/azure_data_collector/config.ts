@@ -5,10 +5,10 @@ import { bytesSchema, durationMsSchema } from '../../config/units.js';
 import { checkServiceUrl, INSECURE_HTTP_MESSAGE, isInsecureRemoteUrl } from '../../http/url.js';
 import { deadLetterOptionSchema, retryOptionSchema } from '../shared/config.js';
 
-/** The only version of the HTTP Data Collector API (reference §3.2). */
+/** The only version of the HTTP Data Collector API (docs/protocol-notes.md#data-collector-request). */
 export const DATA_COLLECTOR_API_VERSION = '2016-04-01';
 
-/** Largest body of one post the service accepts (reference §3.5: 30 MB per post). */
+/** Largest body of one post the service accepts (docs/protocol-notes.md#data-collector-limits: 30 MB per post). */
 export const MAX_POST_BYTES = 30_000_000;
 
 /** Default largest request body: far under the limit, so that memory stays small (about 3 requests are held). */
@@ -17,10 +17,10 @@ export const DEFAULT_MAX_REQUEST_BYTES = 4 * 1024 * 1024;
 /** Smallest `maxRequestBytes`: room for a record with one field at the 32 KB limit. */
 export const MIN_REQUEST_BYTES = 65_536;
 
-/** The service truncates field values beyond 32 KB (reference §3.5); the sink cuts them first, on a UTF-8 boundary. */
+/** The service truncates field values beyond 32 KB (docs/protocol-notes.md#data-collector-limits); the sink cuts them first, on a UTF-8 boundary. */
 export const MAX_FIELD_BYTES = 32_768;
 
-/** Host of the service per cloud, after `{workspaceId}.` (reference §3.2). */
+/** Host of the service per cloud, after `{workspaceId}.` (docs/protocol-notes.md#data-collector-request). */
 export const DATA_COLLECTOR_HOSTS = {
   public: 'ods.opinsights.azure.com',
   usgov: 'ods.opinsights.azure.us',
@@ -29,10 +29,10 @@ export const DATA_COLLECTOR_HOSTS = {
 
 export type DataCollectorCloud = keyof typeof DATA_COLLECTOR_HOSTS;
 
-/** Log-Type: letters, digits and `_`, starting with a letter, at most 100 characters (reference §3.2). */
+/** Log-Type: letters, digits and `_`, starting with a letter, at most 100 characters (docs/protocol-notes.md#data-collector-request). */
 export const LOG_TYPE_RE = /^[A-Za-z][A-Za-z0-9_]{0,99}$/;
 
-/** Property names the service refuses (reference §3.4); matched without regard to case. */
+/** Property names the service refuses (docs/protocol-notes.md#data-collector-body); matched without regard to case. */
 export const RESERVED_PROPERTIES = ['TimeGenerated', 'RawData', 'tenant'] as const;
 
 const GUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

@@ -1,7 +1,7 @@
 import type { LogRecord } from '../../model/record.js';
 import { truncateStringFields } from '../shared/utf8.js';
 
-/** Where the reserved properties (reference §3.4) go: the names they are sent under. */
+/** Where the reserved properties (docs/protocol-notes.md#data-collector-body) go: the names they are sent under. */
 export interface ReservedRenames {
   readonly TimeGenerated: string;
   readonly RawData: string;
@@ -55,7 +55,7 @@ function freeName(name: string, used: ReadonlySet<string>): string {
 
 /**
  * Serializes one record for the HTTP Data Collector API: a flat JSON object of strings, numbers and
- * booleans (reference §3.4).
+ * booleans (docs/protocol-notes.md#data-collector-body).
  *
  * - Reserved properties (TimeGenerated, RawData, tenant; any case) are sent under their replacement
  *   names. They are placed first, so TimeGenerated always lands on the property the

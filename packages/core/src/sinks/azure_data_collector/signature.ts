@@ -7,7 +7,7 @@ export const DATA_COLLECTOR_RESOURCE = '/api/logs';
 export const DATA_COLLECTOR_CONTENT_TYPE = 'application/json';
 
 /**
- * The string the SharedKey signature covers (reference §3.3): five lines joined by `\n`, no trailing
+ * The string the SharedKey signature covers (docs/protocol-notes.md#data-collector-signature): five lines joined by `\n`, no trailing
  * newline. `contentLength` is the BYTE length of the UTF-8 body, not its length in characters.
  */
 export function stringToSign(contentLength: number, xMsDate: string): string {

@@ -42,7 +42,7 @@ const MESSAGES: DeliveryMessages<DataCollectorRetryCause> = {
 const ERRORS = serviceErrors('HTTP Data Collector API', parseDataCollectorError);
 
 /**
- * Sends batches to the legacy Azure Monitor HTTP Data Collector API (reference §3): each table as a
+ * Sends batches to the legacy Azure Monitor HTTP Data Collector API (docs/protocol-notes.md#data-collector): each table as a
  * Log-Type, stored by the service in `<Log-Type>_CL` with type-suffixed columns.
  *
  * Delivery works as in the Logs Ingestion sink, through the same engine (`LaneDelivery`: lanes, dead-letter
@@ -135,7 +135,7 @@ export class AzureDataCollectorSink extends LaneSink<DataCollectorRetryCause> {
       case 'too_large':
         return { kind: 'too_large', status, ...ids };
       case 'not_found':
-        // 404 may mean "request too large" (reference §3.6): halves settle which it is. A single record
+        // 404 may mean "request too large" (docs/protocol-notes.md#data-collector-responses): halves settle which it is. A single record
         // still refused points at the workspace or endpoint.
         if (req.entries.length > 1) return { kind: 'too_large', status, ...ids };
         return { kind: 'retry', cause: 'not_found', status, err: ERRORS.error(status, res.body), ...ids };

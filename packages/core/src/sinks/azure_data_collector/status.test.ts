@@ -13,7 +13,7 @@ describe('data collector statuses', () => {
     expect(parseDataCollectorError('')).toEqual({});
   });
 
-  it('classifies per reference §3.6', () => {
+  it('classifies per docs/protocol-notes.md#data-collector-responses', () => {
     const c = (status: number, b = '', headers = {}): unknown => classifyDataCollectorStatus(status, headers, b, NOW);
     expect(c(200)).toEqual({ kind: 'delivered' });
     expect(c(202)).toEqual({ kind: 'delivered' });

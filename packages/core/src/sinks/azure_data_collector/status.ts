@@ -23,7 +23,7 @@ export type DataCollectorResponseClass =
   | { readonly kind: 'delivered' }
   /** 413: the body is too large; split it. */
   | { readonly kind: 'too_large' }
-  /** 404: "bad URL or request too large" (reference §3.6): split, or retry when a single record. */
+  /** 404: "bad URL or request too large" (docs/protocol-notes.md#data-collector-responses): split, or retry when a single record. */
   | { readonly kind: 'not_found' }
   /** 400 about the records and other 4xx: they will never be accepted as they are. */
   | { readonly kind: 'rejected'; readonly reason: string; readonly code?: string }
@@ -54,7 +54,7 @@ export function parseDataCollectorError(body: string | undefined): DataCollector
   return { ...(code !== undefined ? { code: code.slice(0, 100) } : {}), ...(message !== undefined ? { message } : {}) };
 }
 
-/** What an HTTP Data Collector API status means (reference §3.6). */
+/** What an HTTP Data Collector API status means (docs/protocol-notes.md#data-collector-responses). */
 export function classifyDataCollectorStatus(status: number, headers: HeaderBag, body: string, nowMs: number): DataCollectorResponseClass {
   if (status >= 200 && status <= 299) return { kind: 'delivered' };
   if (status === 413) return { kind: 'too_large' };

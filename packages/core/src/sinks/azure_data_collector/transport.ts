@@ -38,7 +38,7 @@ export type DataCollectorResult =
 
 /**
  * Posts request bodies to `{base}/api/logs?api-version=2016-04-01`, each signed with the workspace key
- * (reference §3.2, §3.3). Every call takes a fresh `x-ms-date` and signs again, so a retry is never
+ * (docs/protocol-notes.md#data-collector-request, #data-collector-signature). Every call takes a fresh `x-ms-date` and signs again, so a retry is never
  * refused for an old date.
  */
 export class DataCollectorTransport {

@@ -14,7 +14,7 @@ export type ResponseClass =
   | { readonly kind: 'rejected'; readonly reason: string }
   | { readonly kind: 'retry'; readonly cause: LogsIngestionRetryCause; readonly retryAfterMs?: number };
 
-/** What a Logs Ingestion API status means (reference §2.5, §2.6). */
+/** What a Logs Ingestion API status means (docs/protocol-notes.md#ingestion-status, #retry). */
 export function classifyStatus(status: number, headers: HeaderBag, nowMs: number): ResponseClass {
   if (status >= 200 && status <= 299) return { kind: 'delivered' };
   if (status === 413) return { kind: 'too_large' };

@@ -43,7 +43,7 @@ const MESSAGES: DeliveryMessages<LogsIngestionRetryCause> = {
 const ERRORS = serviceErrors('Logs Ingestion API', ingestionErrorFields);
 
 /**
- * Sends batches to the Azure Monitor Logs Ingestion API (reference §2), through the shared delivery
+ * Sends batches to the Azure Monitor Logs Ingestion API (docs/protocol-notes.md#logs-ingestion), through the shared delivery
  * engine (`LaneDelivery`: lanes per table, backpressure, retries, dead-letter directory).
  *
  * Records are gzip-compressed JSON arrays posted with a bearer token of the configured credential; a 401

@@ -129,7 +129,7 @@ function keyOf(dev: bigint | string, ino: bigint | string): string {
 }
 
 /**
- * Tails text files matching glob patterns into a custom table (reference §7.6, §8.6).
+ * Tails text files matching glob patterns into a custom table (docs/protocol-notes.md#table-custom-text, #custom-text-logs).
  *
  * One loop does everything in turn: expand the patterns, read each open file from its position in big
  * chunks, split records, emit full batches and wait for the queue before reading on (backpressure), then

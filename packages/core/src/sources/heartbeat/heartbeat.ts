@@ -3,7 +3,7 @@ import type { LogRecord } from '../../model/record.js';
 import type { Source, SourceContext } from '../../pipeline/component.js';
 import type { HeartbeatConfig } from './config.js';
 
-/** Emits one Heartbeat record at start and then every `intervalMs` (reference §7.5, §8.8). */
+/** Emits one Heartbeat record at start and then every `intervalMs` (docs/protocol-notes.md#table-heartbeat, #heartbeat). */
 export class HeartbeatSource implements Source {
   private timer: NodeJS.Timeout | undefined;
   private readonly abort = new AbortController();
