@@ -1,8 +1,8 @@
-import { appendFileSync, mkdirSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { agentYaml, customLogYaml, useScenario } from './helpers.js';
-import { addFault, clearFaults, destinationYaml, serveWorkspace } from './workspace.js';
+import { addFault, clearFaults, destinationYaml, scenarioWorkspace } from './workspace.js';
 import { readColumn } from './db.js';
 
 /**
@@ -13,13 +13,9 @@ describe('a corrupt queue segment', () => {
   const sc = useScenario('oma-e2e-corrupt-');
 
   it('starts, logs the loss and delivers everything else', async () => {
-    const ws = await serveWorkspace(sc.path('workspace'));
-    sc.track(ws.proc, 'SIGTERM');
+    const ws = await scenarioWorkspace(sc);
     await addFault(ws, { match: { route: 'ingest' }, action: { status: 503 } });
-    const logDir = sc.path('logs');
-    mkdirSync(logDir);
-    const file = join(logDir, 'app.log');
-    writeFileSync(file, '');
+    const { dir: logDir, file } = sc.logFile();
     const dataDir = sc.path('data');
     const config = sc.path('oma.yaml');
     writeFileSync(

@@ -2,7 +2,7 @@ import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSyn
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { agentYaml, useScenario, type OmaProcess } from './helpers.js';
-import { destinationYaml, serveWorkspace } from './workspace.js';
+import { destinationYaml, scenarioWorkspace } from './workspace.js';
 import { readColumn } from './db.js';
 
 const COUNT = 1_000;
@@ -19,8 +19,7 @@ describe('a damaged checkpoint', () => {
   const sc = useScenario('oma-e2e-ckpt-');
 
   it('loses none of the lines written while the agent was down, with startAt end', async () => {
-    const ws = await serveWorkspace(sc.path('workspace'));
-    sc.track(ws.proc, 'SIGTERM');
+    const ws = await scenarioWorkspace(sc);
     const logDir = sc.path('logs');
     mkdirSync(logDir);
     const dataDir = sc.path('data');

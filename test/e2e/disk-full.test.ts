@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import Database from 'better-sqlite3';
 import { customLogYaml, useScenario, type OmaProcess } from './helpers.js';
-import { addFault, clearFaults, destinationYaml, serveWorkspace } from './workspace.js';
+import { addFault, clearFaults, destinationYaml, scenarioWorkspace } from './workspace.js';
 
 const FS_BYTES = 64 * 1024 * 1024;
 const LINES = 300_000;
@@ -83,13 +83,9 @@ describe.each([
   const title = 'is backpressure: nothing lost, signals and health answered throughout, and delivery resumes on its own';
   it.skipIf(!mounted)(mounted ? title : `${title} (skipped: mounting a 64 MB tmpfs needs root on Linux)`, async () => {
     try {
-      const ws = await serveWorkspace(sc.path('workspace'));
-      sc.track(ws.proc, 'SIGTERM');
+      const ws = await scenarioWorkspace(sc);
       await addFault(ws, { match: { route: 'ingest' }, action: { status: 503 } });
-      const logDir = sc.path('logs');
-      mkdirSync(logDir);
-      const file = join(logDir, 'app.log');
-      writeFileSync(file, '');
+      const { dir: logDir, file } = sc.logFile();
       const config = sc.path('oma.yaml');
       writeFileSync(
         config,

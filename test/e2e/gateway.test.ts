@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { readColumn } from './db.js';
 import { agentYaml, customLogYaml, useScenario } from './helpers.js';
-import { destinationYaml, serveWorkspace } from './workspace.js';
+import { destinationYaml, scenarioWorkspace } from './workspace.js';
 
 const USER = 'oma-agent';
 const PASSWORD = 'p@ss:w/rd#1';
@@ -17,8 +17,7 @@ describe('delivery through the OMA gateway', () => {
   const sc = useScenario('oma-e2e-gateway-');
 
   it('tunnels token and ingestion requests through the gateway, and reports a refused tunnel clearly', async () => {
-    const ws = await serveWorkspace(sc.path('workspace'));
-    sc.track(ws.proc, 'SIGTERM');
+    const ws = await scenarioWorkspace(sc);
     const wsPort = new URL(ws.url).port;
     const gwConfig = sc.path('gateway.yaml');
     writeFileSync(

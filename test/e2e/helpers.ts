@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -84,6 +84,15 @@ export class Scenario {
   track<T extends OmaProcess>(proc: T, signal: NodeJS.Signals = 'SIGKILL'): T {
     this.tracked.push({ proc, signal });
     return proc;
+  }
+
+  /** Creates `logs/` in the scenario's directory with an empty log file in it, for a custom_log source to read. */
+  logFile(name = 'app.log'): { dir: string; file: string } {
+    const dir = this.path('logs');
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, name);
+    writeFileSync(file, '');
+    return { dir, file };
   }
 
   /** Starts `oma ARGS` and tracks it (SIGKILL at the end). */

@@ -1,4 +1,4 @@
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { countRows, readColumn } from './db.js';
@@ -30,10 +30,7 @@ describe('destination isolation', () => {
     sc.track(b.proc, 'SIGTERM');
     const dbA = sc.path('ws-a', 'workspace.db');
     const dbB = sc.path('ws-b', 'workspace.db');
-    const logDir = sc.path('logs');
-    mkdirSync(logDir);
-    const file = join(logDir, 'app.log');
-    writeFileSync(file, '');
+    const { dir: logDir, file } = sc.logFile();
     const dataDir = sc.path('data');
     const config = sc.path('oma.yaml');
     writeFileSync(

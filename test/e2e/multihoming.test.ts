@@ -1,5 +1,4 @@
-import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
 import { describe, expect, it, vi } from 'vitest';
 import { countRows, readColumn } from './db.js';
 import { agentYaml, customLogYaml, useScenario } from './helpers.js';
@@ -33,10 +32,7 @@ describe('multi-homing isolation', () => {
     sc.track(b.proc, 'SIGTERM');
     const dbA = sc.path('ws-a', 'workspace.db');
     const dbB = sc.path('ws-b', 'workspace.db');
-    const logDir = sc.path('logs');
-    mkdirSync(logDir);
-    const file = join(logDir, 'app.log');
-    writeFileSync(file, '');
+    const { dir: logDir, file } = sc.logFile();
     const config = sc.path('oma.yaml');
     writeFileSync(
       config,

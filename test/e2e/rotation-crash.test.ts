@@ -1,8 +1,7 @@
-import { appendFileSync, copyFileSync, mkdirSync, renameSync, truncateSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { appendFileSync, copyFileSync, renameSync, truncateSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { agentYaml, customLogYaml, useScenario, type OmaProcess } from './helpers.js';
-import { destinationYaml, serveWorkspace } from './workspace.js';
+import { destinationYaml, scenarioWorkspace } from './workspace.js';
 import { readColumn } from './db.js';
 
 const TOTAL = 200_000;
@@ -18,12 +17,8 @@ describe('custom log through rotations and crashes', () => {
   const sc = useScenario('oma-e2e-rot-');
 
   it('delivers every line at least once, duplicating only what was in flight at the kills', async () => {
-    const ws = await serveWorkspace(sc.path('workspace'));
-    sc.track(ws.proc, 'SIGTERM');
-    const logDir = sc.path('logs');
-    mkdirSync(logDir);
-    const file = join(logDir, 'app.log');
-    writeFileSync(file, '');
+    const ws = await scenarioWorkspace(sc);
+    const { dir: logDir, file } = sc.logFile();
     const config = sc.path('oma.yaml');
     writeFileSync(
       config,

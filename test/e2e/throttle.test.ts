@@ -1,9 +1,8 @@
-import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { appendFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it, vi } from 'vitest';
 import { readColumn } from './db.js';
 import { agentYaml, customLogYaml, useScenario } from './helpers.js';
-import { addFault, destinationYaml, serveWorkspace } from './workspace.js';
+import { addFault, destinationYaml, scenarioWorkspace } from './workspace.js';
 
 const THROTTLE_MS = 30_000;
 const RETRY_AFTER_SEC = 3;
@@ -32,12 +31,8 @@ describe('throttling (429 with Retry-After)', () => {
   const sc = useScenario('oma-e2e-throttle-');
 
   it('waits as long as the service asks and loses nothing', async () => {
-    const ws = await serveWorkspace(sc.path('workspace'));
-    sc.track(ws.proc, 'SIGTERM');
-    const logDir = sc.path('logs');
-    mkdirSync(logDir);
-    const file = join(logDir, 'app.log');
-    writeFileSync(file, '');
+    const ws = await scenarioWorkspace(sc);
+    const { dir: logDir, file } = sc.logFile();
     const config = sc.path('oma.yaml');
     writeFileSync(
       config,

@@ -1,4 +1,4 @@
-import { startOma, type OmaProcess } from './helpers.js';
+import { startOma, type OmaProcess, type Scenario } from './helpers.js';
 
 export interface ServedWorkspace {
   readonly proc: OmaProcess;
@@ -33,6 +33,13 @@ export async function serveWorkspace(dataDir: string, extraArgs: readonly string
   const dcr = (await proc.waitForOutput(/DCR: +(dcr-[0-9a-f]+)/))[1]!;
   const caFile = url.startsWith('https:') ? (await proc.waitForOutput(/CA: +(\S+)/))[1]! : undefined;
   return { proc, url, tenantId, dcr, clientId, clientSecret, ...(caFile ? { caFile } : {}) };
+}
+
+/** `serveWorkspace` in the scenario directory `name`, stopped with SIGTERM when the scenario ends. */
+export async function scenarioWorkspace(sc: Scenario, name = 'workspace', extraArgs: readonly string[] = []): Promise<ServedWorkspace> {
+  const ws = await serveWorkspace(sc.path(name), extraArgs);
+  sc.track(ws.proc, 'SIGTERM');
+  return ws;
 }
 
 /** YAML for a destination that sends to a served workspace through the Logs Ingestion API. */
