@@ -1,7 +1,7 @@
 import type { ComponentRegistry } from '../../pipeline/registry.js';
 import { RECORD_START_FORMATS } from '../../sources/custom_log/timestamp-formats.js';
 import type { SourceConfig } from '../agent-config.js';
-import { formatPath } from '../issues.js';
+import { CONFIG_PARSE, formatPath } from '../issues.js';
 
 export type DcrSeverity = 'error' | 'warning' | 'info';
 
@@ -481,7 +481,7 @@ class Mapper {
       return;
     }
     const { type: _t, ...opts } = options;
-    const parsed = def.schema.safeParse(opts);
+    const parsed = def.schema.safeParse(opts, CONFIG_PARSE);
     if (!parsed.success) {
       for (const issue of parsed.error.issues) {
         const [head, ...rest] = issue.path as Seg[];
