@@ -37,6 +37,11 @@ import type { DiskQueue, DiskQueueOptions, QueueDropReason, QueueEntry, QueueSta
  * again what they covered); those that precede a segment deletion, a flush or a close are.
  */
 const LEDGER_INTERVAL_MS = 20;
+/**
+ * Acknowledged segments are deleted (behind an fsynced ledger) at most this often, unless appends wait
+ * for the space or the queue is flushed.
+ */
+const DELETE_INTERVAL_MS = 200;
 /** At most this many records (two iovecs each) go into one writev. */
 const MAX_BATCH_RECORDS = 512;
 /** At most this many bytes go into one writev. */
@@ -207,6 +212,8 @@ class FileDiskQueue implements DiskQueue {
   private hkQueued: Promise<void> | undefined;
   private hkChain: Promise<void> = Promise.resolve();
   private hkForce = false;
+  private hkUrgent = false;
+  private lastDeleteAt = -Infinity;
   private ledgerOnDisk: LedgerState | undefined;
   /** Segments taken out of `segments`, waiting to be unlinked after the next ledger write. */
   private doomed: Segment[] = [];
@@ -1399,6 +1406,7 @@ class FileDiskQueue implements DiskQueue {
         clearTimeout(this.hkTimer);
         this.hkTimer = undefined;
       }
+      this.hkUrgent = true;
       this.housekeep(false).catch(() => undefined);
       return;
     }
@@ -1425,9 +1433,15 @@ class FileDiskQueue implements DiskQueue {
 
   private async housekeepOnce(): Promise<void> {
     const force = this.hkForce;
+    const urgent = this.hkUrgent;
     this.hkForce = false;
+    this.hkUrgent = false;
+    const now = performance.now();
+    const deleting = force || urgent || now - this.lastDeleteAt >= DELETE_INTERVAL_MS;
+    if (deleting) this.lastDeleteAt = now;
+    else if (this.segments[0]?.state === 'sealed' && this.segments[0].lastSeq <= this.ackedThrough) this.scheduleHousekeeping(false);
     // Segments wholly at or below the acked mark go, oldest first.
-    while (this.segments.length > 0) {
+    while (deleting && this.segments.length > 0) {
       const seg = this.segments[0]!;
       if (seg.state !== 'sealed' || seg.lastSeq > this.ackedThrough) break;
       this.segments.shift();

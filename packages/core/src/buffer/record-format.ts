@@ -54,23 +54,21 @@ export function encodeRecordHeader(seq: number, appendedAt: number, records: num
   return h;
 }
 
-function decodeCommon(buf: Uint8Array, offset: number, bytes: number): { dv: DataView; h: Omit<RecordHeader, 'records'> } {
-  const dv = new DataView(buf.buffer, buf.byteOffset + offset, bytes);
+/** Reads a header at `offset` of `buf`; `withCount`: the current layout (else the first: 1 record). */
+function decodeHeader(buf: Uint8Array, offset: number, withCount: boolean): RecordHeader {
+  const dv = new DataView(buf.buffer, buf.byteOffset + offset, withCount ? RECORD_HEADER_BYTES : 24);
   return {
-    dv,
-    h: {
-      payloadLen: dv.getUint32(0, true),
-      crc: dv.getUint32(4, true),
-      seq: dv.getUint32(8, true) + dv.getUint32(12, true) * TWO_POW_32,
-      appendedAt: dv.getUint32(16, true) + dv.getUint32(20, true) * TWO_POW_32,
-    },
+    payloadLen: dv.getUint32(0, true),
+    crc: dv.getUint32(4, true),
+    seq: dv.getUint32(8, true) + dv.getUint32(12, true) * TWO_POW_32,
+    appendedAt: dv.getUint32(16, true) + dv.getUint32(20, true) * TWO_POW_32,
+    records: withCount ? dv.getUint32(24, true) : 1,
   };
 }
 
 /** Reads the header at `offset` of `buf` (which must hold RECORD_HEADER_BYTES from there). */
 export function decodeRecordHeader(buf: Uint8Array, offset: number): RecordHeader {
-  const { dv, h } = decodeCommon(buf, offset, RECORD_HEADER_BYTES);
-  return { ...h, records: dv.getUint32(24, true) };
+  return decodeHeader(buf, offset, true);
 }
 
 /** The CRC of the header's seq/time/count bytes at `offset` of `buf`: continue it over the payload. */
@@ -84,7 +82,7 @@ export const RECORD_LAYOUT: RecordLayout = { headerBytes: RECORD_HEADER_BYTES, d
 /** The first layout: `[u32 payloadLen][u32 crc32c][u64 seq][u64 appendedAtMs][payload]`, no record count. */
 export const V1_RECORD_LAYOUT: RecordLayout = {
   headerBytes: 24,
-  decode: (buf, offset) => ({ ...decodeCommon(buf, offset, 24).h, records: 1 }),
+  decode: (buf, offset) => decodeHeader(buf, offset, false),
   crcSeed: (buf, offset) => crc32c(buf.subarray(offset + 8, offset + 24)),
 };
 
