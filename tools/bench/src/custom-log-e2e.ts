@@ -11,7 +11,7 @@ import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rm
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { listTables } from '@oma/local-workspace';
+import { listTables, readQueryToken } from '@oma/local-workspace';
 import { sampleProc, type ProcSample } from './proc-stats.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -50,8 +50,8 @@ async function generate(file: string, lines: number): Promise<number> {
   return statSync(file).size;
 }
 
-async function rowCount(url: string, table: string): Promise<number> {
-  const tables = await listTables(url);
+async function rowCount(url: string, queryToken: string | undefined, table: string): Promise<number> {
+  const tables = await listTables({ url, ...(queryToken ? { queryToken } : {}) });
   return tables.find((t) => t.name === table)?.rowCount ?? 0;
 }
 
@@ -122,7 +122,9 @@ async function main(): Promise<void> {
     const sampler = setInterval(() => (last = sampleProc(pid) ?? last), 100);
     const deadline = Date.now() + TIMEOUT_MS;
     let rows = 0;
-    while ((rows = await rowCount(url, 'Bench_CL').catch(() => rows)) < LINES) {
+    // /query takes the token the workspace wrote into its data directory.
+    const queryToken = readQueryToken(join(dir, 'ws'));
+    while ((rows = await rowCount(url, queryToken, 'Bench_CL').catch(() => rows)) < LINES) {
       if (Date.now() > deadline) throw new Error(`timed out with ${rows}/${LINES} rows\n${agent.out()}`);
       if (agent.child.exitCode !== null) throw new Error(`agent exited early:\n${agent.out()}`);
       await new Promise((r) => setTimeout(r, 100));
