@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -71,6 +71,17 @@ describe('FileCheckpointStore', () => {
     const nested = new FileCheckpointStore(join(dir, 'state', 'sources', 'app'));
     await nested.save({ version: 1 });
     expect(await nested.load(needsVersion)).toEqual({ state: { version: 1 } });
+  });
+
+  it('keeps positions for the agent user only: directory 0700, files 0600', async () => {
+    if (process.platform === 'win32') return; // POSIX modes only
+    const nested = new FileCheckpointStore(join(dir, 'state', 'sources', 'app'));
+    await nested.save({ version: 1 });
+    await nested.save({ version: 1, n: 2 });
+    expect(statSync(join(dir, 'state', 'sources', 'app')).mode & 0o777).toBe(0o700);
+    for (const name of readdirSync(join(dir, 'state', 'sources', 'app'))) {
+      expect({ name, mode: statSync(join(dir, 'state', 'sources', 'app', name)).mode & 0o777 }).toEqual({ name, mode: 0o600 });
+    }
   });
 
   it('uses the backup when a crash came between the two renames of a save', async () => {

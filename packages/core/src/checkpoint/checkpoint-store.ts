@@ -87,11 +87,11 @@ export class FileCheckpointStore implements CheckpointStore {
       const tmp = `${this.file}.tmp`;
       let fh: FileHandle;
       try {
-        fh = await open(tmp, 'w');
+        fh = await open(tmp, 'w', 0o600);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-        await mkdir(this.dir, { recursive: true });
-        fh = await open(tmp, 'w');
+        await mkdir(this.dir, { recursive: true, mode: 0o700 });
+        fh = await open(tmp, 'w', 0o600);
       }
       try {
         await fh.writeFile(data);

@@ -140,7 +140,7 @@ export class Pipeline {
       const def = resolved && this.opts.registry.sink(resolved.type);
       if (!resolved || !def) throw new Error(`destination ${d.id}: no sink for type ${d.type}`);
       const stateDir = join(config.dataDir, 'state', 'destinations', d.id);
-      await mkdir(stateDir, { recursive: true });
+      await mkdir(stateDir, { recursive: true, mode: 0o700 });
       const ctx = this.context(d.id, resolved.type, 'sink', stateDir);
       const queue = await openQueue({
         dir: join(config.dataDir, 'queues', d.id),
@@ -172,7 +172,7 @@ export class Pipeline {
       const def = this.opts.registry.source(s.type);
       if (!def) throw new Error(`source ${s.id}: unknown type ${s.type}`);
       const stateDir = join(config.dataDir, 'state', 'sources', s.id);
-      await mkdir(stateDir, { recursive: true });
+      await mkdir(stateDir, { recursive: true, mode: 0o700 });
       const ctx = this.context(s.id, s.type, 'source', stateDir);
       const processors: Processor[] = s.processors.map((p, i) => {
         const pdef = this.opts.registry.processor(p.type);
