@@ -17,6 +17,7 @@ import type { ComponentContext, Sink } from '../src/pipeline/component.js';
 import { testComponentContext } from '../src/testing/index.js';
 import { azureLogsIngestionSink } from '../src/sinks/azure_logs_ingestion/index.js';
 import { seededRandom } from '../src/testing/index.js';
+import { jsonFormat } from '../src/wire/format.js';
 
 const DCR = 'dcr-00112233445566778899aabbccddeeff';
 const TENANT = 'contoso.onmicrosoft.com';
@@ -177,6 +178,8 @@ class StrictFakeService {
 
 interface FedBatch extends Batch {
   readonly id: number;
+  /** The records, as objects, for the checks. */
+  readonly records: readonly LogRecord[];
   readonly settlements: Settlement[];
 }
 
@@ -200,7 +203,7 @@ function makeBatches(tables: string[], perTable: number, recordsPerBatch: number
 
 function newBatch(id: number, table: string, records: readonly LogRecord[]): FedBatch {
   const settlements: Settlement[] = [];
-  return { id, table, records, bytes: records.length * 330, ack: { settle: (o) => settlements.push(o) }, settlements };
+  return { id, ...jsonFormat.encodeRecords(table, records).batch, records, ack: { settle: (o) => settlements.push(o) }, settlements };
 }
 
 const cleanups: Array<() => Promise<unknown> | void> = [];

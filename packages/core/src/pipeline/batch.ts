@@ -1,4 +1,4 @@
-import type { LogRecord } from '../model/record.js';
+import type { EncodedBatch } from '../wire/encoded-batch.js';
 
 export type Settlement = 'delivered' | 'rejected';
 
@@ -11,12 +11,11 @@ export interface AckHandle {
   settle(outcome: Settlement): void;
 }
 
-/** Records of one table as a sink receives them, tied to their queue record. */
-export interface Batch {
-  readonly table: string;
-  readonly records: readonly LogRecord[];
-  /** Bytes of the records as serialized JSON. */
-  readonly bytes: number;
+/**
+ * Records of one table as a sink receives them: encoded in the sink's wire format (its definition's
+ * `format`), as they were queued, and tied to their queue entry.
+ */
+export interface Batch extends EncodedBatch {
   readonly ack: AckHandle;
 }
 

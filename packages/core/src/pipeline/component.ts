@@ -7,6 +7,8 @@ import type { MetricsRegistry } from '../telemetry/metrics.js';
 import type { AgentMetrics } from '../telemetry/names.js';
 import type { CheckpointStore } from '../checkpoint/checkpoint-store.js';
 import type { Batch } from './batch.js';
+import type { EncodedBatch } from '../wire/encoded-batch.js';
+import type { WireFormat } from '../wire/format.js';
 
 export type ComponentKind = 'source' | 'processor' | 'sink';
 
@@ -36,8 +38,12 @@ export interface SourceContext extends ComponentContext {
    * queue holds the source for all of them). A failed write to one queue is retried for that queue
    * alone, so a batch never goes twice into a queue. Rejects when `signal` aborts or the pipeline
    * stops; the queues that took the batch by then keep it.
+   *
+   * A source may hand over records it encoded itself (an `EncodedBatch` of JSON objects, the canonical
+   * wire form): they are queued as they are for the destinations that send that form, with no object
+   * made per record (docs/architecture.md#encode-once).
    */
-  emit(batch: RecordBatch, signal?: AbortSignal): Promise<void>;
+  emit(batch: RecordBatch | EncodedBatch, signal?: AbortSignal): Promise<void>;
   /**
    * Reports a failure after `start` resolved that the source cannot recover from by itself (its reader
    * loop died, an exception escaped a timer or handler). The pipeline then stops this instance, counts
@@ -108,6 +114,8 @@ export interface SinkDefinition<S extends z.ZodType = z.ZodType> {
   readonly description: string;
   readonly schema: S;
   create(config: z.output<S>, ctx: ComponentContext): Sink;
+  /** How this sink wants its records encoded in its queue (default: the canonical JSON form, `jsonFormat`). */
+  format?(config: z.output<S>): WireFormat;
 }
 
 export type ComponentDefinition = SourceDefinition | ProcessorDefinition | SinkDefinition;

@@ -6,7 +6,8 @@ import { z } from 'zod';
 import { openDiskQueue } from '../buffer/index.js';
 import type { DiskQueue, DiskQueueOptions } from '../buffer/types.js';
 import { parseAgentConfig } from '../config/agent-config.js';
-import type { RecordBatch } from '../model/record.js';
+import type { LogRecord, RecordBatch } from '../model/record.js';
+import { decodeJsonRecords } from '../wire/format.js';
 import { filterProcessor } from '../processors/filter/index.js';
 import { silentLogger } from '../telemetry/logger.js';
 import { MetricsRegistry } from '../telemetry/metrics.js';
@@ -54,11 +55,14 @@ function scriptedSource() {
  * A sink that keeps what it gets (also by destination id in `by`); settles at once unless `hold` is set
  * or its destination is in `holdFor`; `throwNext` makes write throw.
  */
+/** A batch as the recording sink got it, with its records parsed back for the checks. */
+type Received = Batch & { readonly records: LogRecord[] };
+
 function recordingSink() {
   const state = {
-    received: [] as Batch[],
-    by: {} as Record<string, Batch[]>,
-    held: [] as Batch[],
+    received: [] as Received[],
+    by: {} as Record<string, Received[]>,
+    held: [] as Received[],
     hold: false,
     holdFor: new Set<string>(),
     throwNext: 0,
@@ -73,11 +77,12 @@ function recordingSink() {
       state.instances++;
       return {
         start: () => Promise.resolve(),
-        write: (b) => {
+        write: (batch) => {
           if (state.throwNext > 0) {
             state.throwNext--;
             return Promise.reject(new Error('sink broke'));
           }
+          const b: Received = { ...batch, records: decodeJsonRecords(batch) };
           state.received.push(b);
           (state.by[ctx.id] ??= []).push(b);
           if (state.hold || state.holdFor.has(ctx.id)) state.held.push(b);

@@ -13,6 +13,9 @@ import type { MetricsRegistry } from '../telemetry/metrics.js';
 import { agentMetrics, type AgentMetrics } from '../telemetry/names.js';
 import { backoffWithJitterMs, type BackoffOptions } from '../http/backoff.js';
 import type { Batch } from './batch.js';
+import { isEncodedBatch, type EncodedBatch } from '../wire/encoded-batch.js';
+import { decodeFrame, encodeFrame, isFrame } from '../wire/frame.js';
+import { decodeJsonRecords, jsonFormat, type EncodeOutcome, type WireFormat } from '../wire/format.js';
 import type { ComponentContext, Processor, Sink, SinkDefinition, Source, SourceDefinition } from './component.js';
 import type { ComponentRegistry } from './registry.js';
 
@@ -68,22 +71,24 @@ export interface PipelineStatus {
   readonly dropped: number;
 }
 
-/** What a queued batch looks like on disk: the table and its records, as JSON. */
-interface QueuedBatch {
+/** What a queued batch looked like before queue entries were frames (older versions): the table and its records, as JSON. */
+interface LegacyBatch {
   readonly t: string;
   readonly r: LogRecord[];
 }
 
-export function encodeBatch(batch: RecordBatch): Buffer {
-  return Buffer.from(JSON.stringify({ t: batch.table, r: batch.records }), 'utf8');
-}
-
-export function decodeBatch(payload: Buffer): QueuedBatch {
+/** The batch in a queue entry written by an older version (JSON `{"t": table, "r": records}`). */
+export function decodeLegacyBatch(payload: Buffer): LegacyBatch {
   const v = JSON.parse(payload.toString('utf8')) as unknown;
-  if (typeof v !== 'object' || v === null || typeof (v as QueuedBatch).t !== 'string' || !Array.isArray((v as QueuedBatch).r)) {
+  if (typeof v !== 'object' || v === null || typeof (v as LegacyBatch).t !== 'string' || !Array.isArray((v as LegacyBatch).r)) {
     throw new Error('queued payload is not a batch');
   }
-  return v as QueuedBatch;
+  return v as LegacyBatch;
+}
+
+/** Records of a queue entry of any version: a frame's record count, or a legacy batch's. */
+export function recordsOfPayload(payload: Buffer): number {
+  return isFrame(payload) ? payload.readUInt32LE(4) : decodeLegacyBatch(payload).r.length;
 }
 
 /**
@@ -155,7 +160,7 @@ export class Pipeline {
         clock: this.clock,
         log: ctx.log.child({ stage: 'queue' }),
         onDrop: (count, reason) => this.metrics.recordsDropped.inc({ ...ctx.labels, reason: `queue_${reason}` }, count),
-        recordsOfLegacyPayload: (payload) => decodeBatch(payload).r.length,
+        recordsOfLegacyPayload: (payload) => decodeLegacyBatch(payload).r.length,
       });
       const r = queue.recovery;
       if (r.replayed > 0 || r.corrupt > 0 || r.badSegments > 0) {
@@ -164,7 +169,8 @@ export class Pipeline {
           'queue recovered',
         );
       }
-      this.destinations.push(new DestinationRunner(d, def, resolved.options, queue, ctx, backoff, appendBackoff));
+      const format = def.format?.(resolved.options) ?? jsonFormat;
+      this.destinations.push(new DestinationRunner(d, def, resolved.options, format, queue, ctx, backoff, appendBackoff));
     }
     for (const runner of this.destinations) runner.start();
 
@@ -186,24 +192,41 @@ export class Pipeline {
 
   /**
    * Puts a source's batch (after its processors) into the queue of every destination that takes its
-   * table. Each queue is appended to on its own, with its own retries, so a failed write to one queue
-   * never makes the batch go twice into another: the returned promise resolves once every target holds
-   * the batch (or dropped it as too large for it), and rejects only when `signal` aborts, a queue is
-   * closed or the pipeline stops; the queues that took the batch by then keep it.
+   * table, encoded once per distinct wire format among them. Each queue is appended to on its own, with
+   * its own retries, so a failed write to one queue never makes the batch go twice into another: the
+   * returned promise resolves once every target holds the batch (or dropped it as too large for it),
+   * and rejects only when `signal` aborts, a queue is closed or the pipeline stops; the queues that took
+   * the batch by then keep it.
    */
-  private async route(source: SourceConfig, ctx: ComponentContext, batch: RecordBatch, signal?: AbortSignal): Promise<void> {
+  private async route(source: SourceConfig, ctx: ComponentContext, batch: RecordBatch | EncodedBatch, signal?: AbortSignal): Promise<void> {
     if (this.stopping) throw new Error('pipeline is stopping');
-    if (batch.records.length === 0) return;
+    const count = isEncodedBatch(batch) ? batch.count : batch.records.length;
+    if (count === 0) return;
     const targets = this.destinations.filter((d) => d.takes(batch.table));
-    this.metrics.recordsIn.inc({ ...ctx.labels, table: batch.table }, batch.records.length);
+    this.metrics.recordsIn.inc({ ...ctx.labels, table: batch.table }, count);
     if (targets.length === 0) {
-      this.metrics.recordsDropped.inc({ ...ctx.labels, reason: 'no_destination' }, batch.records.length);
+      this.metrics.recordsDropped.inc({ ...ctx.labels, reason: 'no_destination' }, count);
       return;
     }
-    const payload = encodeBatch(batch);
-    const results = await Promise.allSettled(targets.map((d) => d.store(payload, batch.records.length, source.id, signal, this.halt.signal)));
+    const frames = new Map<string, { payload: Buffer; records: number }>();
+    for (const d of targets) {
+      if (!frames.has(d.format.key)) frames.set(d.format.key, this.frame(d.format, batch, ctx));
+    }
+    const stores: Array<Promise<void>> = [];
+    for (const d of targets) {
+      const f = frames.get(d.format.key)!;
+      if (f.records > 0) stores.push(d.store(f.payload, f.records, source.id, signal, this.halt.signal));
+    }
+    const results = await Promise.allSettled(stores);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
+  }
+
+  /** Encodes a batch for one wire format as a queue entry; records that cannot be encoded are counted and logged. */
+  private frame(format: WireFormat, batch: RecordBatch | EncodedBatch, ctx: ComponentContext): { payload: Buffer; records: number } {
+    const out = isEncodedBatch(batch) ? format.fromJson(batch) : format.encodeRecords(batch.table, batch.records);
+    countEncoding(ctx, batch.table, out);
+    return { payload: encodeFrame(format.code, out.batch), records: out.batch.count };
   }
 
   status(): PipelineStatus {
@@ -275,6 +298,15 @@ function isTooLarge(err: unknown): boolean {
   return isAgentError(err) && err.code === 'OMA_ERR_BUFFER_TOO_LARGE';
 }
 
+/** Counts (and logs, rate-limited by the caller's log) what encoding left out or cut. */
+function countEncoding(ctx: ComponentContext, table: string, out: EncodeOutcome): void {
+  if (out.invalid > 0) {
+    ctx.metrics.recordsDropped.inc({ ...ctx.labels, table, reason: 'invalid_record' }, out.invalid);
+    ctx.log.error({ err: out.invalidError, table, count: out.invalid }, 'record cannot be serialized as JSON; dropped');
+  }
+  if (out.truncated > 0) ctx.metrics.recordsDropped.inc({ ...ctx.labels, table, reason: 'field_truncated' }, out.truncated);
+}
+
 /** Resolves when `signal` aborts. */
 function aborted(signal: AbortSignal): Promise<void> {
   if (signal.aborted) return Promise.resolve();
@@ -296,7 +328,7 @@ class SourceRunner {
     private readonly def: SourceDefinition,
     private readonly ctx: ComponentContext,
     private readonly processors: readonly Processor[],
-    private readonly route: (batch: RecordBatch, signal?: AbortSignal) => Promise<void>,
+    private readonly route: (batch: RecordBatch | EncodedBatch, signal?: AbortSignal) => Promise<void>,
     private readonly backoff: { initialDelayMs: number; maxDelayMs: number },
   ) {}
 
@@ -360,8 +392,10 @@ class SourceRunner {
     }
   }
 
-  private emit(batch: RecordBatch, signal?: AbortSignal): Promise<void> {
-    let b: RecordBatch | undefined = batch;
+  private emit(batch: RecordBatch | EncodedBatch, signal?: AbortSignal): Promise<void> {
+    if (this.processors.length === 0) return this.route(batch, signal);
+    // Processors work on record objects: an encoded batch is decoded for them (and encoded again after).
+    let b: RecordBatch | undefined = isEncodedBatch(batch) ? { table: batch.table, records: decodeJsonRecords(batch) } : batch;
     for (const p of this.processors) {
       b = p.process(b);
       if (!b) return Promise.resolve();
@@ -394,6 +428,7 @@ class DestinationRunner {
     readonly config: DestinationConfig,
     private readonly def: SinkDefinition,
     private readonly options: unknown,
+    readonly format: WireFormat,
     readonly queue: DiskQueue,
     readonly ctx: ComponentContext,
     private readonly backoff: { initialDelayMs: number; maxDelayMs: number },
@@ -454,21 +489,41 @@ class DestinationRunner {
     };
   }
 
-  private toBatch(entry: QueueEntry, generation: number): Batch | undefined {
-    let decoded: QueuedBatch;
+  /**
+   * The batch of a queue entry in this destination's wire format: a frame of that format as it is; a
+   * frame of another format (the destination's type changed between runs) or an entry of an older
+   * version is re-encoded. An entry that cannot be decoded is counted, logged and acknowledged.
+   */
+  private decode(entry: QueueEntry): EncodedBatch | undefined {
     try {
-      decoded = decodeBatch(entry.payload);
+      if (isFrame(entry.payload)) {
+        const frame = decodeFrame(entry.payload);
+        if (frame.format === this.format.code) return frame.batch;
+        const out = this.format.encodeRecords(frame.batch.table, decodeJsonRecords(frame.batch));
+        countEncoding(this.ctx, frame.batch.table, out);
+        return out.batch;
+      }
+      const legacy = decodeLegacyBatch(entry.payload);
+      const out = this.format.encodeRecords(legacy.t, legacy.r);
+      countEncoding(this.ctx, legacy.t, out);
+      return out.batch;
     } catch (err) {
       this.ctx.metrics.recordsDropped.inc({ ...this.ctx.labels, reason: 'undecodable' }, entry.records);
       this.ctx.log.error({ err, seq: entry.seq, count: entry.records }, 'queued batch cannot be decoded; dropped');
       this.queue.ack(entry.seq);
       return undefined;
     }
+  }
+
+  private toBatch(entry: QueueEntry, generation: number): Batch | undefined {
+    const decoded = this.decode(entry);
+    if (!decoded) return undefined;
     let settled = false;
     return {
-      table: decoded.t,
-      records: decoded.r,
-      bytes: entry.payload.length,
+      table: decoded.table,
+      count: decoded.count,
+      data: decoded.data,
+      ends: decoded.ends,
       ack: {
         settle: () => {
           // A settle from a sink instance that was replaced is stale: the entry was handed to the new one.

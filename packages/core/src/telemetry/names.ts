@@ -26,6 +26,10 @@ export interface AgentMetrics {
   readonly queueOldestAge: Gauge;
   /** Component restarts after a failure. */
   readonly restarts: Counter;
+  /** Requests split in halves before or after sending, by `reason` (`wire_size`, `service_413`). */
+  readonly requestsSplit: Counter;
+  /** Bytes of delivered requests, by `encoding`: `json` (before compression) and `wire` (as sent). */
+  readonly sentBytes: Counter;
 }
 
 export function agentMetrics(reg: MetricsRegistry): AgentMetrics {
@@ -42,5 +46,7 @@ export function agentMetrics(reg: MetricsRegistry): AgentMetrics {
     queueDeviceFree: reg.gauge('oma_buffer_device_free_bytes', 'Free bytes on the durable queue device at the last check.'),
     queueOldestAge: reg.gauge('oma_buffer_oldest_age_seconds', 'Age of the oldest unacknowledged record in the durable queue.'),
     restarts: reg.counter('oma_component_restarts_total', 'Component restarts after a failure.'),
+    requestsSplit: reg.counter('oma_sink_requests_split_total', 'Requests split in halves: wire_size (the compressed body came out over the limit) or service_413.'),
+    sentBytes: reg.counter('oma_sink_sent_bytes_total', 'Bytes of delivered requests: json (before compression) and wire (as sent).'),
   };
 }

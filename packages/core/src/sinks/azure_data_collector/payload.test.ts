@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { LogRecord } from '../../model/record.js';
-import { buildDataCollectorBody, encodeDataCollectorRecord, propertyNameFor } from './payload.js';
+import { encodeJsonRecords } from '../../wire/format.js';
+import { buildDataCollectorBody, dataCollectorFormat, encodeDataCollectorRecord, propertyNameFor } from './payload.js';
 
 const R = { TimeGenerated: 'Timestamp', RawData: 'Message', tenant: 'TenantName' };
+const FORMAT = dataCollectorFormat(R, 32_768);
 
 function sent(record: LogRecord, maxField = 32_768): Record<string, unknown> {
   const enc = encodeDataCollectorRecord(record, R, maxField);
@@ -65,8 +67,18 @@ describe('data collector records', () => {
     expect(encodeDataCollectorRecord({ C: cyclic }, R, 100)).toMatchObject({ kind: 'invalid' });
   });
 
+  it('queues records in its own form, and encodes canonical JSON again', () => {
+    const out = FORMAT.encodeRecords('T', [{ TimeGenerated: '2026-01-01T00:00:00.000Z', RawData: 'x', N: null }]);
+    expect(out.batch.data.toString()).toBe('{"Timestamp":"2026-01-01T00:00:00.000Z","Message":"x"}');
+    const again = FORMAT.fromJson(encodeJsonRecords('T', [{ RawData: 'y' }, { tenant: 't' }]).batch);
+    expect(again.batch.data.toString()).toBe('{"Message":"y"},{"TenantName":"t"}');
+    expect(again.batch.count).toBe(2);
+    const bad = { table: 'T', count: 1, data: Buffer.from('{x'), ends: new Uint32Array([2]) };
+    expect(FORMAT.fromJson(bad)).toMatchObject({ invalid: 1, batch: { count: 0 } });
+  });
+
   it('builds a UTF-8 JSON array body', () => {
-    const body = buildDataCollectorBody(['{"a":"é"}', '{"b":1}']);
+    const body = buildDataCollectorBody([FORMAT.encodeRecords('T', [{ a: 'é' }]).batch, FORMAT.encodeRecords('T', [{ b: 1 }]).batch]);
     expect(body.toString('utf8')).toBe('[{"a":"é"},{"b":1}]');
     expect(body.length).toBe(20);
     expect(buildDataCollectorBody([]).toString()).toBe('[]');

@@ -15,7 +15,7 @@ import {
   MAX_FIELD_BYTES,
   type AzureDataCollectorConfig,
 } from './config.js';
-import { buildDataCollectorBody, encodeDataCollectorRecord, type ReservedRenames } from './payload.js';
+import { buildDataCollectorBody, dataCollectorFormat, type ReservedRenames } from './payload.js';
 import { classifyDataCollectorStatus, parseDataCollectorError, type DataCollectorRetryCause } from './status.js';
 import { DataCollectorTransport } from './transport.js';
 
@@ -56,7 +56,6 @@ export class AzureDataCollectorSink extends LaneSink<DataCollectorRetryCause> {
   private transport: DataCollectorTransport | undefined;
   protected override readonly delivery: LaneDelivery<DataCollectorRetryCause>;
   private readonly endpoint: string;
-  private readonly renames: ReservedRenames;
   private readonly userAgent: string;
   private readonly egress: Egress;
 
@@ -69,17 +68,12 @@ export class AzureDataCollectorSink extends LaneSink<DataCollectorRetryCause> {
     this.userAgent = userAgent(ctx.agentVersion, ctx.host);
     this.endpoint = dataCollectorBaseUrl(config);
     this.egress = resolveEgress(config);
-    this.renames = { TimeGenerated: config.timeGeneratedField, RawData: config.rawDataField, tenant: config.tenantField };
     this.delivery = new LaneDelivery(
       ctx,
       { config, endpoint: this.endpoint, streamKey: 'logType', messages: MESSAGES, random },
       {
         // The lane's `stream` is the Log-Type: it names the destination in logs and dead-letter files.
         streamFor: (table) => logTypeForTable(table, config.logTypes),
-        encode: (record) => {
-          const enc = encodeDataCollectorRecord(record, this.renames, MAX_FIELD_BYTES);
-          return enc.kind === 'ok' ? { kind: 'ok', json: enc.json, bytes: enc.bytes, truncated: enc.truncatedFields > 0 } : enc;
-        },
         // Only a table name that makes no valid Log-Type gets here (configured Log-Types are validated).
         refuse: (lane) => (LOG_TYPE_RE.test(lane.stream) ? undefined : 'invalid_log_type'),
         send: (lane, req, signal) => this.attempt(lane, req, signal),
@@ -117,7 +111,7 @@ export class AzureDataCollectorSink extends LaneSink<DataCollectorRetryCause> {
 
   private async attempt(lane: Lane, req: OutgoingRequest, signal: AbortSignal): Promise<SendOutcome<DataCollectorRetryCause>> {
     const transport = this.transport!;
-    req.body ??= buildDataCollectorBody(req.entries.map((e) => e.json));
+    req.body ??= buildDataCollectorBody(req.pieces.map((p) => p.batch));
     this.delivery.countSend(lane, req);
     const res = await transport.post({ logType: lane.stream, body: req.body, timeGeneratedField: this.config.timeGeneratedField, signal });
     if (res.kind === 'aborted') return { kind: 'aborted' };
@@ -137,7 +131,7 @@ export class AzureDataCollectorSink extends LaneSink<DataCollectorRetryCause> {
       case 'not_found':
         // 404 may mean "request too large" (docs/protocol-notes.md#data-collector-responses): halves settle which it is. A single record
         // still refused points at the workspace or endpoint.
-        if (req.entries.length > 1) return { kind: 'too_large', status, ...ids };
+        if (req.records > 1) return { kind: 'too_large', status, ...ids };
         return { kind: 'retry', cause: 'not_found', status, err: ERRORS.error(status, res.body), ...ids };
       case 'rejected':
         return { kind: 'rejected', reason: cls.reason, status, body: res.body, ...ids, ...(cls.code !== undefined ? { code: cls.code } : {}) };
@@ -176,10 +170,16 @@ function serviceRequestId(headers: HeaderBag): string | undefined {
   return v === undefined ? undefined : v.slice(0, 200);
 }
 
+/** Where the reserved properties go, per the config. */
+function reservedRenames(config: AzureDataCollectorConfig): ReservedRenames {
+  return { TimeGenerated: config.timeGeneratedField, RawData: config.rawDataField, tenant: config.tenantField };
+}
+
 export const azureDataCollectorSink: SinkDefinition<typeof azureDataCollectorConfigSchema> = {
   kind: 'sink',
   type: 'azure_data_collector',
   description: 'Legacy Azure Monitor HTTP Data Collector API (workspace id + shared key, <Log-Type>_CL tables): batched, signed, retried, dead-lettered.',
   schema: azureDataCollectorConfigSchema,
   create: (config, ctx) => new AzureDataCollectorSink(config, ctx),
+  format: (config) => dataCollectorFormat(reservedRenames(config), MAX_FIELD_BYTES),
 };

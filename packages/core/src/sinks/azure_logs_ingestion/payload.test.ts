@@ -2,7 +2,8 @@ import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { arrayJsonBytes } from '../shared/batcher.js';
 import { truncateUtf8 } from '../shared/utf8.js';
-import { buildBody, encodeRecord, MAX_FIELD_BYTES, truncateLongFields } from './payload.js';
+import { MAX_FIELD_BYTES, encodeJsonRecords } from '../../wire/format.js';
+import { buildBody, shrinkRecord } from './payload.js';
 
 describe('truncateUtf8', () => {
   it('returns short strings unchanged', () => {
@@ -31,62 +32,34 @@ describe('truncateUtf8', () => {
   });
 });
 
-describe('truncateLongFields', () => {
-  it('cuts only top-level strings over the limit', () => {
-    const nested = { deep: 'x'.repeat(70_000) };
-    const { record, changed } = truncateLongFields({ a: 'x'.repeat(70_000), b: 'short', c: 5, d: nested });
-    expect(changed).toBe(1);
-    expect((record.a as string).length).toBe(MAX_FIELD_BYTES);
-    expect(record.b).toBe('short');
-    expect(record.c).toBe(5);
-    expect(record.d).toBe(nested);
-  });
-});
-
-describe('encodeRecord', () => {
-  it('serializes records that fit as they are', () => {
-    const enc = encodeRecord({ Message: 'hé' }, 1000);
-    expect(enc).toEqual({ kind: 'ok', json: '{"Message":"hé"}', bytes: 17, truncated: false, tooLarge: false });
-  });
-
-  it('truncates long fields of a record too large for one request', () => {
-    const enc = encodeRecord({ Message: 'é'.repeat(600_000), Computer: 'h' }, 1_000_000);
-    expect(enc.kind).toBe('ok');
-    if (enc.kind !== 'ok') return;
-    expect(enc.truncated).toBe(true);
-    expect(enc.tooLarge).toBe(false);
-    const back = JSON.parse(enc.json) as { Message: string; Computer: string };
-    expect(Buffer.byteLength(back.Message)).toBe(MAX_FIELD_BYTES);
-    expect(back.Computer).toBe('h');
-    expect(enc.bytes).toBe(Buffer.byteLength(enc.json));
-  });
-
-  it('flags a record that still does not fit', () => {
-    const rec: Record<string, string> = {};
-    for (let i = 0; i < 20; i++) rec[`F${i}`] = 'x'.repeat(60_000);
-    const enc = encodeRecord(rec, 1_000_000);
-    expect(enc).toMatchObject({ kind: 'ok', truncated: false, tooLarge: true });
-  });
-
-  it('reports records that cannot be serialized', () => {
-    expect(encodeRecord({ n: 1n } as never, 1000).kind).toBe('invalid');
-    const cyclic: Record<string, unknown> = {};
-    cyclic.self = cyclic;
-    expect(encodeRecord(cyclic as never, 1000).kind).toBe('invalid');
-  });
-});
-
 describe('request bodies', () => {
+  const pieces = [encodeJsonRecords('T', [{ a: 1 }, { b: 'é' }]).batch, encodeJsonRecords('T', [{}]).batch];
+
   it('measures the exact JSON array', async () => {
-    const jsons = ['{"a":1}', '{"b":"é"}', '{}'];
-    const raw = await buildBody(jsons, 'none');
+    const raw = await buildBody(pieces, 'none');
     expect(raw.toString()).toBe('[{"a":1},{"b":"é"},{}]');
-    expect(raw.length).toBe(arrayJsonBytes(jsons.reduce((n, j) => n + Buffer.byteLength(j), 0), jsons.length));
+    expect(raw.length).toBe(arrayJsonBytes(pieces.reduce((n, p) => n + p.data.length, 0), pieces.length));
     expect(arrayJsonBytes(0, 0)).toBe(2);
   });
 
-  it('gzips the array', async () => {
-    const body = await buildBody(['{"a":1}'], 'gzip');
-    expect(gunzipSync(body).toString()).toBe('[{"a":1}]');
+  it('gzips the array, streaming the pieces through one deflate stream', async () => {
+    for (const level of [1, 6]) {
+      const body = await buildBody(pieces, 'gzip', level);
+      expect(gunzipSync(body).toString()).toBe('[{"a":1},{"b":"é"},{}]');
+    }
+    expect(gunzipSync(await buildBody([], 'gzip')).toString()).toBe('[]');
+  });
+});
+
+describe('shrinkRecord', () => {
+  it('cuts the long fields of a record that came in uncut, and says when nothing can be cut', () => {
+    const long = `{"Message":"${'é'.repeat(600_000)}","Computer":"h"}`;
+    const record = { table: 'T', count: 1, data: Buffer.from(long), ends: new Uint32Array([Buffer.byteLength(long)]) };
+    const shrunk = shrinkRecord(record)!;
+    const back = JSON.parse(shrunk.data.toString()) as { Message: string; Computer: string };
+    expect(Buffer.byteLength(back.Message)).toBe(MAX_FIELD_BYTES);
+    expect(back.Computer).toBe('h');
+    expect(shrunk.ends[0]).toBe(shrunk.data.length);
+    expect(shrinkRecord(encodeJsonRecords('T', [{ a: 'short' }]).batch)).toBeUndefined();
   });
 });

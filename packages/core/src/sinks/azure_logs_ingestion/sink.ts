@@ -6,15 +6,15 @@ import { resolveEgress } from '../../http/egress-config.js';
 import { describeEgressError, proxyRefusalStatus } from '../../http/egress-error.js';
 import type { Egress } from '../../http/egress.js';
 import { userAgent } from '../../http/user-agent.js';
-import type { LogRecord } from '../../model/record.js';
 import type { ComponentContext, SinkDefinition } from '../../pipeline/component.js';
 import { RateLimitedLog } from '../../telemetry/logger.js';
-import type { Entry, Lane, OutgoingRequest } from '../shared/batcher.js';
+import type { Lane, OutgoingRequest } from '../shared/batcher.js';
+import { jsonFormat } from '../../wire/format.js';
 import { LaneSink } from '../shared/lane-sink.js';
 import { LaneDelivery, type DeliveryMessages, type SendOutcome } from '../shared/lane-delivery.js';
 import { networkError, serviceErrors, type ServiceErrorFields } from '../shared/service-error.js';
 import { azureLogsIngestionConfigSchema, MAX_REQUEST_WIRE_BYTES, type AzureLogsIngestionConfig } from './config.js';
-import { buildBody, encodeRecord, shrinkRecord } from './payload.js';
+import { buildBody, shrinkRecord } from './payload.js';
 import { classifyStatus, type LogsIngestionRetryCause } from './retry.js';
 import { streamForTable } from './streams.js';
 import { IngestionTransport } from './transport.js';
@@ -42,6 +42,11 @@ const MESSAGES: DeliveryMessages<LogsIngestionRetryCause> = {
 
 const ERRORS = serviceErrors('Logs Ingestion API', ingestionErrorFields);
 
+/** Compressed size requests are packed to: under the service's 1 MiB, with room for an estimate that is a little short. */
+const WIRE_TARGET_BYTES = Math.floor(MAX_REQUEST_WIRE_BYTES * 0.92);
+/** Compression ratio assumed before the first request: logs compress at least 4:1 as a rule. */
+const INITIAL_RATIO = 0.25;
+
 /**
  * Sends batches to the Azure Monitor Logs Ingestion API (docs/protocol-notes.md#logs-ingestion), through the shared delivery
  * engine (`LaneDelivery`: lanes per table, backpressure, retries, dead-letter directory).
@@ -57,6 +62,11 @@ export class AzureLogsIngestionSink extends LaneSink<LogsIngestionRetryCause> {
   private readonly rateLog: RateLimitedLog;
   private readonly userAgent: string;
   private readonly egress: Egress;
+  /**
+   * Compressed bytes per JSON byte, as the last requests came out (starts at a conservative guess):
+   * requests are packed so that their compressed body nears WIRE_TARGET_BYTES.
+   */
+  private ratio = INITIAL_RATIO;
 
   constructor(
     private readonly config: AzureLogsIngestionConfig,
@@ -72,10 +82,10 @@ export class AzureLogsIngestionSink extends LaneSink<LogsIngestionRetryCause> {
       { config, endpoint: config.endpoint, streamKey: 'stream', messages: MESSAGES, random },
       {
         streamFor: (table) => streamForTable(table, config.streams),
-        encode: (record) => encodeRecord(record, config.maxRequestBytes),
+        requestBytes: () => this.requestBytes(),
         send: (lane, req, signal) => this.attempt(lane, req, signal),
         summarizeError: ERRORS.summarize,
-        shrink: (entry) => this.shrink(entry),
+        shrink: shrinkRecord,
         close: () => Promise.allSettled([this.transport?.close(), this.credential?.close()]),
       },
     );
@@ -112,11 +122,17 @@ export class AzureLogsIngestionSink extends LaneSink<LogsIngestionRetryCause> {
   private async attempt(lane: Lane, req: OutgoingRequest, signal: AbortSignal): Promise<SendOutcome<LogsIngestionRetryCause>> {
     const transport = this.transport!;
     const credential = this.credential!;
-    req.body ??= await buildBody(
-      req.entries.map((e) => e.json),
-      this.config.compression,
-    );
+    if (!req.body) {
+      req.body = await buildBody(
+        req.pieces.map((p) => p.batch),
+        this.config.compression,
+        this.config.compressionLevel,
+      );
+      this.learnRatio(req.body.length, req.jsonBytes);
+    }
     if (req.body.length > MAX_REQUEST_WIRE_BYTES) {
+      // Packed by an estimate that proved short: split here, before the service sees it.
+      this.ctx.metrics.requestsSplit.inc({ ...this.ctx.labels, reason: 'wire_size' });
       req.body = undefined;
       return { kind: 'too_large' };
     }
@@ -184,16 +200,20 @@ export class AzureLogsIngestionSink extends LaneSink<LogsIngestionRetryCause> {
     return message === undefined || e.message.includes(message) ? e : new TransportError(message, undefined, { cause: e });
   }
 
-  /** A single record the service found too large: its long string fields cut, if that changes anything. */
-  private shrink(entry: Entry): { json: string; bytes: number } | undefined {
-    let record: LogRecord;
-    try {
-      record = JSON.parse(entry.json) as LogRecord;
-    } catch {
-      return undefined;
-    }
-    const shrunk = shrinkRecord(record, entry.json, entry.bytes, this.config.maxRequestBytes);
-    return shrunk.truncated ? shrunk : undefined;
+  /** Most JSON bytes of a request now: what compresses to about WIRE_TARGET_BYTES at the observed ratio. */
+  private requestBytes(): number {
+    if (this.config.compression === 'none') return Math.min(this.config.maxRequestBytes, MAX_REQUEST_WIRE_BYTES);
+    return Math.min(this.config.maxRequestBytes, Math.floor(WIRE_TARGET_BYTES / this.ratio));
+  }
+
+  /**
+   * Follows the compression ratio: a worse ratio is taken at once (the next requests stay under the wire
+   * limit), a better one halfway (one unusually compressible request does not make the next too large).
+   */
+  private learnRatio(wireBytes: number, jsonBytes: number): void {
+    if (jsonBytes < 64 * 1024) return; // too small to say anything about the data
+    const observed = wireBytes / jsonBytes;
+    this.ratio = observed >= this.ratio ? observed : (this.ratio + observed) / 2;
   }
 }
 
@@ -212,6 +232,7 @@ function ingestionErrorFields(body: string): ServiceErrorFields {
 export const azureLogsIngestionSink: SinkDefinition<typeof azureLogsIngestionConfigSchema> = {
   kind: 'sink',
   type: 'azure_logs_ingestion',
+  format: () => jsonFormat,
   description: 'Azure Monitor Logs Ingestion API (data collection rules): batched, gzip-compressed, retried, dead-lettered.',
   schema: azureLogsIngestionConfigSchema,
   create: (config, ctx) => new AzureLogsIngestionSink(config, ctx),

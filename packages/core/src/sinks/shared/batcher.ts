@@ -1,4 +1,5 @@
 import type { AckHandle } from '../../pipeline/batch.js';
+import { sliceBatch, type EncodedBatch } from '../../wire/encoded-batch.js';
 
 /** Settlement state of one batch taken from the queue: settled when all its records are resolved. */
 export interface BatchTracker {
@@ -10,12 +11,15 @@ export interface BatchTracker {
   failed: boolean;
 }
 
-/** One serialized record waiting for delivery. */
-export interface Entry {
-  json: string;
-  bytes: number;
+/**
+ * Records of one queued batch (all of it, or a run of its records after a split) waiting for delivery,
+ * encoded as the API wants them.
+ */
+export interface Piece {
+  batch: EncodedBatch;
   /** When it was taken (clock ms): starts the flush interval. */
   readonly at: number;
+  /** Its record's fields were already cut to make it fit (a single record). */
   truncated: boolean;
   readonly tracker: BatchTracker;
 }
@@ -24,8 +28,10 @@ export interface Entry {
 export interface OutgoingRequest {
   /** Position within the table: compared lexicographically; parts of a split request sort in place. */
   readonly order: readonly number[];
-  readonly entries: readonly Entry[];
-  /** Bytes of the JSON array of the entries. */
+  readonly pieces: readonly Piece[];
+  /** Records in the pieces. */
+  readonly records: number;
+  /** Bytes of the JSON array of the records. */
   readonly jsonBytes: number;
   /** Encoded body, kept for retries. */
   body?: Buffer;
@@ -35,14 +41,20 @@ export interface OutgoingRequest {
   authRetried: boolean;
 }
 
+/** How large a request may be: shared by the lanes of a sink, updated by it as it learns (compression ratio, 413s). */
+export interface RequestLimits {
+  /** Most bytes of the JSON array (before compression) of one request. */
+  requestBytes: number;
+}
+
 export interface LaneOptions {
-  readonly maxRequestBytes: number;
+  readonly limits: RequestLimits;
   readonly flushIntervalMs: number;
 }
 
-/** Bytes of the JSON array holding records of these sizes: brackets plus one comma between each two. */
-export function arrayJsonBytes(recordBytes: number, count: number): number {
-  return 2 + recordBytes + Math.max(0, count - 1);
+/** Bytes of the JSON array holding pieces of these sizes: brackets plus one comma between each two. */
+export function arrayJsonBytes(pieceBytes: number, count: number): number {
+  return 2 + pieceBytes + Math.max(0, count - 1);
 }
 
 export function compareOrder(a: readonly number[], b: readonly number[]): number {
@@ -54,16 +66,52 @@ export function compareOrder(a: readonly number[], b: readonly number[]): number
   return a.length - b.length;
 }
 
-export function makeRequest(order: readonly number[], entries: readonly Entry[]): OutgoingRequest {
+export function makeRequest(order: readonly number[], pieces: readonly Piece[]): OutgoingRequest {
   let bytes = 0;
-  for (const e of entries) bytes += e.bytes;
-  return { order, entries, jsonBytes: arrayJsonBytes(bytes, entries.length), sends: 0, authRetried: false };
+  let records = 0;
+  for (const p of pieces) {
+    bytes += p.batch.data.length;
+    records += p.batch.count;
+  }
+  return { order, pieces, records, jsonBytes: arrayJsonBytes(bytes, pieces.length), sends: 0, authRetried: false };
+}
+
+/** The piece's records `[from, to)` as a piece of the same batch. */
+function subPiece(p: Piece, from: number, to: number): Piece {
+  return { batch: sliceBatch(p.batch, from, to), at: p.at, truncated: p.truncated, tracker: p.tracker };
+}
+
+/** Most leading records of `batch` whose bytes (with the commas between them) fit in `room`. */
+export function recordsFitting(batch: EncodedBatch, room: number): number {
+  // ends[k - 1] is the size of the first k records with their commas.
+  let lo = 0;
+  let hi = batch.count;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >>> 1;
+    if (batch.ends[mid - 1]! <= room) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
 }
 
 /** Two requests with the first and second half of `req`'s records (by count), ordered in its place. */
 export function splitInHalves(req: OutgoingRequest): [OutgoingRequest, OutgoingRequest] {
-  const mid = Math.ceil(req.entries.length / 2);
-  return [makeRequest([...req.order, 0], req.entries.slice(0, mid)), makeRequest([...req.order, 1], req.entries.slice(mid))];
+  const half = Math.ceil(req.records / 2);
+  const first: Piece[] = [];
+  const second: Piece[] = [];
+  let taken = 0;
+  for (const p of req.pieces) {
+    const n = p.batch.count;
+    if (taken >= half) second.push(p);
+    else if (taken + n <= half) first.push(p);
+    else {
+      const k = half - taken;
+      first.push(subPiece(p, 0, k));
+      second.push(subPiece(p, k, n));
+    }
+    taken += n;
+  }
+  return [makeRequest([...req.order, 0], first), makeRequest([...req.order, 1], second)];
 }
 
 /**
@@ -74,9 +122,10 @@ export function splitInHalves(req: OutgoingRequest): [OutgoingRequest, OutgoingR
  * reordered around a failure.
  */
 export class Lane {
-  private pending: Entry[] = [];
+  private pending: Piece[] = [];
   private pendingStart = 0;
-  private pendingRecordBytes = 0;
+  /** Bytes of the pending pieces' records. */
+  private pendingBytes = 0;
   /** Formed requests not in flight (split parts, requests waiting for a retry), by `order`. */
   private readonly queued: OutgoingRequest[] = [];
   private nextSeq = 0;
@@ -109,9 +158,9 @@ export class Lane {
     return this.pendingCount === 0 && this.queued.length === 0 && this.inFlight === 0;
   }
 
-  add(entry: Entry): void {
-    this.pending.push(entry);
-    this.pendingRecordBytes += entry.bytes;
+  add(piece: Piece): void {
+    this.pending.push(piece);
+    this.pendingBytes += piece.batch.data.length;
   }
 
   /**
@@ -200,7 +249,7 @@ export class Lane {
   }
 
   private pendingFull(): boolean {
-    return arrayJsonBytes(this.pendingRecordBytes, this.pendingCount) > this.opts.maxRequestBytes;
+    return arrayJsonBytes(this.pendingBytes, this.pendingCount) >= this.opts.limits.requestBytes;
   }
 
   private pendingDue(now: number, force: boolean): boolean {
@@ -208,22 +257,36 @@ export class Lane {
     return force || this.pendingFull() || now - this.pending[this.pendingStart]!.at >= this.opts.flushIntervalMs;
   }
 
-  /** Takes the longest prefix of pending records that fits in one request (at least one record). */
+  /**
+   * Takes the longest run of pending records that fits in one request (at least one record): whole
+   * pieces, and the leading records of the piece that does not fit whole.
+   */
   private cut(): OutgoingRequest {
-    const max = this.opts.maxRequestBytes;
-    const start = this.pendingStart;
-    let end = start;
-    let bytes = 0;
-    while (end < this.pending.length) {
-      const e = this.pending[end]!;
-      const n = end - start;
-      if (n > 0 && arrayJsonBytes(bytes + e.bytes, n + 1) > max) break;
-      bytes += e.bytes;
-      end++;
+    const max = this.opts.limits.requestBytes;
+    const taken: Piece[] = [];
+    let bytes = 2;
+    while (this.pendingStart < this.pending.length) {
+      const p = this.pending[this.pendingStart]!;
+      const sep = taken.length > 0 ? 1 : 0;
+      const size = p.batch.data.length;
+      if (bytes + sep + size <= max) {
+        taken.push(p);
+        bytes += sep + size;
+        this.pendingBytes -= size;
+        this.pendingStart++;
+        continue;
+      }
+      let k = recordsFitting(p.batch, max - bytes - sep);
+      if (k === 0 && taken.length === 0) k = 1;
+      if (k > 0) {
+        const head = subPiece(p, 0, k);
+        const rest = subPiece(p, k, p.batch.count);
+        taken.push(head);
+        this.pending[this.pendingStart] = rest;
+        this.pendingBytes -= size - rest.batch.data.length;
+      }
+      break;
     }
-    const entries = this.pending.slice(start, end);
-    this.pendingStart = end;
-    this.pendingRecordBytes -= bytes;
     if (this.pendingStart === this.pending.length) {
       this.pending = [];
       this.pendingStart = 0;
@@ -231,6 +294,6 @@ export class Lane {
       this.pending = this.pending.slice(this.pendingStart);
       this.pendingStart = 0;
     }
-    return makeRequest([this.nextSeq++], entries);
+    return makeRequest([this.nextSeq++], taken);
   }
 }

@@ -3,11 +3,11 @@ import { AgentError, errorType } from '../../errors.js';
 import { abortReason } from '../../http/abort.js';
 import type { BackoffOptions } from '../../http/backoff.js';
 import { errorCode } from '../../http/classify.js';
-import type { LogRecord } from '../../model/record.js';
 import type { Batch, Settlement } from '../../pipeline/batch.js';
 import type { ComponentContext, SinkHealth } from '../../pipeline/component.js';
 import { RateLimitedLog } from '../../telemetry/logger.js';
-import { makeRequest, splitInHalves, Lane, type BatchTracker, type Entry, type OutgoingRequest } from './batcher.js';
+import { recordStart, recordTexts, sliceBatch, type EncodedBatch } from '../../wire/encoded-batch.js';
+import { makeRequest, splitInHalves, Lane, type BatchTracker, type OutgoingRequest, type Piece, type RequestLimits } from './batcher.js';
 import type { DeadLetterConfig, RetryConfig } from './config.js';
 import { DeadLetterWriter } from './dead-letter.js';
 import { isConfigurationCause, retryDelayMs, type RetryCause } from './retry.js';
@@ -46,22 +46,15 @@ export type SendOutcome<C extends RetryCause> =
   /** Stopping: the request was abandoned unsettled. */
   | { readonly kind: 'aborted' };
 
-/** A record serialized for one API, or why it cannot be. */
-export type EncodedEntry =
-  | {
-      readonly kind: 'ok';
-      readonly json: string;
-      readonly bytes: number;
-      /** Some fields were cut to a length the service keeps. */
-      readonly truncated: boolean;
-    }
-  | { readonly kind: 'invalid'; readonly error: Error };
-
 /** What is specific to one API: how records are encoded, how a request is sent and what an answer means. */
 export interface DeliveryApi<C extends RetryCause> {
   /** The stream (or Log-Type) records of `table` go to; asked once per table. */
   streamFor(table: string): string;
-  encode(record: LogRecord): EncodedEntry;
+  /**
+   * Most bytes of the JSON array of one request as the API sees it now (a sink that compresses packs
+   * by its observed compression ratio); at most `config.maxRequestBytes`. Default: that.
+   */
+  requestBytes?(): number;
   /** Builds and posts one request and classifies the answer; turns every failure into an outcome. */
   send(lane: Lane, req: OutgoingRequest, signal: AbortSignal): Promise<SendOutcome<C>>;
   /** `code: message` of an error body, for log lines. */
@@ -69,7 +62,7 @@ export interface DeliveryApi<C extends RetryCause> {
   /** A reason to reject every record of the lane at once (a table that makes no valid destination name), if any. */
   refuse?(lane: Lane): string | undefined;
   /** A smaller encoding of a single record the service found too large (long fields cut), if there is one. */
-  shrink?(entry: Entry): { readonly json: string; readonly bytes: number } | undefined;
+  shrink?(record: EncodedBatch): EncodedBatch | undefined;
   /** More fields for the log line of a failed attempt. */
   retryLogFields?(outcome: RetryOutcome<C>, now: number): Record<string, unknown>;
   /** Releases connections and credentials once the sink stopped. */
@@ -135,9 +128,12 @@ export class LaneDelivery<C extends RetryCause> {
   private inFlight = 0;
   /** JSON bytes of records taken and not yet resolved. */
   private heldBytes = 0;
-  /** Records taken and not yet resolved (delivered, rejected or invalid). */
-  private heldEntries = 0;
-  private readonly maxHeldBytes: number;
+  /** Most JSON bytes of one request: the API's current figure, lowered for good by the service's 413s. */
+  private readonly limits: RequestLimits;
+  /** Half of the smallest request the service refused as too large (413): no request is cut larger. */
+  private serviceCap = Infinity;
+  /** Records taken and not yet resolved (delivered or rejected). */
+  private heldRecords = 0;
   private readonly capacityWaiters = new Set<() => void>();
   private readonly idleWaiters = new Set<() => void>();
   /** No request of any table starts before this (429: the destination is throttled as a whole). */
@@ -163,7 +159,7 @@ export class LaneDelivery<C extends RetryCause> {
   ) {
     this.config = opts.config;
     this.messages = opts.messages;
-    this.maxHeldBytes = (this.config.maxConcurrency + 1) * this.config.maxRequestBytes;
+    this.limits = { requestBytes: this.config.maxRequestBytes };
     this.policy = { initialDelayMs: this.config.retry.initialDelayMs, maxDelayMs: this.config.retry.maxDelayMs, jitter: 'equal' };
     this.rateLog = new RateLimitedLog(10_000, () => ctx.clock.now());
     this.deadLetter = new DeadLetterWriter(join(ctx.stateDir, 'dead-letter'), this.config.deadLetter.maxBytes, ctx.log, () =>
@@ -221,7 +217,7 @@ export class LaneDelivery<C extends RetryCause> {
     const finished = await this.untilIdle(signal);
     if (!finished) {
       this.ctx.log.warn(
-        { count: this.heldEntries, bytes: this.heldBytes },
+        { count: this.heldRecords, bytes: this.heldBytes },
         'stop deadline reached; undelivered records stay queued for the next start',
       );
     }
@@ -238,56 +234,70 @@ export class LaneDelivery<C extends RetryCause> {
   private lane(table: string): Lane {
     let lane = this.lanes.get(table);
     if (!lane) {
-      lane = new Lane(table, this.api.streamFor(table), {
-        maxRequestBytes: this.config.maxRequestBytes,
-        flushIntervalMs: this.config.flushIntervalMs,
-      });
+      lane = new Lane(table, this.api.streamFor(table), { limits: this.limits, flushIntervalMs: this.config.flushIntervalMs });
       this.lanes.set(table, lane);
       this.laneList.push(lane);
     }
     return lane;
   }
 
+  /**
+   * Bytes held (taken and not yet resolved) above which `write` waits: room for the requests in flight
+   * and one more being filled, at the current request size.
+   */
+  private get maxHeldBytes(): number {
+    return (this.config.maxConcurrency + 1) * this.refreshLimits();
+  }
+
+  /** The current most JSON bytes of a request. */
+  private refreshLimits(): number {
+    const api = this.api.requestBytes?.() ?? this.config.maxRequestBytes;
+    this.limits.requestBytes = Math.max(1024, Math.min(api, this.config.maxRequestBytes, this.serviceCap));
+    return this.limits.requestBytes;
+  }
+
   private take(batch: Batch): void {
-    const tracker: BatchTracker = { ack: batch.ack, table: batch.table, remaining: batch.records.length, failed: false };
+    const tracker: BatchTracker = { ack: batch.ack, table: batch.table, remaining: batch.count, failed: false };
     if (tracker.remaining === 0) {
       this.settle(tracker, 'delivered');
       return;
     }
     const lane = this.lane(batch.table);
     const now = this.ctx.clock.now();
-    const entries: Entry[] = [];
-    const oversize: Entry[] = [];
-    let truncated = 0;
-    let invalid = 0;
-    for (const record of batch.records) {
-      const enc = this.api.encode(record);
-      if (enc.kind === 'invalid') {
-        invalid++;
-        if (this.rateLog.admit(`invalid:${batch.table}`) >= 0) {
-          this.ctx.log.error({ err: enc.error, table: batch.table }, 'record cannot be serialized as JSON; dropped');
-        }
-        this.resolveRecord(tracker, false);
-        continue;
-      }
-      const entry: Entry = { json: enc.json, bytes: enc.bytes, at: now, truncated: enc.truncated, tracker };
-      this.heldBytes += entry.bytes;
-      this.heldEntries++;
-      if (enc.truncated) truncated++;
-      // `[record]` must fit in one request.
-      if (enc.bytes + 2 > this.config.maxRequestBytes) oversize.push(entry);
-      else entries.push(entry);
-    }
-    if (invalid > 0) this.countDrop(batch.table, 'invalid_record', invalid);
-    if (truncated > 0) this.countDrop(batch.table, 'field_truncated', truncated);
+    const encoded: EncodedBatch = { table: batch.table, count: batch.count, data: batch.data, ends: batch.ends };
+    this.heldBytes += encoded.data.length;
+    this.heldRecords += encoded.count;
+    const { fit, oversize } = this.separateOversize(encoded);
+    const pieces: Piece[] = fit.map((b) => ({ batch: b, at: now, truncated: false, tracker }));
+    const big: Piece[] = oversize.map((b) => ({ batch: b, at: now, truncated: false, tracker }));
     const refusal = this.api.refuse?.(lane);
     if (refusal !== undefined) {
-      this.track(this.reject(lane, [...entries, ...oversize], { reason: refusal }));
+      this.track(this.reject(lane, [...pieces, ...big], { reason: refusal }));
     } else {
-      for (const e of entries) lane.add(e);
-      if (oversize.length > 0) this.track(this.reject(lane, oversize, { reason: 'record_too_large' }));
+      for (const p of pieces) lane.add(p);
+      if (big.length > 0) this.track(this.reject(lane, big, { reason: 'record_too_large' }));
     }
     this.pump();
+  }
+
+  /**
+   * Runs of records that fit in a request (`[record]` at most maxRequestBytes), and the records that
+   * never can, each on its own. One pass over the record offsets; no copy.
+   */
+  private separateOversize(batch: EncodedBatch): { fit: EncodedBatch[]; oversize: EncodedBatch[] } {
+    const max = this.config.maxRequestBytes - 2;
+    if (batch.data.length <= max) return { fit: [batch], oversize: [] };
+    const fit: EncodedBatch[] = [];
+    const oversize: EncodedBatch[] = [];
+    let runStart = 0;
+    for (let i = 0; i < batch.count; i++) {
+      if (batch.ends[i]! - recordStart(batch.ends, i) <= max) continue;
+      if (i > runStart) fit.push(sliceBatch(batch, runStart, i));
+      oversize.push(sliceBatch(batch, i, i + 1));
+      runStart = i + 1;
+    }
+    if (runStart < batch.count) fit.push(sliceBatch(batch, runStart, batch.count));
+    return { fit, oversize };
   }
 
   private async waitForCapacity(signal: AbortSignal): Promise<void> {
@@ -320,7 +330,7 @@ export class LaneDelivery<C extends RetryCause> {
   }
 
   private untilIdle(signal: AbortSignal): Promise<boolean> {
-    if (this.heldEntries === 0) return Promise.resolve(true);
+    if (this.heldRecords === 0) return Promise.resolve(true);
     return new Promise<boolean>((resolve) => {
       const onAbort = (): void => {
         this.idleWaiters.delete(done);
@@ -341,23 +351,23 @@ export class LaneDelivery<C extends RetryCause> {
 
   // ---- resolving records and settling batches ---------------------------------------------------
 
-  private resolveEntries(entries: readonly Entry[], delivered: boolean): void {
-    for (const e of entries) {
-      this.heldBytes -= e.bytes;
-      this.heldEntries--;
-      this.resolveRecord(e.tracker, delivered);
+  private resolvePieces(pieces: readonly Piece[], delivered: boolean): void {
+    for (const p of pieces) {
+      this.heldBytes -= p.batch.data.length;
+      this.heldRecords -= p.batch.count;
+      this.resolveRecords(p.tracker, p.batch.count, delivered);
     }
     if (this.heldBytes < this.maxHeldBytes) this.releaseCapacityWaiters();
-    if (this.heldEntries === 0 && this.idleWaiters.size > 0) {
+    if (this.heldRecords === 0 && this.idleWaiters.size > 0) {
       const waiters = [...this.idleWaiters];
       this.idleWaiters.clear();
       for (const w of waiters) w();
     }
   }
 
-  private resolveRecord(tracker: BatchTracker, delivered: boolean): void {
+  private resolveRecords(tracker: BatchTracker, n: number, delivered: boolean): void {
     if (!delivered) tracker.failed = true;
-    tracker.remaining--;
+    tracker.remaining -= n;
     if (tracker.remaining === 0) this.settle(tracker, tracker.failed ? 'rejected' : 'delivered');
   }
 
@@ -381,6 +391,7 @@ export class LaneDelivery<C extends RetryCause> {
     if (this.state === 'created' || this.state === 'stopped' || this.lifetime.signal.aborted) return;
     try {
       const now = this.ctx.clock.now();
+      this.refreshLimits();
       const force = this.state === 'stopping' || this.capacityWaiters.size > 0;
       if (now >= this.throttledUntil) {
         while (this.inFlight < this.config.maxConcurrency) {
@@ -479,13 +490,15 @@ export class LaneDelivery<C extends RetryCause> {
     switch (outcome.kind) {
       case 'delivered': {
         lane.done(req);
-        this.ctx.metrics.recordsOut.inc({ ...this.ctx.labels, table: lane.table }, req.entries.length);
+        this.ctx.metrics.recordsOut.inc({ ...this.ctx.labels, table: lane.table }, req.records);
+        this.ctx.metrics.sentBytes.inc({ ...this.ctx.labels, encoding: 'json' }, req.jsonBytes);
+        if (req.body) this.ctx.metrics.sentBytes.inc({ ...this.ctx.labels, encoding: 'wire' }, req.body.length);
         this.ctx.log.debug(
-          { table: lane.table, [this.opts.streamKey]: lane.stream, count: req.entries.length, bytes: req.jsonBytes },
+          { table: lane.table, [this.opts.streamKey]: lane.stream, count: req.records, bytes: req.jsonBytes },
           'records delivered',
         );
         this.recovered(lane);
-        this.resolveEntries(req.entries, true);
+        this.resolvePieces(req.pieces, true);
         return;
       }
       case 'too_large':
@@ -494,7 +507,7 @@ export class LaneDelivery<C extends RetryCause> {
       case 'rejected':
         lane.done(req);
         this.recovered(lane);
-        this.track(this.reject(lane, req.entries, outcome));
+        this.track(this.reject(lane, req.pieces, outcome));
         return;
       case 'retry':
         this.retryLater(lane, req, outcome);
@@ -506,24 +519,43 @@ export class LaneDelivery<C extends RetryCause> {
   }
 
   private tooLarge(lane: Lane, req: OutgoingRequest, outcome: SendOutcome<C> & { kind: 'too_large' }): void {
-    if (req.entries.length > 1) {
-      this.ctx.log.debug({ table: lane.table, count: req.entries.length, status: outcome.status }, 'request too large; split in halves');
+    if (outcome.status !== undefined && req.records > 1) {
+      this.ctx.metrics.requestsSplit.inc({ ...this.ctx.labels, reason: 'service_413' });
+      this.lowerCap(lane, req, outcome.status);
+    }
+    if (req.records > 1) {
+      this.ctx.log.debug({ table: lane.table, count: req.records, status: outcome.status }, 'request too large; split in halves');
       lane.replace(req, splitInHalves(req));
       return;
     }
-    const entry = req.entries[0]!;
-    const shrunk = entry.truncated ? undefined : this.api.shrink?.(entry);
+    const piece = req.pieces[0]!;
+    const shrunk = piece.truncated ? undefined : this.api.shrink?.(piece.batch);
     if (shrunk) {
-      this.heldBytes += shrunk.bytes - entry.bytes;
-      entry.json = shrunk.json;
-      entry.bytes = shrunk.bytes;
-      entry.truncated = true;
+      this.heldBytes += shrunk.data.length - piece.batch.data.length;
+      piece.batch = shrunk;
+      piece.truncated = true;
       this.countDrop(lane.table, 'field_truncated', 1);
-      lane.replace(req, [makeRequest(req.order, [entry])]);
+      lane.replace(req, [makeRequest(req.order, [piece])]);
       return;
     }
     lane.done(req);
-    this.track(this.reject(lane, [entry], { reason: 'record_too_large', status: outcome.status, requestId: outcome.requestId }));
+    this.track(this.reject(lane, [piece], { reason: 'record_too_large', status: outcome.status, requestId: outcome.requestId }));
+  }
+
+  /**
+   * The service refused a request as too large: no request of this destination is cut larger than half
+   * of it from now on (a service stricter than expected costs throughput, never data). Logged the first
+   * time, and at debug level after.
+   */
+  private lowerCap(lane: Lane, req: OutgoingRequest, status: number): void {
+    const cap = Math.max(1024, Math.floor(req.jsonBytes / 2));
+    if (cap >= this.serviceCap) return;
+    const first = this.serviceCap === Infinity;
+    this.serviceCap = cap;
+    this.refreshLimits();
+    const fields = { table: lane.table, status, bytes: req.jsonBytes, wireBytes: req.body?.length, maxRequestBytes: this.limits.requestBytes };
+    if (first) this.ctx.log.warn(fields, 'the service refused a request as too large; requests to this destination are made smaller from now on');
+    else this.ctx.log.debug(fields, 'request size cap lowered again');
   }
 
   private retryLater(lane: Lane, req: OutgoingRequest, outcome: RetryOutcome<C>): void {
@@ -547,7 +579,7 @@ export class LaneDelivery<C extends RetryCause> {
       requestId: outcome.requestId,
       attempt,
       delayMs,
-      count: req.entries.length,
+      count: req.records,
       ...(suppressed > 0 ? { suppressed } : {}),
       ...this.api.retryLogFields?.(outcome, now),
     };
@@ -577,7 +609,7 @@ export class LaneDelivery<C extends RetryCause> {
   /** Dead-letters records that can never be delivered, counts them and settles their batches. */
   private async reject(
     lane: Lane,
-    entries: readonly Entry[],
+    pieces: readonly Piece[],
     info: { reason: string; status?: number; code?: string; requestId?: string; body?: string },
   ): Task {
     let file: string | undefined;
@@ -589,12 +621,14 @@ export class LaneDelivery<C extends RetryCause> {
         ...(info.status !== undefined ? { status: info.status } : {}),
         ...(info.requestId !== undefined ? { requestId: info.requestId } : {}),
         error: parseErrorBody(info.body),
-        records: entries.map((e) => e.json),
+        records: pieces.flatMap((p) => recordTexts(p.batch)),
       });
     } catch (err) {
       this.ctx.log.error({ err, table: lane.table }, 'cannot write dead-letter file');
     }
-    this.countDrop(lane.table, info.reason, entries.length);
+    let count = 0;
+    for (const p of pieces) count += p.batch.count;
+    this.countDrop(lane.table, info.reason, count);
     const suppressed = this.rateLog.admit(`rejected:${lane.table}:${info.reason}`);
     if (suppressed >= 0) {
       this.ctx.log.error(
@@ -605,7 +639,7 @@ export class LaneDelivery<C extends RetryCause> {
           status: info.status,
           code: info.code,
           requestId: info.requestId,
-          count: entries.length,
+          count,
           file,
           error: this.api.summarizeError(info.body),
           ...(suppressed > 0 ? { suppressed } : {}),
@@ -613,7 +647,7 @@ export class LaneDelivery<C extends RetryCause> {
         this.messages.rejected,
       );
     }
-    this.resolveEntries(entries, false);
+    this.resolvePieces(pieces, false);
   }
 }
 

@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import type { LogRecord } from '../../model/record.js';
+import { decodeJsonRecords, jsonFormat, type WireFormat } from '../../wire/format.js';
+import type { EncodedBatch } from '../../wire/encoded-batch.js';
 import type { Batch, Settlement } from '../../pipeline/batch.js';
 import type { Logger } from '../../telemetry/logger.js';
 
@@ -76,9 +78,16 @@ export interface TestBatch extends Batch {
   readonly settlements: Settlement[];
 }
 
-export function testBatch(table: string, records: LogRecord[]): TestBatch {
+/** A batch of `records` encoded in `format` (default: the canonical JSON of Logs Ingestion), as a sink reads it from its queue. */
+export function testBatch(table: string, records: LogRecord[], format: WireFormat = jsonFormat): TestBatch {
   const settlements: Settlement[] = [];
-  return { table, records, bytes: records.length * 100, ack: { settle: (o) => settlements.push(o) }, settlements };
+  const encoded = format.encodeRecords(table, records).batch;
+  return { ...encoded, ack: { settle: (o) => settlements.push(o) }, settlements };
+}
+
+/** The records of a batch (canonical JSON), parsed back. */
+export function recordsOf(batch: EncodedBatch): LogRecord[] {
+  return decodeJsonRecords(batch);
 }
 
 export type LogLine = Record<string, unknown> & { msg: string; level: number };
