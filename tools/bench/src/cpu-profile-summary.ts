@@ -98,6 +98,8 @@ export function placeOf(frame: CallFrame): Place {
   const url = frame.url;
   if (url === '') return { category: 'builtins', group: '(native)', location: '(native)' };
   if (url.startsWith('node:')) return { category: 'node', group: url, location: url };
+  // WebAssembly modules (undici's HTTP parser) have no file.
+  if (url.startsWith('wasm:')) return { category: 'dependencies', group: 'WebAssembly', location: url };
   let path = url;
   if (url.startsWith('file:')) {
     try {
