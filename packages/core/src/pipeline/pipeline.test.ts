@@ -7,7 +7,9 @@ import { openDiskQueue } from '../buffer/index.js';
 import type { DiskQueue, DiskQueueOptions } from '../buffer/types.js';
 import { parseAgentConfig } from '../config/agent-config.js';
 import type { LogRecord, RecordBatch } from '../model/record.js';
-import { decodeJsonRecords } from '../wire/format.js';
+import type { EncodedBatch } from '../wire/encoded-batch.js';
+import { encodeFrame } from '../wire/frame.js';
+import { decodeJsonRecords, encodeJsonRecords, jsonFormat, type WireFormat } from '../wire/format.js';
 import { filterProcessor } from '../processors/filter/index.js';
 import { silentLogger } from '../telemetry/logger.js';
 import { MetricsRegistry } from '../telemetry/metrics.js';
@@ -48,7 +50,7 @@ function scriptedSource() {
       },
     }),
   };
-  return { def, contexts, state, emit: (b: RecordBatch) => contexts.at(-1)!.emit(b) };
+  return { def, contexts, state, emit: (b: RecordBatch | EncodedBatch) => contexts.at(-1)!.emit(b) };
 }
 
 /**
@@ -106,11 +108,11 @@ async function startPipeline(
   doc: Record<string, unknown>,
   src = scriptedSource(),
   sink = recordingSink(),
-  extra: Pick<PipelineOptions, 'openQueue' | 'appendBackoff' | 'clock'> = {},
+  extra: Pick<PipelineOptions, 'openQueue' | 'appendBackoff' | 'clock'> & { defs?: SinkDefinition[] } = {},
 ) {
   const dataDir = (doc.dataDir as string | undefined) ?? mkdtempSync(join(tmpdir(), 'oma-pipe-'));
   dirs.push(dataDir);
-  const registry = new ComponentRegistry([src.def, sink.def, filterProcessor]);
+  const registry = new ComponentRegistry([src.def, sink.def, filterProcessor, ...(extra.defs ?? [])]);
   const config = parseAgentConfig({ ...doc, dataDir }, registry);
   const metricsRegistry = new MetricsRegistry();
   const pipeline = await Pipeline.start({
@@ -121,7 +123,9 @@ async function startPipeline(
     host: TEST_HOST,
     agentVersion: 'test',
     restartBackoff: { initialDelayMs: 10, maxDelayMs: 50 },
-    ...extra,
+    ...(extra.openQueue ? { openQueue: extra.openQueue } : {}),
+    ...(extra.appendBackoff ? { appendBackoff: extra.appendBackoff } : {}),
+    ...(extra.clock ? { clock: extra.clock } : {}),
   });
   await vi.waitFor(() => expect(src.contexts.length).toBeGreaterThan(0));
   return { pipeline, src, sink, dataDir, metricsRegistry };
@@ -396,5 +400,93 @@ describe('pipeline', () => {
     const { pipeline, src } = await startPipeline({ sources: { s: { type: 'scripted' } }, destinations: { d: { type: 'recording' } } });
     await pipeline.stop(1000);
     await expect(src.emit(hb(1))).rejects.toThrow(/stopping/);
+  });
+
+  describe('encode once', () => {
+    /** A wire format that counts its calls: the canonical one, or one that marks each record. */
+    function countingFormat(key: string, code: number, mark?: string) {
+      const calls = { records: 0, json: 0 };
+      const withMark = (records: readonly LogRecord[]): LogRecord[] => (mark ? records.map((r) => ({ ...r, Format: mark })) : [...records]);
+      const format: WireFormat = {
+        key,
+        code,
+        encodeRecords: (table, records) => {
+          calls.records++;
+          return encodeJsonRecords(table, withMark(records));
+        },
+        fromJson: (batch) => {
+          calls.json++;
+          return mark ? encodeJsonRecords(batch.table, withMark(decodeJsonRecords(batch))) : jsonFormat.fromJson(batch);
+        },
+      };
+      return { format, calls };
+    }
+
+    it('encodes a batch once per wire format and queues a source-encoded batch as it is', async () => {
+      const json = countingFormat('json', 1);
+      const other = countingFormat('other', 9, 'other');
+      const sink = recordingSink();
+      sink.def = { ...sink.def, format: () => json.format };
+      const otherSink = recordingSink();
+      otherSink.def = { ...otherSink.def, type: 'other', format: () => other.format };
+      const { pipeline, src } = await startPipeline(
+        { sources: { s: { type: 'scripted' } }, destinations: { a: { type: 'recording' }, b: { type: 'recording' }, c: { type: 'other' } } },
+        undefined,
+        sink,
+        { defs: [otherSink.def] },
+      );
+      await src.emit(hb(2));
+      await vi.waitFor(() => expect(sink.state.received).toHaveLength(2));
+      await vi.waitFor(() => expect(otherSink.state.received).toHaveLength(1));
+      expect(json.calls).toEqual({ records: 1, json: 0 });
+      expect(other.calls).toEqual({ records: 1, json: 0 });
+      const [a, b] = [sink.state.by.a![0]!, sink.state.by.b![0]!];
+      expect(a.data.equals(b.data)).toBe(true);
+      expect(a.records).toEqual(hb(2).records);
+      expect(otherSink.state.received[0]!.records).toEqual(hb(2).records.map((r) => ({ ...r, Format: 'other' })));
+
+      const encoded = encodeJsonRecords('Heartbeat', [{ Computer: 'pre', Seq: 1 }]).batch;
+      await src.emit(encoded);
+      await vi.waitFor(() => expect(sink.state.received).toHaveLength(4));
+      await vi.waitFor(() => expect(otherSink.state.received).toHaveLength(2));
+      expect(sink.state.by.a![1]!.data.equals(encoded.data)).toBe(true);
+      expect(json.calls).toEqual({ records: 1, json: 1 });
+      expect(otherSink.state.received[1]!.records).toEqual([{ Computer: 'pre', Seq: 1, Format: 'other' }]);
+      await pipeline.stop(1000);
+    });
+
+    it('re-encodes queue entries of an older version and of another wire format when they are read', async () => {
+      const dataDir = mkdtempSync(join(tmpdir(), 'oma-pipe-'));
+      const q = await openDiskQueue({
+        dir: join(dataDir, 'queues', 'd'),
+        maxBytes: 1 << 20,
+        segmentMaxBytes: 1 << 16,
+        fsync: 'never',
+        fsyncIntervalMs: 5,
+        fullPolicy: 'block',
+        log: silentLogger(),
+      });
+      await q.append(Buffer.from(JSON.stringify({ t: 'Heartbeat', r: [{ Computer: 'old' }] })), 1);
+      await q.append(encodeFrame(9, encodeJsonRecords('Heartbeat', [{ Computer: 'other' }]).batch), 1);
+      await q.append(Buffer.from([0, 1, 1, 0, 9]), 1); // a damaged frame
+      await q.close();
+      const { pipeline, sink, metricsRegistry } = await startPipeline({ dataDir, sources: { s: { type: 'scripted' } }, destinations: { d: { type: 'recording' } } });
+      await vi.waitFor(() => expect(sink.state.received).toHaveLength(2));
+      expect(sink.state.received.map((b) => b.records)).toEqual([[{ Computer: 'old' }], [{ Computer: 'other' }]]);
+      await vi.waitFor(() => expect(metricsRegistry.find('oma_component_discarded_records_total')?.sum({ reason: 'undecodable' })).toBe(1));
+      await vi.waitFor(() => expect(pipeline.status().destinations[0]!.queueRecords).toBe(0));
+      await pipeline.stop(1000);
+    });
+
+    it('decodes an encoded batch for the source\'s processors', async () => {
+      const { pipeline, src, sink } = await startPipeline({
+        sources: { s: { type: 'scripted', processors: [{ type: 'filter', exclude: { Computer: '^drop$' } }] } },
+        destinations: { d: { type: 'recording' } },
+      });
+      await src.emit(encodeJsonRecords('Heartbeat', [{ Computer: 'keep' }, { Computer: 'drop' }]).batch);
+      await vi.waitFor(() => expect(sink.state.received).toHaveLength(1));
+      expect(sink.state.received[0]!.records).toEqual([{ Computer: 'keep' }]);
+      await pipeline.stop(1000);
+    });
   });
 });
