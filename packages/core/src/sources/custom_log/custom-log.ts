@@ -8,20 +8,17 @@ import { Emitter } from './batches.js';
 import { parseCheckpoint } from './checkpoint-state.js';
 import type { CustomLogConfig } from './config.js';
 import { CopyTruncation, locate } from './copytruncate.js';
-import { FINGERPRINT_BYTES, identityOf, readPrefix, startsWith } from './file-identity.js';
+import { identityOf, readPrefix } from './file-identity.js';
 import { closeQuietly, FileSet, keyOf, openForRead, type TrackOptions } from './file-set.js';
 import { Generations } from './generations.js';
 import { PositionSaver } from './position-saver.js';
 import { Problems } from './problems.js';
+import { FileReader } from './reader.js';
 import { CheckpointResume, reportDamage } from './resume.js';
 import { PathScanner } from './scan.js';
 import type { TailedFile } from './tailed-file.js';
 import { timestampParser } from './timestamp-formats.js';
 
-/** Bytes read from one file before the others get their turn (at least one read). */
-const TURN_BYTES = 4 * 1024 * 1024;
-/** A new file waits at most this long for an older file of the same origin to be drained first. */
-const ORDER_WAIT_MAX_MS = 30_000;
 /** Consecutive unexpected reader-loop failures after which the source reports itself failed. */
 const MAX_LOOP_FAILURES = 5;
 
@@ -37,9 +34,10 @@ const MAX_LOOP_FAILURES = 5;
  * file is known by device + inode + a fingerprint of its first bytes, so a renamed file keeps its
  * position and an inode reused by another file is not trusted.
  *
- * The parts: `scan.ts` expands the patterns, `batches.ts` turns split records into batches and emits
- * them, `position-saver.ts` saves the positions, `resume.ts` matches them to the files at start,
- * `generations.ts` finds missed rotated generations and `copytruncate.ts` follows truncated files.
+ * The parts: `scan.ts` expands the patterns, `file-set.ts` holds the tailed files, `reader.ts` reads
+ * them in turns, `batches.ts` turns what is read into batches and emits them, `position-saver.ts` saves
+ * the positions, `resume.ts` matches them to the files at start, `generations.ts` finds missed rotated
+ * generations and `copytruncate.ts` follows truncated files; this class runs the loop and the scans.
  *
  * Rotation:
  * - rename + create: the renamed file is read through the handle already open until it has not grown
@@ -62,8 +60,6 @@ const MAX_LOOP_FAILURES = 5;
  * drained before a newer one is read.
  */
 export class CustomLogSource implements Source {
-  private readonly slab: Buffer;
-  private readonly prefixScratch = Buffer.allocUnsafe(FINGERPRINT_BYTES);
   private readonly problems: Problems;
   private readonly paths: PathScanner;
   private readonly emitter: Emitter;
@@ -71,6 +67,7 @@ export class CustomLogSource implements Source {
   private readonly saver: PositionSaver;
   private readonly generations: Generations;
   private readonly copies: CopyTruncation;
+  private readonly reader: FileReader;
 
   private started = false;
   private stopping = false;
@@ -82,8 +79,6 @@ export class CustomLogSource implements Source {
   private lastScanAt = 0;
   /** Wall-clock ms when the last completed scan (or the start) began. */
   private lastScanWallMs = 0;
-  /** Index in the files of the file whose turn comes next (a round cut short goes on from there). */
-  private nextTurn = 0;
 
   constructor(private readonly config: CustomLogConfig, private readonly ctx: SourceContext) {
     const format = config.recordStartTimestampFormat;
@@ -91,7 +86,6 @@ export class CustomLogSource implements Source {
       maxRecordBytes: config.maxLineBytes,
       recordStart: format === undefined ? undefined : timestampParser(format, () => ctx.clock.now()),
     };
-    this.slab = Buffer.allocUnsafe(config.readBufferBytes);
     this.problems = new Problems(ctx, config.scanIntervalMs);
     this.paths = new PathScanner(config, this.problems);
     const requestSave = (): void => this.saver.request();
@@ -118,6 +112,17 @@ export class CustomLogSource implements Source {
       rotateWaitMs: config.rotateWaitMs,
       flush: (f) => this.emitter.flush(f),
       requestSave,
+    });
+    this.reader = new FileReader({
+      files: this.files,
+      copies: this.copies,
+      emitter: this.emitter,
+      problems: this.problems,
+      clock: ctx.clock,
+      rotateWaitMs: config.rotateWaitMs,
+      readBufferBytes: config.readBufferBytes,
+      stopping: () => this.stopping,
+      scanDue: () => this.scanDue(),
     });
   }
 
@@ -263,108 +268,9 @@ export class CustomLogSource implements Source {
     return Promise.race([settled, elapsed]).finally(() => clearTimeout(timer));
   }
 
-  /** Gives each file a turn, starting after the last file served; ends early when a scan is due. */
-  private async readRound(): Promise<boolean> {
-    let progressed = false;
-    const files = [...this.files.all];
-    const start = files.length === 0 ? 0 : this.nextTurn % files.length;
-    for (let k = 0; k < files.length; k++) {
-      if (this.stopping) break;
-      const i = (start + k) % files.length;
-      const f = files[i]!;
-      if (!f.retired && (await this.turn(f))) progressed = true;
-      this.nextTurn = i + 1;
-      if (this.scanDue()) break;
-    }
-    return progressed;
-  }
-
-  /** Reads one file for a while; true when it made progress. */
-  private async turn(f: TailedFile): Promise<boolean> {
-    if (f.state === 'suspect') {
-      await this.copies.checkSuspect(f);
-      return false;
-    }
-    if (f.retryAt > performance.now()) return false;
-    if (this.waitsForOlder(f)) return false;
-    let size: number;
-    try {
-      size = (await f.fh.stat()).size;
-    } catch (err) {
-      this.problems.fileFailed(f, err, 'read');
-      return false;
-    }
-    if (size < f.readOffset) {
-      await this.copies.handleTruncation(f);
-      return true;
-    }
-    if (size === f.readOffset) {
-      f.atEof = true;
-      f.eofAt = performance.now();
-      return false;
-    }
-    f.atEof = false;
-    // The turn ends after TURN_BYTES, or earlier when a scan is due, so that scans keep their pace
-    // however large the backlog is.
-    for (let read = 0; read < TURN_BYTES && !this.stopping; ) {
-      let n: number;
-      try {
-        n = (await f.fh.read(this.slab, 0, this.slab.length, f.readOffset)).bytesRead;
-      } catch (err) {
-        this.problems.fileFailed(f, err, 'read');
-        return read > 0;
-      }
-      if (n === 0) return read > 0;
-      const verdict = await this.verify(f, n);
-      if (verdict === 'truncated') {
-        await this.copies.handleTruncation(f);
-        return true;
-      }
-      if (verdict !== 'ok') return read > 0;
-      f.lastGrowthAt = this.ctx.clock.now();
-      await this.emitter.consume(f, this.slab, n);
-      read += n;
-      if (n < this.slab.length || this.scanDue()) return true;
-    }
-    return true;
-  }
-
-  /**
-   * Checks, after reading `n` bytes at the file's position, that the file still starts with the bytes
-   * it started with: if not, it was truncated and rewritten (the chunk may be new content read at an old
-   * offset, so it is not used). Also extends a short prefix and classifies new files.
-   */
-  private async verify(f: TailedFile, n: number): Promise<'ok' | 'truncated' | 'suspect' | 'failed'> {
-    let head: Buffer;
-    if (f.readOffset === 0) {
-      head = this.slab.subarray(0, Math.min(n, FINGERPRINT_BYTES));
-    } else {
-      try {
-        head = await readPrefix(f.fh, this.prefixScratch);
-      } catch (err) {
-        this.problems.fileFailed(f, err, 'read');
-        return 'failed';
-      }
-    }
-    if (!startsWith(head, f.prefix)) return 'truncated';
-    if (head.length > f.prefix.length) f.prefix = Buffer.from(head);
-    if (f.unclassified && (await this.copies.classify(f))) return 'suspect';
-    return 'ok';
-  }
-
-  /**
-   * True while an older file of the same origin (a rotated generation) may still have data to read: it
-   * is drained only once found at its end after `f` was opened (lines written to it just before its
-   * rotation come before those of `f`).
-   */
-  private waitsForOlder(f: TailedFile): boolean {
-    if (performance.now() - f.openedAt > Math.max(this.config.rotateWaitMs, ORDER_WAIT_MAX_MS)) return false;
-    for (const g of this.files.all) {
-      if (g.seq >= f.seq) break;
-      if (g.origin !== f.origin || g.retired || g.state === 'suspect') continue;
-      if (!g.atEof || g.eofAt < f.openedAt) return true;
-    }
-    return false;
+  /** Gives each file a turn (see `FileReader.round`); true when one made progress. */
+  private readRound(): Promise<boolean> {
+    return this.reader.round();
   }
 
   // ---------------------------------------------------------------------------------------------
