@@ -21,6 +21,7 @@ export class Problems {
     this.ctx.log.warn(suppressed > 0 ? { ...fields, suppressed } : fields, msg);
   }
 
+  /** A file's read failed: counted, logged, and the file is left alone for a while. */
   fileFailed(f: TailedFile, err: unknown, stage: string): void {
     this.countError(err, stage);
     this.warn(`file:${stage}:${errorType(err)}`, { err, path: f.path }, 'file read failed; retrying later');
