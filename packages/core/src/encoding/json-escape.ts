@@ -114,20 +114,23 @@ export function writeEscapedUtf8(src: Buffer, start: number, end: number, out: B
       i++;
       continue;
     }
-    const len = utf8SequenceLength(src, i, end);
-    if (len > 0) {
-      out[pos++] = c;
-      out[pos++] = src[i + 1]!;
-      if (len > 2) out[pos++] = src[i + 2]!;
-      if (len > 3) out[pos++] = src[i + 3]!;
-      i += len;
-    } else {
-      // U+FFFD in place of the maximal subpart of an ill-formed sequence (-len bytes).
-      out[pos++] = 0xef;
-      out[pos++] = 0xbf;
-      out[pos++] = 0xbd;
-      i -= len;
-    }
+    // Non-ASCII: validated and copied (or replaced) one character at a time while it lasts.
+    do {
+      const len = utf8SequenceLength(src, i, end);
+      if (len > 0) {
+        out[pos++] = src[i]!;
+        out[pos++] = src[i + 1]!;
+        if (len > 2) out[pos++] = src[i + 2]!;
+        if (len > 3) out[pos++] = src[i + 3]!;
+        i += len;
+      } else {
+        // U+FFFD in place of the maximal subpart of an ill-formed sequence (-len bytes).
+        out[pos++] = 0xef;
+        out[pos++] = 0xbf;
+        out[pos++] = 0xbd;
+        i -= len;
+      }
+    } while (i < end && src[i]! >= 0x80);
   }
   return pos;
 }
