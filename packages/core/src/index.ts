@@ -24,3 +24,4 @@ export * from './processors/filter/index.js';
 export * from './builtins.js';
 export * from './buffer/index.js';
 export { truncateUtf8 } from './sinks/shared/utf8.js';
+export * from './encoding/index.js';
