@@ -1,8 +1,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bench, describe } from 'vitest';
-import { openDiskQueue, silentLogger, type DiskQueue } from '../src/index.js';
+import { crc32cJs } from '../src/buffer/crc32c.js';
+import { crc32c, crc32cImplementation, openDiskQueue, silentLogger, type DiskQueue } from '../src/index.js';
+import { seededRandom } from '../src/testing/prng.js';
 
 /**
  * Durable queue throughput. Every iteration moves BATCH_BYTES of payload, so
@@ -120,5 +123,40 @@ for (const size of [1024, 64 * 1024]) {
         },
       },
     );
+  });
+}
+
+/** `@node-rs/crc32`'s own crc32c, where it loads. */
+function loadNative(): ((buf: Uint8Array, seed?: number) => number) | undefined {
+  try {
+    return (createRequire(import.meta.url)('@node-rs/crc32') as { crc32c: (buf: Uint8Array, seed?: number) => number }).crc32c;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The record checksum alone: `crc32c` as the queue uses it (native from NATIVE_MIN_BYTES up, where
+ * `@node-rs/crc32` loads), `@node-rs/crc32` for every length, and the JS implementation. 137 B is a
+ * typical log line's record, 1 MiB a large batch.
+ */
+const nativeCrc32c = loadNative();
+for (const size of [137, 1024 * 1024]) {
+  const rand = seededRandom(size);
+  const data = Buffer.from(Array.from({ length: size }, () => Math.floor(rand() * 256)));
+  const label = size === 137 ? '137 B' : '1 MiB';
+  describe(`crc32c, ${label} buffers`, () => {
+    let sink = 0;
+    bench(`crc32c in use (${crc32cImplementation()})`, () => {
+      sink ^= crc32c(data, sink & 1);
+    });
+    if (nativeCrc32c) {
+      bench('@node-rs/crc32', () => {
+        sink ^= nativeCrc32c(data, sink & 1);
+      });
+    }
+    bench('crc32cJs', () => {
+      sink ^= crc32cJs(data, sink & 1);
+    });
   });
 }
