@@ -13,7 +13,7 @@ import { maxEscapedBytes, utf8Boundary, writeEscapedString, writeEscapedUtf8 } f
 const LINES = 10_000;
 const LINE_BYTES = 137;
 
-type Flavour = 'printable ASCII' | 'with quotes' | 'non-ASCII';
+type Flavour = 'printable ASCII' | 'with quotes' | 'some non-ASCII' | 'mostly non-ASCII (Japanese)';
 
 const WORDS = ['lorem', 'ipsum', 'dolor', 'sit', 'amet', 'consectetur', 'adipiscing', 'elit', 'sed', 'do', 'eiusmod', 'tempor'];
 
@@ -22,7 +22,8 @@ function line(i: number, flavour: Flavour): Buffer {
   const host = `web-${String(1 + (i % 12)).padStart(2, '0')}`;
   let s = `2026-11-21T10:00:${String(i % 60).padStart(2, '0')}.${String(i % 1000).padStart(3, '0')}Z ${host} nginx[${1000 + (i % 97)}]: `;
   if (flavour === 'with quotes') s += `"GET /api/v1/items?id=${i} HTTP/1.1" 200 ${i % 9000} "-" "curl/8.5.0" `;
-  else if (flavour === 'non-ASCII') s += `req=${String(i).padStart(8, '0')} user=José path=/données/日本語/ü status=200 `;
+  else if (flavour === 'some non-ASCII') s += `req=${String(i).padStart(8, '0')} user=José path=/données/日本語/ü status=200 `;
+  else if (flavour === 'mostly non-ASCII (Japanese)') s += `要求${i}を処理できませんでした。再試行します。利用者: 山田太郎 `;
   else s += `req=${String(i).padStart(8, '0')} status=200 bytes=${100 + (i % 900)} `;
   for (let w = i; Buffer.byteLength(s) < LINE_BYTES; w++) s += `${WORDS[w % WORDS.length]!} `;
   const b = Buffer.from(s);
@@ -58,7 +59,7 @@ function encodeString(src: Buffer, starts: Int32Array): number {
   return pos;
 }
 
-for (const flavour of ['printable ASCII', 'with quotes', 'non-ASCII'] as const) {
+for (const flavour of ['printable ASCII', 'with quotes', 'some non-ASCII', 'mostly non-ASCII (Japanese)'] as const) {
   const { src, starts } = corpus(flavour);
   // Both encoders must produce the same bytes, or the comparison means nothing.
   const byBytes = Buffer.from(out.subarray(0, encodeBytes(src, starts)));

@@ -54,8 +54,8 @@ export function writeEscapedUtf8(src: Buffer, start: number, end: number, out: B
     throw new RangeError('writeEscapedUtf8 needs maxEscapedBytes(end - start) bytes of room in out');
   }
   const base = src.byteOffset;
-  // The whole 4-byte-aligned words of src[start, end), viewed once per call (a view costs about as much as
-  // scanning 40 bytes one at a time).
+  // The whole 4-byte-aligned words of src[start, end), viewed once per call (creating a view has a fixed cost
+  // that short inputs do not repay).
   let words: Int32Array | undefined;
   let wordsFrom = 0; // src index of words[0]
   let wordsTo = 0; // src index just after the last whole word
