@@ -84,6 +84,11 @@ export interface Sink {
    * this is how backpressure reaches the queue reader). The sink settles `batch.ack` later.
    */
   write(batch: Batch, signal: AbortSignal): Promise<void>;
+  /**
+   * Says that the queue holds nothing more to read right now (the batch written last was the newest):
+   * a sink may send what it holds without waiting to fill a request. Optional.
+   */
+  drained?(): void;
   /** Stops taking batches and tries to finish in-flight ones until `signal` aborts. */
   stop(signal: AbortSignal): Promise<void>;
   healthcheck(): SinkHealth;

@@ -14,7 +14,8 @@ import { agentMetrics, type AgentMetrics } from '../telemetry/names.js';
 import { backoffWithJitterMs, type BackoffOptions } from '../http/backoff.js';
 import type { Batch } from './batch.js';
 import { isEncodedBatch, type EncodedBatch } from '../wire/encoded-batch.js';
-import { decodeFrame, encodeFrame, isFrame } from '../wire/frame.js';
+import { BufferPool } from '../wire/buffer-pool.js';
+import { decodeFrame, encodeFrame, frameBytes, isFrame } from '../wire/frame.js';
 import { decodeJsonRecords, jsonFormat, type EncodeOutcome, type WireFormat } from '../wire/format.js';
 import type { ComponentContext, Processor, Sink, SinkDefinition, Source, SourceDefinition } from './component.js';
 import type { ComponentRegistry } from './registry.js';
@@ -103,6 +104,8 @@ export class Pipeline {
   private stopping = false;
   /** Aborted once sources had their time to stop: appends still retrying then give up. */
   private readonly halt = new AbortController();
+  /** Buffers of queue entries being appended, reused once every queue wrote them. */
+  private readonly frames = new BufferPool(16);
 
   private constructor(private readonly opts: PipelineOptions) {
     this.metrics = agentMetrics(opts.metricsRegistry);
@@ -208,7 +211,7 @@ export class Pipeline {
       this.metrics.recordsDropped.inc({ ...ctx.labels, reason: 'no_destination' }, count);
       return;
     }
-    const frames = new Map<string, { payload: Buffer; records: number }>();
+    const frames = new Map<string, { payload: Buffer; records: number; pooled: Buffer }>();
     for (const d of targets) {
       if (!frames.has(d.format.key)) frames.set(d.format.key, this.frame(d.format, batch, ctx));
     }
@@ -218,15 +221,18 @@ export class Pipeline {
       if (f.records > 0) stores.push(d.store(f.payload, f.records, source.id, signal, this.halt.signal));
     }
     const results = await Promise.allSettled(stores);
+    // Every queue wrote (or gave up) the entries: their buffers can be used again.
+    for (const f of frames.values()) this.frames.give(f.pooled);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
   }
 
   /** Encodes a batch for one wire format as a queue entry; records that cannot be encoded are counted and logged. */
-  private frame(format: WireFormat, batch: RecordBatch | EncodedBatch, ctx: ComponentContext): { payload: Buffer; records: number } {
+  private frame(format: WireFormat, batch: RecordBatch | EncodedBatch, ctx: ComponentContext): { payload: Buffer; records: number; pooled: Buffer } {
     const out = isEncodedBatch(batch) ? format.fromJson(batch) : format.encodeRecords(batch.table, batch.records);
     countEncoding(ctx, batch.table, out);
-    return { payload: encodeFrame(format.code, out.batch), records: out.batch.count };
+    const pooled = this.frames.take(frameBytes(out.batch));
+    return { payload: encodeFrame(format.code, out.batch, pooled), records: out.batch.count, pooled };
   }
 
   status(): PipelineStatus {
@@ -570,6 +576,8 @@ class DestinationRunner {
           this.unsettled.set(entry.seq, entry);
           const b = this.toBatch(entry, generation);
           if (b) await this.sink.write(b, signal);
+          // Nothing newer written yet: the sink need not wait to fill its requests.
+          if (this.queue.stats().nextSeq === entry.seq + 1) this.sink.drained?.();
           failures = 0;
         }
       } catch (err) {

@@ -1,3 +1,5 @@
+import { isEncodedBatch, type EncodedBatch } from '../wire/encoded-batch.js';
+import { decodeJsonRecords } from '../wire/format.js';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -47,7 +49,7 @@ export function testComponentContext(opts: TestContextOptions = {}): ComponentCo
 }
 
 export interface TestSourceContext extends SourceContext {
-  /** Every batch emitted so far. */
+  /** Every batch emitted so far (an encoded batch as its records, parsed back). */
   readonly emitted: RecordBatch[];
   /** Makes `emit` wait until `release()` is called (simulates a full queue). */
   hold(): void;
@@ -74,7 +76,7 @@ export function testSourceContext(
     fail(err: unknown): void {
       failures.push(err);
     },
-    async emit(batch: RecordBatch, signal?: AbortSignal): Promise<void> {
+    async emit(batch: RecordBatch | EncodedBatch, signal?: AbortSignal): Promise<void> {
       if (failure) throw failure;
       while (gate) {
         await Promise.race([
@@ -83,7 +85,8 @@ export function testSourceContext(
         ]);
       }
       signal?.throwIfAborted();
-      emitted.push({ table: batch.table, records: [...batch.records] });
+      // Encoded batches (sources that encode their own records) are parsed back for the checks.
+      emitted.push({ table: batch.table, records: isEncodedBatch(batch) ? decodeJsonRecords(batch) : [...batch.records] });
     },
     hold() {
       if (gate) return;

@@ -53,12 +53,14 @@ export class EncodedBatchBuilder {
   private ends: Uint32Array;
   private n = 0;
 
+  /** `buffer`, when given, is written into (and replaced by a larger one if it fills up). */
   constructor(
     readonly table: string,
     capacity = 64 * 1024,
     expectedRecords = 256,
+    buffer?: Buffer,
   ) {
-    this.buf = Buffer.allocUnsafe(Math.max(MIN_CAPACITY, capacity));
+    this.buf = buffer ?? Buffer.allocUnsafe(Math.max(MIN_CAPACITY, capacity));
     this.ends = new Uint32Array(Math.max(16, expectedRecords));
   }
 

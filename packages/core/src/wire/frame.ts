@@ -29,10 +29,15 @@ export function frameBytes(batch: EncodedBatch): number {
   return HEADER + Buffer.byteLength(batch.table) + batch.data.length + 4 * batch.count;
 }
 
-export function encodeFrame(format: number, batch: EncodedBatch): Buffer {
+/**
+ * The queue entry of `batch` in wire format `format`. `into`, when given and large enough, is written
+ * into and a view of it returned (the caller owns it and knows when the entry is no longer used).
+ */
+export function encodeFrame(format: number, batch: EncodedBatch, into?: Buffer): Buffer {
   const tableBytes = Buffer.byteLength(batch.table);
   if (tableBytes > 0xffff) throw new RangeError('table name too long');
-  const out = Buffer.allocUnsafe(HEADER + tableBytes + batch.data.length + 4 * batch.count);
+  const size = HEADER + tableBytes + batch.data.length + 4 * batch.count;
+  const out = into && into.length >= size ? into.subarray(0, size) : Buffer.allocUnsafe(size);
   out[0] = 0;
   out[1] = FRAME_VERSION;
   out[2] = format;

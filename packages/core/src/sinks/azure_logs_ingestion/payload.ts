@@ -6,6 +6,7 @@ import { encodeJsonRecords } from '../../wire/format.js';
 const OPEN = Buffer.from('[');
 const COMMA = Buffer.from(',');
 const CLOSE = Buffer.from(']');
+const GZIP_CHUNK_BYTES = 256 * 1024;
 
 /**
  * The request body: the pieces' records as one JSON array, gzip-compressed at `level` unless
@@ -23,7 +24,8 @@ export function buildBody(pieces: readonly EncodedBatch[], compression: 'gzip' |
     return Promise.resolve(Buffer.concat(parts));
   }
   return new Promise<Buffer>((resolve, reject) => {
-    const z = createGzip({ level });
+    // Large output chunks: each is a round trip between the thread pool and the main thread.
+    const z = createGzip({ level, chunkSize: GZIP_CHUNK_BYTES });
     const out: Buffer[] = [];
     let bytes = 0;
     z.on('data', (c: Buffer) => {

@@ -8,6 +8,7 @@ import type { Batch } from '../../pipeline/batch.js';
 import type { ComponentContext, Sink } from '../../pipeline/component.js';
 import type { Clock } from '../../ports/clock.js';
 import { FakeClock } from '../../testing/fake-clock.js';
+import { seededRandom } from '../../testing/prng.js';
 import { testComponentContext } from '../../testing/context.js';
 import { Cleanups, captureLogs, isPending, LoopbackService, tempStateDir, testBatch as batch, recordsOf, type LogLine, type TestBatch } from '../shared/testing.js';
 import { azureLogsIngestionConfigSchema } from './config.js';
@@ -99,6 +100,9 @@ class FakeAzure extends LoopbackService {
 }
 
 // ---- helpers ------------------------------------------------------------------------------------
+
+/** Lets pending work run: for checks that something did not happen. */
+const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 100));
 
 function rec(i: number, padBytes = 0): LogRecord {
   return { TimeGenerated: '2026-01-01T00:00:00.000Z', Seq: i, RawData: 'x'.repeat(padBytes) };
@@ -264,6 +268,39 @@ describe('azure_logs_ingestion sink', () => {
     expect(batches.every((b) => b.settlements.length === 1)).toBe(true);
   });
 
+  it('sends at once when its queue is drained, if the request makes at least 1 MB of JSON; a trickle waits for the flush interval', async () => {
+    const clock = new FakeClock();
+    const h = await setup({ clock, config: { flushIntervalMs: 60_000 } });
+    const small = batch('App_CL', [rec(1, 100)]);
+    await h.sink.write(small, h.signal);
+    h.sink.drained?.();
+    await settle();
+    expect(h.fake.ingests).toHaveLength(0); // too small to go before the interval
+    const big = batch('App_CL', Array.from({ length: 1100 }, (_, i) => rec(i + 2, 1000)));
+    await h.sink.write(big, h.signal);
+    await settle();
+    expect(h.fake.ingests).toHaveLength(0); // more may come: it waits to fill a request
+    h.sink.drained?.();
+    await vi.waitFor(() => expect([small.settlements, big.settlements]).toEqual([['delivered'], ['delivered']]));
+    expect(h.fake.ingests).toHaveLength(1);
+    expect(h.fake.ingests[0]!.jsonBytes).toBeGreaterThan(1_000_000);
+  });
+
+  it('packs a request until its compressed body nears 1 MiB, never over it, and learns the compression ratio', async () => {
+    const h = await setup({ config: { maxConcurrency: 1, flushIntervalMs: 10 } });
+    const random = seededRandom(7);
+    // Hex text compresses to a bit over half: the first request, cut for the assumed 4:1, is too large
+    // on the wire and is split before it is sent; the next ones are cut to fit.
+    const hex = (n: number): string => Array.from({ length: n }, () => Math.floor(random() * 16).toString(16)).join('');
+    const batches = Array.from({ length: 10 }, (_, b) => batch('App_CL', Array.from({ length: 500 }, (_, i) => ({ Seq: b * 500 + i, RawData: hex(1000) }))));
+    for (const b of batches) await h.sink.write(b, h.signal);
+    await vi.waitFor(() => expect(batches.every((b) => b.settlements[0] === 'delivered')).toBe(true), { timeout: 20_000 });
+    for (const i of h.fake.ingests) expect(i.wireBytes).toBeLessThanOrEqual(1_048_576);
+    expect(Math.max(...h.fake.ingests.map((i) => i.wireBytes))).toBeGreaterThan(700_000);
+    expect(h.ctx.metrics.requestsSplit.get({ ...h.ctx.labels, reason: 'wire_size' })).toBeGreaterThanOrEqual(1);
+    expect(h.fake.acceptedRecords().map((r) => r.Seq)).toEqual(Array.from({ length: 5000 }, (_, i) => i));
+  });
+
   it('spreads a big batch over several requests and settles it once all are delivered', async () => {
     const h = await setup({ config: { maxRequestBytes: 1_000_000 } });
     h.fake.reply = (r) => (r.n === 2 ? { status: 500 } : { status: 204 });
@@ -300,6 +337,24 @@ describe('azure_logs_ingestion sink', () => {
     expect(h.fake.acceptedRecords().map((r) => r.Seq)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
     expect(h.fake.ingests.map((i) => i.records.length)).toEqual([9, 5, 3, 2, 1, 2, 4, 2, 2]);
     expect(h.ctx.metrics.httpResponses.get({ ...h.ctx.labels, status: '413' })).toBe(4);
+  });
+
+  it('after a 413, cuts every later request to at most half of the refused one, and says so once', async () => {
+    const h = await setup({ config: { maxConcurrency: 1, flushIntervalMs: 10 } });
+    h.fake.reply = (r) => (r.jsonBytes > 5000 ? { status: 413, body: '{"error":{"code":"ContentLengthLimitExceeded"}}' } : { status: 204 });
+    const first = batch('App_CL', Array.from({ length: 30 }, (_, i) => rec(i, 1000)));
+    await h.sink.write(first, h.signal);
+    await vi.waitFor(() => expect(first.settlements).toEqual(['delivered']));
+    const refused = h.ctx.metrics.httpResponses.get({ ...h.ctx.labels, status: '413' });
+    expect(refused).toBeGreaterThanOrEqual(1);
+    expect(refused).toBeLessThanOrEqual(3); // 30 KB, then at most 15 KB and 7.5 KB: never the same size twice
+    const later = Array.from({ length: 5 }, (_, b) => batch('App_CL', Array.from({ length: 30 }, (_, i) => rec(30 + b * 30 + i, 1000))));
+    for (const b of later) await h.sink.write(b, h.signal);
+    await vi.waitFor(() => expect(later.every((b) => b.settlements[0] === 'delivered')).toBe(true));
+    expect(h.ctx.metrics.httpResponses.get({ ...h.ctx.labels, status: '413' })).toBe(refused); // remembered
+    expect(h.fake.acceptedRecords().map((r) => r.Seq)).toEqual(Array.from({ length: 180 }, (_, i) => i));
+    expect(h.logs.filter((l) => /refused a request as too large/.test(l.msg))).toHaveLength(1);
+    expect(h.ctx.metrics.requestsSplit.get({ ...h.ctx.labels, reason: 'service_413' })).toBe(refused);
   });
 
   it('truncates the long fields of a single record the service refuses as too large, on a UTF-8 boundary', async () => {

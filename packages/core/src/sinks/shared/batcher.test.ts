@@ -18,7 +18,7 @@ function piece(ids: number[], bytes = 100, at = 0): Piece {
 const entry = (id: number, bytes = 100, at = 0): Piece => piece([id], bytes, at);
 
 const ids = (req: OutgoingRequest | undefined): number[] => (req?.pieces ?? []).flatMap((p) => recordsOf(p.batch).map((r) => r.id as number));
-const newLane = (requestBytes: number, flushIntervalMs: number): Lane => new Lane('T', 'Custom-T', { limits: { requestBytes }, flushIntervalMs });
+const newLane = (requestBytes: number, flushIntervalMs: number): Lane => new Lane('T', 'Custom-T', { limits: { requestBytes, eagerBytes: undefined }, flushIntervalMs });
 
 describe('Lane', () => {
   it('waits for the flush interval, then sends what it has', () => {
@@ -144,7 +144,7 @@ describe('Lane', () => {
   });
 
   it('follows a lowered limit from the next request on', () => {
-    const limits = { requestBytes: 10_000 };
+    const limits: { requestBytes: number; eagerBytes: number | undefined } = { requestBytes: 10_000, eagerBytes: undefined };
     const lane = new Lane('T', 'Custom-T', { limits, flushIntervalMs: 0 });
     lane.add(piece([1, 2, 3, 4, 5, 6], 100));
     limits.requestBytes = 250;

@@ -45,6 +45,11 @@ export interface OutgoingRequest {
 export interface RequestLimits {
   /** Most bytes of the JSON array (before compression) of one request. */
   requestBytes: number;
+  /**
+   * While set (the destination's queue has nothing more to read right now), pending records that make
+   * at least this many JSON bytes go out without waiting for the flush interval.
+   */
+  eagerBytes: number | undefined;
 }
 
 export interface LaneOptions {
@@ -249,7 +254,9 @@ export class Lane {
   }
 
   private pendingFull(): boolean {
-    return arrayJsonBytes(this.pendingBytes, this.pendingCount) >= this.opts.limits.requestBytes;
+    const bytes = arrayJsonBytes(this.pendingBytes, this.pendingCount);
+    const eager = this.opts.limits.eagerBytes;
+    return bytes >= this.opts.limits.requestBytes || (eager !== undefined && bytes >= eager);
   }
 
   private pendingDue(now: number, force: boolean): boolean {
@@ -287,13 +294,9 @@ export class Lane {
       }
       break;
     }
-    if (this.pendingStart === this.pending.length) {
-      this.pending = [];
-      this.pendingStart = 0;
-    } else if (this.pendingStart > 1024 && this.pendingStart * 2 > this.pending.length) {
-      this.pending = this.pending.slice(this.pendingStart);
-      this.pendingStart = 0;
-    }
+    // Pieces hold whole queue entries: drop the references to the ones taken at once (there are few).
+    this.pending.splice(0, this.pendingStart);
+    this.pendingStart = 0;
     return makeRequest([this.nextSeq++], taken);
   }
 }

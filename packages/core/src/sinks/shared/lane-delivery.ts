@@ -106,6 +106,12 @@ export interface LaneDeliveryOptions<C extends RetryCause> {
   readonly random: () => number;
 }
 
+/**
+ * Smallest request sent before the flush interval when the queue is drained: what the official SDKs
+ * put in one call (docs/protocol-notes.md#logs-ingestion-limits), so that no call is smaller than theirs.
+ */
+const EAGER_REQUEST_BYTES = 1_000_000;
+
 /** Entry point of a component's own timers and callbacks: must never throw. */
 type Task = Promise<void>;
 
@@ -159,7 +165,7 @@ export class LaneDelivery<C extends RetryCause> {
   ) {
     this.config = opts.config;
     this.messages = opts.messages;
-    this.limits = { requestBytes: this.config.maxRequestBytes };
+    this.limits = { requestBytes: this.config.maxRequestBytes, eagerBytes: undefined };
     this.policy = { initialDelayMs: this.config.retry.initialDelayMs, maxDelayMs: this.config.retry.maxDelayMs, jitter: 'equal' };
     this.rateLog = new RateLimitedLog(10_000, () => ctx.clock.now());
     this.deadLetter = new DeadLetterWriter(join(ctx.stateDir, 'dead-letter'), this.config.deadLetter.maxBytes, ctx.log, () =>
@@ -179,8 +185,20 @@ export class LaneDelivery<C extends RetryCause> {
   async write(batch: Batch, signal: AbortSignal): Promise<void> {
     if (this.state !== 'running') throw new AgentError('OMA_ERR_COMPONENT', `sink is ${this.state}; it takes no batches`);
     signal.throwIfAborted();
+    this.limits.eagerBytes = undefined;
     this.take(batch);
     await this.waitForCapacity(signal);
+  }
+
+  /**
+   * The queue has nothing more to read right now: a table whose pending records make a request of at
+   * least EAGER_REQUEST_BYTES of JSON sends it at once instead of waiting for the flush interval (the end
+   * of a burst goes out without delay, while a trickle of records still waits to fill a request).
+   */
+  drained(): void {
+    if (this.state !== 'running') return;
+    this.limits.eagerBytes = Math.min(EAGER_REQUEST_BYTES, this.limits.requestBytes);
+    this.pump();
   }
 
   /** Sends what is held until `signal` aborts, then abandons the rest (it stays queued) and closes. */
@@ -468,6 +486,13 @@ export class LaneDelivery<C extends RetryCause> {
   // ---- one request -----------------------------------------------------------------------------
 
   private async execute(lane: Lane, req: OutgoingRequest): Task {
+    if (req.records > 1 && req.jsonBytes > this.serviceCap) {
+      // Formed before the service refused a request this large: split before sending it.
+      this.inFlight--;
+      lane.replace(req, splitInHalves(req));
+      this.pump();
+      return;
+    }
     let outcome: SendOutcome<C>;
     try {
       outcome = this.lifetime.signal.aborted ? { kind: 'aborted' } : await this.api.send(lane, req, this.lifetime.signal);

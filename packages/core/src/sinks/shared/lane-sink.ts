@@ -21,6 +21,10 @@ export abstract class LaneSink<C extends RetryCause> implements Sink {
     return this.delivery.write(batch, signal);
   }
 
+  drained(): void {
+    this.delivery.drained();
+  }
+
   stop(signal: AbortSignal): Promise<void> {
     return this.delivery.stop(signal);
   }

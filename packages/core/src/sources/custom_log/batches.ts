@@ -1,19 +1,27 @@
-import type { LogRecord } from '../../model/record.js';
+import { maxEscapedBytes, writeEscapedString, writeEscapedUtf8 } from '../../encoding/json-escape.js';
 import type { SourceContext } from '../../pipeline/component.js';
+import { BufferPool } from '../../wire/buffer-pool.js';
+import { EncodedBatchBuilder } from '../../wire/encoded-batch.js';
 import type { CustomLogConfig } from './config.js';
 import type { Problems } from './problems.js';
 import type { RecordSink } from './record-splitter.js';
 import type { TailedFile } from './tailed-file.js';
 
-/** JSON bytes of a record besides the RawData, FilePath and Computer values (keys, TimeGenerated, quotes). */
-const RECORD_OVERHEAD_BYTES = 85;
 const MAX_EMIT_BACKOFF_MS = 10_000;
+/**
+ * Batches handed to the pipeline and not yet queued: reading goes on while the queue writes and syncs
+ * the ones before (their positions are committed in order, each once its batch is queued).
+ */
+const MAX_EMITS_IN_FLIGHT = 4;
 
-/** Records waiting to be emitted and the positions they make safe to save. */
+/** Records waiting to be emitted, encoded, and the positions they make safe to save. */
 class PendingBatch {
-  readonly records: LogRecord[] = [];
-  bytes = 0;
+  readonly builder: EncodedBatchBuilder;
   readonly commits = new Map<TailedFile, number>();
+
+  constructor(table: string, buffer: Buffer) {
+    this.builder = new EncodedBatchBuilder(table, buffer.length, 1024, buffer);
+  }
 }
 
 /** What the emitter needs from the source. */
@@ -36,61 +44,93 @@ export interface EmitterDeps {
 }
 
 /**
- * Turns what the files' splitters cut into records, gathers them into batches of at most
- * `maxBatchRecords` records and about `maxBatchBytes` bytes, and emits the batches in order, each once
- * the previous one is queued (backpressure). A file's position advances to what an emitted batch made
- * safe only after the emit resolved; then the positions are saved.
+ * Encodes what the files' splitters cut into records of the custom-log table,
+ * `{"TimeGenerated":…,"RawData":…,"FilePath":…,"Computer":…}`, straight from the bytes read (a line is
+ * escaped into the batch; no string or object is made for it), gathers them into batches of at most
+ * `maxBatchRecords` records and `maxBatchBytes` bytes of JSON, and emits the batches in order with a
+ * few in flight at once (the queue's group commit covers several while reading goes on). A file's
+ * position advances to what an emitted batch made safe only after that batch and every batch before it
+ * were queued; then the positions are saved.
  */
 export class Emitter {
-  private pending = new PendingBatch();
+  private pending: PendingBatch;
   private readonly full: PendingBatch[] = [];
-  /** TimeGenerated of the records split now that carry no timestamp of their own. */
-  private nowIso = '';
+  private readonly inFlight: Array<{ readonly b: PendingBatch; readonly queued: Promise<boolean> }> = [];
+  /** `{"TimeGenerated":"<now>","RawData":"`: the head of records split now that carry no timestamp of their own. */
+  private nowHead: Buffer;
+  private nowHeadMs: number;
   private readonly truncatedLabels: Readonly<Record<string, string>>;
+  /** The batches' buffers, reused once a batch is queued. */
+  private readonly buffers = new BufferPool(MAX_EMITS_IN_FLIGHT + 2);
+  private readonly batchCapacity: number;
 
   constructor(private readonly deps: EmitterDeps) {
+    // Room for a full batch and the record that does not fit it any more.
+    this.batchCapacity = Math.min(deps.config.maxBatchBytes + 64 * 1024, 8 * 1024 * 1024);
     this.truncatedLabels = { ...deps.ctx.labels, reason: 'line_truncated' };
+    this.pending = this.newBatch();
+    this.nowHeadMs = deps.ctx.clock.now();
+    this.nowHead = recordHead(this.nowHeadMs);
+  }
+
+  private newBatch(): PendingBatch {
+    return new PendingBatch(this.deps.config.table, this.buffers.take(this.batchCapacity));
   }
 
   /** The sink a file's splitter hands its records to. */
   sinkFor(f: TailedFile): RecordSink {
     const { ctx, config } = this.deps;
-    const computer = ctx.host.computer;
-    const overhead = RECORD_OVERHEAD_BYTES + Buffer.byteLength(computer) + f.originBytes;
+    // `","FilePath":"<origin>","Computer":"<computer>"}`, escaped once per file.
+    const tail = Buffer.from(`",${JSON.stringify('FilePath')}:${JSON.stringify(f.origin)},"Computer":${JSON.stringify(ctx.host.computer)}}`);
     const maxRecords = config.maxBatchRecords;
     const maxBytes = config.maxBatchBytes;
     let lastMs = NaN;
-    let lastIso = '';
-    return (text, timeMs, bytes, end, cutBytes) => {
+    let lastHead = this.nowHead;
+    return (src, start, timeMs, bytes, end, cutBytes) => {
       if (cutBytes > 0) this.truncated(f, bytes, cutBytes);
-      if (timeMs !== undefined && timeMs !== lastMs) {
-        lastMs = timeMs;
-        lastIso = new Date(timeMs).toISOString();
+      let head = this.nowHead;
+      if (timeMs !== undefined) {
+        if (timeMs !== lastMs) {
+          lastMs = timeMs;
+          lastHead = recordHead(timeMs);
+        }
+        head = lastHead;
       }
-      const record: LogRecord = {
-        TimeGenerated: timeMs === undefined ? this.nowIso : lastIso,
-        RawData: text,
-        FilePath: f.origin,
-        Computer: computer,
-      };
-      const size = bytes + overhead;
       let b = this.pending;
       let more = true;
-      if (b.records.length > 0 && b.bytes + size > maxBytes) {
+      const size = head.length + maxEscapedBytes(bytes) + tail.length + 1;
+      if (b.builder.count > 0 && b.builder.bytes + size > maxBytes) {
         this.full.push(b);
-        b = this.pending = new PendingBatch();
+        b = this.pending = this.newBatch();
         more = false;
       }
-      b.records.push(record);
-      b.bytes += size;
+      const w = b.builder;
+      w.beginRecord();
+      w.reserve(size);
+      const out = w.buf;
+      out.set(head, w.pos);
+      let pos = w.pos + head.length;
+      pos = typeof src === 'string' ? writeEscapedString(src, out, pos) : writeEscapedUtf8(src, start, start + bytes, out, pos);
+      out.set(tail, pos);
+      w.pos = pos + tail.length;
+      w.endRecord();
       b.commits.set(f, end);
-      if (b.records.length >= maxRecords) {
+      if (w.count >= maxRecords) {
         this.full.push(b);
-        this.pending = new PendingBatch();
+        this.pending = this.newBatch();
         return false;
       }
       return more;
     };
+  }
+
+  /** Sets the TimeGenerated of records without a timestamp of their own to now. */
+  private stamp(): void {
+    const now = this.deps.ctx.clock.now();
+    if (now !== this.nowHeadMs) {
+      this.nowHeadMs = now;
+      this.nowHead = recordHead(now);
+    }
   }
 
   /**
@@ -98,7 +138,7 @@ export class Emitter {
    * the file's read position past what was split.
    */
   async consume(f: TailedFile, slab: Buffer, n: number): Promise<void> {
-    this.nowIso = new Date(this.deps.ctx.clock.now()).toISOString();
+    this.stamp();
     const base = f.readOffset;
     let pos = 0;
     while (pos < n) {
@@ -111,7 +151,7 @@ export class Emitter {
 
   /** Takes what a file's splitter holds (a partial line, an open multi-line record) as a record. */
   flush(f: TailedFile): void {
-    this.nowIso = new Date(this.deps.ctx.clock.now()).toISOString();
+    this.stamp();
     f.splitter.flush(f.sink);
     this.pending.commits.set(f, f.splitter.safeOffset);
   }
@@ -121,22 +161,51 @@ export class Emitter {
     return this.full.length > 0;
   }
 
-  /** Emits the full batches in order; false when stopping cut it short. */
+  /**
+   * Emits the full batches in order, waiting only while MAX_EMITS_IN_FLIGHT are under way; false when
+   * stopping cut it short.
+   */
   async emitFull(): Promise<boolean> {
     while (this.full.length > 0) {
-      if (!(await this.emitBatch(this.full[0]!))) return false;
-      this.full.shift();
+      const b = this.full.shift()!;
+      if (b.builder.count === 0 && this.inFlight.length === 0) {
+        this.applyCommits(b);
+        continue;
+      }
+      this.inFlight.push({ b, queued: b.builder.count === 0 ? Promise.resolve(true) : this.emitBatch(b) });
+      while (this.inFlight.length >= MAX_EMITS_IN_FLIGHT) {
+        if (!(await this.settleOldest())) return false;
+      }
     }
     return true;
   }
 
-  /** Emits everything split so far. */
+  /** Emits everything split so far and waits until all of it is queued. */
   async emitPending(): Promise<void> {
-    if (this.pending.records.length > 0 || this.pending.commits.size > 0) {
+    if (this.pending.builder.count > 0 || this.pending.commits.size > 0) {
       this.full.push(this.pending);
-      this.pending = new PendingBatch();
+      this.pending = this.newBatch();
     }
-    await this.emitFull();
+    if (!(await this.emitFull())) return;
+    while (this.inFlight.length > 0) {
+      if (!(await this.settleOldest())) return;
+    }
+  }
+
+  /** Waits for the oldest emit under way and commits its positions; false when it was given up (stopping). */
+  private async settleOldest(): Promise<boolean> {
+    const first = this.inFlight[0]!;
+    const ok = await this.deps.parked(first.queued);
+    if (!ok) {
+      // Stopping: later batches may be queued too, but their positions stay where they were (at least once).
+      this.inFlight.length = 0;
+      return false;
+    }
+    this.inFlight.shift();
+    this.applyCommits(first.b);
+    // Queued: the pipeline no longer refers to the batch's bytes.
+    this.buffers.give(first.b.builder.buf);
+    return true;
   }
 
   /** A record cut at `maxLineBytes`: counted, and said why (one line per file per 10 s). */
@@ -149,24 +218,21 @@ export class Emitter {
     );
   }
 
+  /** Hands a batch to the pipeline, retrying with backoff until it is queued; false when stopping gave it up. */
   private async emitBatch(b: PendingBatch): Promise<boolean> {
-    if (b.records.length === 0) {
-      this.applyCommits(b);
-      return true;
-    }
-    const { ctx, config, signal, problems } = this.deps;
+    const { ctx, signal, problems } = this.deps;
+    const batch = b.builder.finish();
     let backoff = 250;
     for (;;) {
       if (signal.aborted) return false;
       await this.deps.saveCaughtUp();
       try {
-        await this.deps.parked(ctx.emit({ table: config.table, records: b.records }, signal));
-        this.applyCommits(b);
+        await ctx.emit(batch, signal);
         return true;
       } catch (err) {
         if (signal.aborted) return false;
         problems.countError(err, 'emit');
-        problems.warn('emit', { err, count: b.records.length }, 'batch not queued; retrying');
+        problems.warn('emit', { err, count: batch.count }, 'batch not queued; retrying');
         if (this.deps.stopping()) return false;
         await this.deps.idle(backoff);
         if (this.deps.stopping()) return false;
@@ -184,4 +250,9 @@ export class Emitter {
     }
     if (advanced) this.deps.requestSave();
   }
+}
+
+/** `{"TimeGenerated":"<ISO time>","RawData":"` for a time in ms. */
+function recordHead(ms: number): Buffer {
+  return Buffer.from(`{"TimeGenerated":"${new Date(ms).toISOString()}","RawData":"`);
 }

@@ -42,11 +42,11 @@ export const customLogConfigSchema = z.strictObject({
     .pipe(z.number().min(10).max(3_600_000))
     .default(1000)
     .describe('How long a last line without newline (or an open multi-line record) may stay unchanged before it is sent.'),
-  maxBatchRecords: z.number().int().min(1).max(100_000).default(1000).describe('Most records per emitted batch.'),
+  maxBatchRecords: z.number().int().min(1).max(100_000).default(10_000).describe('Most records per emitted batch.'),
   maxBatchBytes: bytesSchema
     .pipe(z.number().int().min(4 * KIB).max(64 * MIB))
-    .default(512 * KIB)
-    .describe('Approximate most bytes per emitted batch.'),
+    .default(MIB)
+    .describe('Most bytes of encoded records (JSON) per emitted batch; a single longer record makes a batch of its own.'),
   readBufferBytes: bytesSchema
     .pipe(z.number().int().min(4 * KIB).max(64 * MIB))
     .default(256 * KIB)

@@ -138,8 +138,8 @@ describe('custom_log config', () => {
       excludePatterns: [],
       maxLineBytes: 1024,
       partialLineFlushMs: 1000,
-      maxBatchRecords: 1000,
-      maxBatchBytes: 512 * 1024,
+      maxBatchRecords: 10_000,
+      maxBatchBytes: 1024 * 1024,
       readBufferBytes: 256 * 1024,
       rotateWaitMs: 2000,
       scanIntervalMs: 1000,
@@ -174,6 +174,21 @@ describe('custom_log source: reading', () => {
     expect(r.Computer).toBe('test-host');
     expect(new Date(r.TimeGenerated as string).toISOString()).toBe(r.TimeGenerated);
     expect(h.ctx.emitted.every((b) => b.table === 'App_CL')).toBe(true);
+  });
+
+  it('encodes lines straight from their bytes as JSON.stringify of their text would: escapes, invalid UTF-8, paths to escape', async () => {
+    const dir = h.path('we"ird\\dir');
+    mkdirSync(dir);
+    const lines = [
+      Buffer.from('quote " backslash \\ tab \t bell \u0007 nul \u0000 end'),
+      Buffer.from([0x61, 0xff, 0x62, 0xc3, 0x28, 0xed, 0xa0, 0x80, 0xf0, 0x9f, 0x98, 0x80, 0xe2, 0x82]),
+      Buffer.from('日本語のログ行 é ✓ \u2028'),
+    ];
+    writeFileSync(join(dir, 'app.log'), Buffer.concat(lines.flatMap((l) => [l, Buffer.from('\n')])));
+    await h.start({ filePatterns: [join(dir, '*.log')] });
+    const expected = lines.map((l) => l.toString('utf8'));
+    await h.waitForLines(expected);
+    expect(h.records().map((r) => r.FilePath)).toEqual(expected.map(() => join(dir, 'app.log')));
   });
 
   it('startAt end skips existing content on the first start but reads files created later from the start', async () => {
@@ -265,7 +280,7 @@ describe('custom_log source: reading', () => {
 });
 
 describe('custom_log source: backpressure and checkpoints', () => {
-  it('reads nothing more while emit is pending and saves positions only after emit resolved', async () => {
+  it('keeps at most four emits pending, reads nothing more meanwhile, and saves positions only after emit resolved', async () => {
     const all = numbered(0, 500);
     writeFileSync(h.path('app.log'), text(all));
     let inFlight = 0;
@@ -282,13 +297,15 @@ describe('custom_log source: backpressure and checkpoints', () => {
     };
     h.ctx.hold();
     await h.start({ maxBatchRecords: 50 });
-    await vi.waitFor(() => expect(inFlight).toBe(1), WAIT);
+    // Reading goes on while a few batches are being queued (their fsync overlaps it), then stops.
+    await vi.waitFor(() => expect(inFlight).toBe(4), WAIT);
     await settle();
+    expect(inFlight).toBe(4);
     expect(h.lines()).toEqual([]);
     expect(h.entries()[0]?.offset ?? 0).toBe(0);
     h.ctx.release();
     await h.waitForLines(all);
-    expect(maxInFlight).toBe(1);
+    expect(maxInFlight).toBe(4);
     await vi.waitFor(() => expect(h.entries()[0]?.offset).toBe(statSync(h.path('app.log')).size), WAIT);
   });
 

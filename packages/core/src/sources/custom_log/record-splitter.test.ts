@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RecordSplitter, utf8Cut, type RecordSplitterOptions } from './record-splitter.js';
+import { RecordSplitter, utf8Cut, type RecordSink, type RecordSplitterOptions } from './record-splitter.js';
 import { timestampParser } from './timestamp-formats.js';
 
 interface Out {
@@ -11,11 +11,13 @@ interface Out {
   cut: number;
 }
 
-function collector(limit = Infinity): { out: Out[]; sink: (t: string, ms: number | undefined, b: number, e: number, cut: number) => boolean } {
+function collector(limit = Infinity): { out: Out[]; sink: RecordSink } {
   const out: Out[] = [];
   return {
     out,
-    sink: (text, ms, bytes, end, cut) => {
+    sink: (src, start, ms, bytes, end, cut) => {
+      // A line comes as bytes (valid only during the call), a multi-line record as text.
+      const text = typeof src === 'string' ? src : src.toString('utf8', start, start + bytes);
       out.push({ text, time: ms === undefined ? undefined : new Date(ms).toISOString(), bytes, end, cut });
       return out.length < limit;
     },

@@ -1,13 +1,16 @@
 import type { TimestampParser } from './timestamp-formats.js';
 
 /**
- * Receives one finished record. `timeMs` is the record-start timestamp, undefined when the record has
- * none (TimeGenerated is then the collection time). `bytes` is the record's size in the file, `end` the
- * file offset just after it, `cutBytes` how many of its bytes were cut at the size limit (0: none; the
- * newlines between the lines of a multi-line record count). Returns false to ask the
- * splitter to stop after the current line (the caller's batch is full).
+ * Receives one finished record: a single line as bytes, `src[start, start + bytes)` (no string is made
+ * for it), or a multi-line record as its text (`src` a string, `start` 0). The bytes are only valid
+ * during the call (the buffer is reused). `timeMs` is the record-start timestamp, undefined when the
+ * record has none (TimeGenerated is then the collection time). `bytes` is the record's size in UTF-8
+ * (invalid sequences in a line are replaced when it is encoded), `end` the file offset just after it,
+ * `cutBytes` how many of its bytes were cut at the size limit (0: none; the newlines between the lines
+ * of a multi-line record count). Returns false to ask the splitter to stop after the current line (the
+ * caller's batch is full).
  */
-export type RecordSink = (text: string, timeMs: number | undefined, bytes: number, end: number, cutBytes: number) => boolean;
+export type RecordSink = (src: Buffer | string, start: number, timeMs: number | undefined, bytes: number, end: number, cutBytes: number) => boolean;
 
 export interface RecordSplitterOptions {
   /** Longest record kept, in bytes; longer ones are cut on a UTF-8 character boundary. */
@@ -179,20 +182,18 @@ export class RecordSplitter {
 
   /** One line of `len` bytes at `buf[s]` (only the first max + 1 of them need to be present). */
   private line(buf: Buffer, s: number, len: number, start: number, end: number, sink: RecordSink): boolean {
-    let text: string;
     let bytes = len;
     let cut = 0;
     if (len > this.max) {
       bytes = utf8Cut(buf, s, this.max);
-      text = buf.toString('utf8', s, s + bytes);
       cut = len - bytes;
-    } else {
-      text = len === 0 ? '' : buf.toString('utf8', s, s + len);
     }
     const recordStart = this.recordStart;
     if (recordStart === undefined) {
-      return bytes === 0 ? true : sink(text, undefined, bytes, end, cut);
+      // One line, one record: handed over as bytes.
+      return bytes === 0 ? true : sink(buf, s, undefined, bytes, end, cut);
     }
+    const text = bytes === 0 ? '' : buf.toString('utf8', s, s + bytes);
     const t = bytes === 0 ? undefined : recordStart(text);
     if (t !== undefined) {
       const more = this.pStart >= 0 ? this.emitPending(start, sink) : true;
@@ -209,7 +210,7 @@ export class RecordSplitter {
       return true;
     }
     // Before the first record start: every line is a record of its own.
-    return bytes === 0 ? true : sink(text, undefined, bytes, end, cut);
+    return bytes === 0 ? true : sink(buf, s, undefined, bytes, end, cut);
   }
 
   /** Adds a line of `bytes` bytes kept (and `cut` more cut off) to the open record. */
@@ -252,6 +253,6 @@ export class RecordSplitter {
     const text = n === 1 ? parts[0]! : parts.slice(0, n).join('\n');
     this.pStart = -1;
     this.pParts = [];
-    return sink(text, this.pTime, bytes, end, this.pCut);
+    return sink(text, 0, this.pTime, bytes, end, this.pCut);
   }
 }
