@@ -274,6 +274,7 @@ describe('azure_logs_ingestion sink', () => {
     const small = batch('App_CL', [rec(1, 100)]);
     await h.sink.write(small, h.signal);
     h.sink.drained?.();
+    await clock.advance(50);
     await settle();
     expect(h.fake.ingests).toHaveLength(0); // too small to go before the interval
     const big = batch('App_CL', Array.from({ length: 1100 }, (_, i) => rec(i + 2, 1000)));
@@ -281,6 +282,9 @@ describe('azure_logs_ingestion sink', () => {
     await settle();
     expect(h.fake.ingests).toHaveLength(0); // more may come: it waits to fill a request
     h.sink.drained?.();
+    await settle();
+    expect(h.fake.ingests).toHaveLength(0); // not before the queue stayed drained a moment
+    await clock.advance(50);
     await vi.waitFor(() => expect([small.settlements, big.settlements]).toEqual([['delivered'], ['delivered']]));
     expect(h.fake.ingests).toHaveLength(1);
     expect(h.fake.ingests[0]!.jsonBytes).toBeGreaterThan(1_000_000);

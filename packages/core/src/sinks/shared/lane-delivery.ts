@@ -111,6 +111,8 @@ export interface LaneDeliveryOptions<C extends RetryCause> {
  * put in one call (docs/protocol-notes.md#logs-ingestion-limits), so that no call is smaller than theirs.
  */
 const EAGER_REQUEST_BYTES = 1_000_000;
+/** How long the queue must stay drained before requests go out unfilled. */
+const EAGER_DELAY_MS = 50;
 
 /** Entry point of a component's own timers and callbacks: must never throw. */
 type Task = Promise<void>;
@@ -149,6 +151,8 @@ export class LaneDelivery<C extends RetryCause> {
   /** Aborted when stopping runs out of time: cancels requests, token fetches and timers. */
   private readonly lifetime = new AbortController();
   private wake: { at: number; ac: AbortController } | undefined;
+  /** Set while the queue is drained and EAGER_DELAY_MS has not passed yet. */
+  private eagerTimer: AbortController | undefined;
   private readonly tasks = new Set<Task>();
   /** Tables whose last attempt failed and waits for a retry, with what went wrong. */
   private readonly failing = new Map<string, { cause: C; detail: string }>();
@@ -185,20 +189,37 @@ export class LaneDelivery<C extends RetryCause> {
   async write(batch: Batch, signal: AbortSignal): Promise<void> {
     if (this.state !== 'running') throw new AgentError('OMA_ERR_COMPONENT', `sink is ${this.state}; it takes no batches`);
     signal.throwIfAborted();
-    this.limits.eagerBytes = undefined;
+    this.cancelEager();
     this.take(batch);
     await this.waitForCapacity(signal);
   }
 
   /**
-   * The queue has nothing more to read right now: a table whose pending records make a request of at
-   * least EAGER_REQUEST_BYTES of JSON sends it at once instead of waiting for the flush interval (the end
-   * of a burst goes out without delay, while a trickle of records still waits to fill a request).
+   * The queue has nothing more to read right now. If nothing new comes within EAGER_DELAY_MS, a table
+   * whose pending records make a request of at least EAGER_REQUEST_BYTES of JSON sends it without waiting
+   * for the flush interval: the end of a burst goes out at once, while a steady stream still fills its
+   * requests and a trickle still waits for the interval.
    */
   drained(): void {
-    if (this.state !== 'running') return;
-    this.limits.eagerBytes = Math.min(EAGER_REQUEST_BYTES, this.limits.requestBytes);
-    this.pump();
+    if (this.state !== 'running' || this.eagerTimer) return;
+    // Only once nothing new came for a moment: while records stream in, requests are filled.
+    const ac = new AbortController();
+    this.eagerTimer = ac;
+    this.ctx.clock.sleep(EAGER_DELAY_MS, ac.signal).then(
+      () => {
+        if (this.eagerTimer !== ac) return;
+        this.eagerTimer = undefined;
+        this.limits.eagerBytes = Math.min(EAGER_REQUEST_BYTES, this.limits.requestBytes);
+        this.pump();
+      },
+      () => undefined, // a batch came: cancelled
+    );
+  }
+
+  private cancelEager(): void {
+    this.eagerTimer?.abort();
+    this.eagerTimer = undefined;
+    this.limits.eagerBytes = undefined;
   }
 
   /** Sends what is held until `signal` aborts, then abandons the rest (it stays queued) and closes. */
@@ -241,6 +262,7 @@ export class LaneDelivery<C extends RetryCause> {
     }
     this.lifetime.abort(new AgentError('OMA_ERR_ABORTED', 'sink stopped'));
     this.cancelWake();
+    this.cancelEager();
     await Promise.allSettled([...this.tasks]);
     await Promise.allSettled([this.api.close()]);
     this.state = 'stopped';
