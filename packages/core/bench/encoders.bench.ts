@@ -1,5 +1,5 @@
 import { bench, describe } from 'vitest';
-import { maxEscapedBytes, utf8Boundary, writeEscapedString, writeEscapedUtf8 } from '../src/index.js';
+import { decodeFrame, decodeJsonRecords, EncodedBatchBuilder, encodeFrame, encodeJsonRecords, maxEscapedBytes, utf8Boundary, writeEscapedString, writeEscapedUtf8, type EncodedBatch, type LogRecord } from '../src/index.js';
 
 /**
  * Encoders of the hot path: a log line's bytes (as read from a file) written into an output Buffer as a JSON
@@ -90,5 +90,64 @@ describe(`JSON string value of ${LINES} host names and file paths (ns/name = mea
   bench('out.write(JSON.stringify(s))', () => {
     let pos = 0;
     for (const s of NAMES) pos += out.write(JSON.stringify(s), pos);
+  });
+});
+
+/**
+ * Whole custom-log records, `{"TimeGenerated","RawData","FilePath","Computer"}`, of LINES lines into one
+ * queue entry and back out to a request body's records (ns/record = mean ms × 100):
+ *
+ * - before (the path up to this benchmark's introduction): a string and an object per line, the batch
+ *   `JSON.stringify`d into the queue, parsed back out of it, and each record stringified again for the request;
+ * - template: each line escaped from its bytes between a per-file head and tail into an encoded batch, framed
+ *   for the queue and read back as a view (what the agent does now);
+ * - objects: records that a source hands over as objects, encoded once (`encodeJsonRecords`) and framed.
+ */
+describe(`custom-log records of ${LINES} lines of ${LINE_BYTES} bytes into a queue entry and out (ns/record = mean ms × 100)`, () => {
+  const { src, starts } = corpus('printable ASCII');
+  const time = '2026-12-03T10:00:00.000Z';
+  const path = '/var/log/nginx/access.log';
+  const computer = 'web-01.contoso.example.com';
+  const head = Buffer.from(`{"TimeGenerated":"${time}","RawData":"`);
+  const tail = Buffer.from(`","FilePath":${JSON.stringify(path)},"Computer":${JSON.stringify(computer)}}`);
+  const objects = (): LogRecord[] => {
+    const records: LogRecord[] = [];
+    for (let i = 0; i < LINES; i++) records.push({ TimeGenerated: time, RawData: src.toString('utf8', starts[i], starts[i + 1]), FilePath: path, Computer: computer });
+    return records;
+  };
+  const template = (): EncodedBatch => {
+    const b = new EncodedBatchBuilder('Bench_CL', LINES * 300, LINES);
+    for (let i = 0; i < LINES; i++) {
+      const s = starts[i]!;
+      const e = starts[i + 1]!;
+      b.beginRecord();
+      b.reserve(head.length + maxEscapedBytes(e - s) + tail.length);
+      b.buf.set(head, b.pos);
+      const pos = writeEscapedUtf8(src, s, e, b.buf, b.pos + head.length);
+      b.buf.set(tail, pos);
+      b.pos = pos + tail.length;
+      b.endRecord();
+    }
+    return b.finish();
+  };
+  // The three must carry the same records.
+  const expected = JSON.stringify(objects());
+  if (JSON.stringify(decodeJsonRecords(decodeFrame(encodeFrame(1, template())).batch)) !== expected) throw new Error('template records differ');
+  if (JSON.stringify(decodeJsonRecords(encodeJsonRecords('Bench_CL', objects()).batch)) !== expected) throw new Error('object records differ');
+
+  bench('before: objects, JSON.stringify into the queue, JSON.parse out, stringify per record', () => {
+    const payload = Buffer.from(JSON.stringify({ t: 'Bench_CL', r: objects() }), 'utf8');
+    const back = JSON.parse(payload.toString('utf8')) as { r: LogRecord[] };
+    let bytes = 0;
+    for (const r of back.r) bytes += Buffer.byteLength(JSON.stringify(r));
+    if (bytes === 0) throw new Error('nothing encoded');
+  });
+  bench('template: bytes escaped into an encoded batch, framed, read back as a view', () => {
+    const f = decodeFrame(encodeFrame(1, template()));
+    if (f.batch.count !== LINES) throw new Error('records lost');
+  });
+  bench('objects: encodeJsonRecords, framed, read back as a view', () => {
+    const f = decodeFrame(encodeFrame(1, encodeJsonRecords('Bench_CL', objects()).batch));
+    if (f.batch.count !== LINES) throw new Error('records lost');
   });
 });

@@ -25,3 +25,4 @@ export * from './builtins.js';
 export * from './buffer/index.js';
 export { truncateUtf8 } from './sinks/shared/utf8.js';
 export * from './encoding/index.js';
+export * from './wire/index.js';

@@ -1,0 +1,4 @@
+export * from './encoded-batch.js';
+export * from './frame.js';
+export * from './format.js';
+export * from './buffer-pool.js';
