@@ -94,6 +94,10 @@ class FileDiskQueue implements DiskQueue {
     this.s.reader.ack(seq);
   }
 
+  recycle(payload: Buffer): void {
+    this.s.reader.payloads.give(payload);
+  }
+
   stats(): QueueStats {
     const s = this.s;
     const oldest = s.firstLiveFrom(s.ackedThrough + 1);

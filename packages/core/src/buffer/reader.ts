@@ -1,3 +1,4 @@
+import { BufferPool } from '../wire/buffer-pool.js';
 import { open, type FileHandle } from 'node:fs/promises';
 import { errnoCode, readFully } from './fs-util.js';
 import type { QueueState } from './queue-state.js';
@@ -40,6 +41,8 @@ export class QueueReader {
   private fetching = false;
   private readHandle: { seg: Segment; fh: FileHandle } | undefined;
   private readonly cache = Buffer.allocUnsafe(READ_AHEAD_BYTES);
+  /** Memory of payloads handed out and given back (`recycle`), reused for the next reads. */
+  readonly payloads = new BufferPool(8);
   private cacheSeg: Segment | undefined;
   private cacheStart = 0;
   private cacheLen = 0;
@@ -207,7 +210,7 @@ export class QueueReader {
       return this.decode(pos, this.cache, 0, undefined);
     }
     const header = Buffer.allocUnsafe(RECORD_HEADER_BYTES);
-    const payload = Buffer.allocUnsafe(len);
+    const payload = this.payloads.take(len);
     const gotH = await readFully(fh, header, 0, RECORD_HEADER_BYTES, off);
     const gotP = gotH === RECORD_HEADER_BYTES ? await readFully(fh, payload, 0, len, off + RECORD_HEADER_BYTES) : 0;
     if (gotP < len) {
@@ -227,7 +230,11 @@ export class QueueReader {
       this.loseRecords(seg, idx, idx + 1, new Error('record failed its checksum on read'));
       return undefined;
     }
-    const payload = ownPayload ?? Buffer.from(payloadView);
+    let payload = ownPayload;
+    if (!payload) {
+      payload = this.payloads.take(len);
+      payload.set(payloadView);
+    }
     return { seq, payload, records: h.records, appendedAt: h.appendedAt };
   }
 

@@ -135,6 +135,11 @@ export interface DiskQueue {
   read(signal?: AbortSignal): Promise<QueueEntry | undefined>;
   ack(seq: number): void;
   stats(): QueueStats;
+  /**
+   * Gives back the payload of an entry from `read` once nothing refers to its memory any more (its
+   * destination settled it): the queue may read later entries into it. Optional to call.
+   */
+  recycle(payload: Buffer): void;
   /** Writes pending data and the ledger, with fsync (whatever the policy); settles waiting appends. */
   flush(): Promise<void>;
   close(): Promise<void>;

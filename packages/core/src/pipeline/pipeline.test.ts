@@ -156,6 +156,7 @@ function faultyQueues() {
       },
       read: (signal) => q.read(signal),
       ack: (seq) => q.ack(seq),
+      recycle: (payload) => q.recycle(payload),
       stats: () => q.stats(),
       flush: () => q.flush(),
       close: () => q.close(),

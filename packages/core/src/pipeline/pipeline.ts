@@ -428,6 +428,8 @@ class DestinationRunner {
   private loop: Promise<void> | undefined;
   /** Entries handed to the sink and not yet settled, by sequence number, in queue order. */
   private readonly unsettled = new Map<number, QueueEntry>();
+  /** Entries handed to more than one sink instance: their memory is never recycled. */
+  private readonly shared = new Set<number>();
   private readonly rateLog = new RateLimitedLog();
 
   constructor(
@@ -537,6 +539,8 @@ class DestinationRunner {
           settled = true;
           this.unsettled.delete(entry.seq);
           this.queue.ack(entry.seq);
+          // The sink is done with the bytes; an entry a replaced sink instance also held may still be read by it.
+          if (!this.shared.delete(entry.seq)) this.queue.recycle(entry.payload);
         },
       },
     };
@@ -567,6 +571,7 @@ class DestinationRunner {
         this.sink = await this.startSink();
         // Entries the previous sink instance held but never settled go to the new one first, in order.
         for (const entry of [...this.unsettled.values()]) {
+          this.shared.add(entry.seq);
           const b = this.toBatch(entry, generation);
           if (b) await this.sink.write(b, signal);
         }

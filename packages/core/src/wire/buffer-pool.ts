@@ -1,32 +1,43 @@
+/** Memory smaller than this is never pooled (Node's own pool of small Buffers is 8 KiB). */
+const MIN_POOLED_BYTES = 64 * 1024;
+
 /**
- * Reuses large buffers whose owner knows when they are free (a batch once the queues hold it), so that
- * the hot path does not allocate and drop a megabyte per batch: fewer garbage collections and a
- * steadier resident size. Buffers are handed out whole (`length` at least what was asked); a pool
- * keeps at most `max` free buffers, of at most `maxBytes` each.
+ * Reuses large buffers whose owner knows when they are free (a batch once the queues hold it, a queue
+ * entry once its destination settled it), so that the hot path does not allocate and drop a megabyte
+ * per batch: fewer garbage collections (large allocations count as external memory pressure, which
+ * forces full collections) and a steadier resident size. `take(n)` returns a Buffer of exactly `n`
+ * bytes over pooled memory; `give` takes back a Buffer whose memory nothing refers to any more. The pool
+ * keeps at most `max` free blocks of at most `maxBytes` each.
  */
 export class BufferPool {
-  private readonly free: Buffer[] = [];
+  private readonly free: ArrayBuffer[] = [];
 
   constructor(
     private readonly max = 8,
-    private readonly maxBytes = 8 * 1024 * 1024,
+    private readonly maxBytes = 16 * 1024 * 1024,
   ) {}
 
-  /** A buffer of at least `n` bytes (contents undefined). */
+  /** A buffer of `n` bytes (contents undefined). */
   take(n: number): Buffer {
     for (let i = this.free.length - 1; i >= 0; i--) {
-      const b = this.free[i]!;
-      if (b.length >= n) {
+      const ab = this.free[i]!;
+      if (ab.byteLength >= n) {
         this.free.splice(i, 1);
-        return b;
+        return Buffer.from(ab, 0, n);
       }
     }
-    return Buffer.allocUnsafe(n);
+    // Rounded up a little, so that a block serves the slightly larger requests that follow.
+    return n < MIN_POOLED_BYTES ? Buffer.allocUnsafe(n) : Buffer.from(new ArrayBuffer(n + (n >>> 4)), 0, n);
   }
 
-  /** Gives back a buffer from `take` that nothing refers to any more. */
+  /**
+   * Gives back the memory of `b` (a Buffer from `take`, or any Buffer over memory of its own that nothing
+   * else uses). Small buffers and views into Node's shared pool are ignored.
+   */
   give(b: Buffer): void {
-    if (b.length > this.maxBytes || this.free.length >= this.max) return;
-    this.free.push(b);
+    const ab = b.buffer;
+    if (!(ab instanceof ArrayBuffer) || ab.byteLength < MIN_POOLED_BYTES || ab.byteLength > this.maxBytes) return;
+    if (this.free.length >= this.max || this.free.includes(ab)) return;
+    this.free.push(ab);
   }
 }

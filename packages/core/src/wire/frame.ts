@@ -1,32 +1,38 @@
+import { endianness } from 'node:os';
 import type { EncodedBatch } from './encoded-batch.js';
 
 /**
- * A queue entry: an encoded batch, stored as its destination's sink will send it (docs/architecture.md#queue-entries).
+ * A queue entry: an encoded batch, stored as its destination's sink will send it (docs/architecture.md#encode-once).
  *
  * ```
  * 0   u8   0x00 (marks a frame: an entry of an older version is JSON and starts with `{`)
  * 1   u8   version (1)
  * 2   u8   wire format code (see WireFormat.code)
  * 3   u8   0
- * 4   u32  records
+ * 4   u32  records N
  * 8   u32  data bytes D
  * 12  u16  table name bytes T
- * 14  table name (UTF-8)
- * 14+T      data: the records' JSON objects separated by commas (D bytes)
- * 14+T+D    u32 x records: offset just after each record in data
+ * 14  table name (UTF-8), then 0 to 3 zero bytes so that what follows starts at a multiple of 4: E
+ * E        u32 x N: offset just after each record in data
+ * E+4N     data: the records' JSON objects separated by commas (D bytes)
  * ```
- * Integers are little-endian.
+ * Integers are little-endian. The offsets are 4-byte aligned so that a reader can view them in place.
  */
 export const FRAME_VERSION = 1;
 const HEADER = 14;
+const LITTLE_ENDIAN = endianness() === 'LE';
 
 export interface Frame {
   readonly format: number;
   readonly batch: EncodedBatch;
 }
 
+function endsStart(tableBytes: number): number {
+  return (HEADER + tableBytes + 3) & ~3;
+}
+
 export function frameBytes(batch: EncodedBatch): number {
-  return HEADER + Buffer.byteLength(batch.table) + batch.data.length + 4 * batch.count;
+  return endsStart(Buffer.byteLength(batch.table)) + 4 * batch.count + batch.data.length;
 }
 
 /**
@@ -36,7 +42,8 @@ export function frameBytes(batch: EncodedBatch): number {
 export function encodeFrame(format: number, batch: EncodedBatch, into?: Buffer): Buffer {
   const tableBytes = Buffer.byteLength(batch.table);
   if (tableBytes > 0xffff) throw new RangeError('table name too long');
-  const size = HEADER + tableBytes + batch.data.length + 4 * batch.count;
+  const e = endsStart(tableBytes);
+  const size = e + 4 * batch.count + batch.data.length;
   const out = into && into.length >= size ? into.subarray(0, size) : Buffer.allocUnsafe(size);
   out[0] = 0;
   out[1] = FRAME_VERSION;
@@ -46,10 +53,11 @@ export function encodeFrame(format: number, batch: EncodedBatch, into?: Buffer):
   out.writeUInt32LE(batch.data.length, 8);
   out.writeUInt16LE(tableBytes, 12);
   out.write(batch.table, HEADER, 'utf8');
-  let p = HEADER + tableBytes;
-  p += batch.data.copy(out, p);
+  out.fill(0, HEADER + tableBytes, e);
   const ends = batch.ends;
+  let p = e;
   for (let i = 0; i < batch.count; i++, p += 4) out.writeUInt32LE(ends[i]!, p);
+  out.set(batch.data, p);
   return out;
 }
 
@@ -59,8 +67,9 @@ export function isFrame(payload: Buffer): boolean {
 }
 
 /**
- * The batch in a frame; its data is a view over `payload`. Throws a plain Error saying what is wrong
- * when the frame is malformed (the caller counts and drops it).
+ * The batch in a frame; its data (and, where the platform allows, its record offsets) are views over
+ * `payload`. Throws a plain Error saying what is wrong when the frame is malformed (the caller counts and
+ * drops it).
  */
 export function decodeFrame(payload: Buffer): Frame {
   if (!isFrame(payload)) throw new Error('queued entry is not a frame');
@@ -69,20 +78,25 @@ export function decodeFrame(payload: Buffer): Frame {
   const count = payload.readUInt32LE(4);
   const dataBytes = payload.readUInt32LE(8);
   const tableBytes = payload.readUInt16LE(12);
-  const dataStart = HEADER + tableBytes;
-  const endsStart = dataStart + dataBytes;
-  if (endsStart + 4 * count !== payload.length) throw new Error('queued entry has an inconsistent frame length');
-  const table = payload.toString('utf8', HEADER, dataStart);
-  const ends = new Uint32Array(count);
+  const e = endsStart(tableBytes);
+  const dataStart = e + 4 * count;
+  if (dataStart + dataBytes !== payload.length) throw new Error('queued entry has an inconsistent frame length');
+  const table = payload.toString('utf8', HEADER, HEADER + tableBytes);
+  let ends: Uint32Array;
+  if (LITTLE_ENDIAN && (payload.byteOffset + e) % 4 === 0) {
+    ends = new Uint32Array(payload.buffer, payload.byteOffset + e, count);
+  } else {
+    ends = new Uint32Array(count);
+    for (let i = 0, p = e; i < count; i++, p += 4) ends[i] = payload.readUInt32LE(p);
+  }
   let prev = -1;
-  for (let i = 0, p = endsStart; i < count; i++, p += 4) {
-    const e = payload.readUInt32LE(p);
+  for (let i = 0; i < count; i++) {
+    const end = ends[i]!;
     // Records are at least `{}` and separated by one comma.
-    if (e < prev + 3 || e > dataBytes) throw new Error('queued entry has inconsistent record offsets');
-    ends[i] = e;
-    prev = e;
+    if (end < prev + 3 || end > dataBytes) throw new Error('queued entry has inconsistent record offsets');
+    prev = end;
   }
   if (count > 0 && ends[count - 1] !== dataBytes) throw new Error('queued entry has inconsistent record offsets');
   if (count === 0 && dataBytes !== 0) throw new Error('queued entry has data but no records');
-  return { format, batch: { table, count, data: payload.subarray(dataStart, endsStart), ends } };
+  return { format, batch: { table, count, data: payload.subarray(dataStart), ends } };
 }
