@@ -105,7 +105,7 @@ export class Pipeline {
   /** Aborted once sources had their time to stop: appends still retrying then give up. */
   private readonly halt = new AbortController();
   /** Buffers of queue entries being appended, reused once every queue wrote them. */
-  private readonly frames = new BufferPool(16);
+  private readonly frames = new BufferPool(6);
 
   private constructor(private readonly opts: PipelineOptions) {
     this.metrics = agentMetrics(opts.metricsRegistry);

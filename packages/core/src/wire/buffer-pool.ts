@@ -1,5 +1,7 @@
 /** Memory smaller than this is never pooled (Node's own pool of small Buffers is 8 KiB). */
 const MIN_POOLED_BYTES = 64 * 1024;
+/** Free blocks of a pool unused this long are dropped. */
+const TRIM_AFTER_MS = 5000;
 
 /**
  * Reuses large buffers whose owner knows when they are free (a batch once the queues hold it, a queue
@@ -11,14 +13,22 @@ const MIN_POOLED_BYTES = 64 * 1024;
  */
 export class BufferPool {
   private readonly free: ArrayBuffer[] = [];
+  private trimTimer: NodeJS.Timeout | undefined;
+  private used = false;
 
   constructor(
     private readonly max = 8,
     private readonly maxBytes = 16 * 1024 * 1024,
   ) {}
 
+  /** Free blocks held now (for tests). */
+  get size(): number {
+    return this.free.length;
+  }
+
   /** A buffer of `n` bytes (contents undefined). */
   take(n: number): Buffer {
+    this.used = true;
     for (let i = this.free.length - 1; i >= 0; i--) {
       const ab = this.free[i]!;
       if (ab.byteLength >= n) {
@@ -39,5 +49,24 @@ export class BufferPool {
     if (!(ab instanceof ArrayBuffer) || ab.byteLength < MIN_POOLED_BYTES || ab.byteLength > this.maxBytes) return;
     if (this.free.length >= this.max || this.free.includes(ab)) return;
     this.free.push(ab);
+    this.armTrim();
+  }
+
+  /**
+   * Drops the free blocks once the pool went unused for a trim interval: an idle agent gives the memory
+   * back instead of keeping a burst's worth.
+   */
+  private armTrim(): void {
+    if (this.trimTimer) return;
+    this.used = false;
+    this.trimTimer = setTimeout(() => {
+      this.trimTimer = undefined;
+      if (this.used) {
+        if (this.free.length > 0) this.armTrim();
+        return;
+      }
+      this.free.length = 0;
+    }, TRIM_AFTER_MS);
+    this.trimTimer.unref();
   }
 }

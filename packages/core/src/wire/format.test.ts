@@ -1,6 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { LogRecord } from '../model/record.js';
 import { seededRandom } from '../testing/prng.js';
+import { BufferPool } from './buffer-pool.js';
 import { EncodedBatchBuilder, recordTexts, sliceBatch } from './encoded-batch.js';
 import { decodeFrame, encodeFrame } from './frame.js';
 import { decodeJsonRecords, encodeJsonRecords, jsonFormat, limitJsonFields, MAX_FIELD_BYTES } from './format.js';
@@ -115,6 +116,35 @@ describe('queue frames', () => {
       const batch = encodeJsonRecords('T', records).batch;
       const back = decodeFrame(encodeFrame(1, batch)).batch;
       expect(decodeJsonRecords(back)).toEqual(decodeJsonRecords(batch));
+    }
+  });
+});
+
+describe('BufferPool', () => {
+  it('reuses the memory it was given, never small or shared buffers, and drops it when unused', async () => {
+    vi.useFakeTimers();
+    try {
+      const pool = new BufferPool(2);
+      const a = pool.take(100_000);
+      expect(a.length).toBe(100_000);
+      pool.give(a);
+      const b = pool.take(90_000);
+      expect(b.buffer).toBe(a.buffer); // the same memory
+      expect(b.length).toBe(90_000);
+      pool.give(Buffer.allocUnsafe(100)); // Node's shared pool: never taken
+      pool.give(Buffer.alloc(200_000).subarray(10)); // memory of its own: fine
+      expect(pool.size).toBe(1);
+      pool.give(b);
+      expect(pool.size).toBe(2);
+      pool.give(Buffer.alloc(100_000));
+      expect(pool.size).toBe(2); // at most `max`
+      pool.give(pool.take(1000)); // used: not trimmed at the first interval
+      await vi.advanceTimersByTimeAsync(5000);
+      expect(pool.size).toBe(2);
+      await vi.advanceTimersByTimeAsync(5000);
+      expect(pool.size).toBe(0);
+    } finally {
+      vi.useRealTimers();
     }
   });
 });
