@@ -1,8 +1,9 @@
 import { existsSync, mkdirSync, renameSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { createRootLogger, type Logger } from '@oma/core';
 import { pino, type DestinationStream, type StreamEntry } from 'pino';
-import pretty from 'pino-pretty';
+import type { PrettyOptions, PrettyStream } from 'pino-pretty';
 
 export interface AgentLogging {
   readonly log: Logger;
@@ -23,6 +24,15 @@ export interface LoggingOptions {
   pretty?: boolean;
   /** How long the log file rests after a write error before it is tried again (default 30 s). */
   fileRetryMs?: number;
+}
+
+/**
+ * pino-pretty, loaded on first use: only a terminal gets pretty lines, and an agent run as a service
+ * (stderr not a TTY) never loads it. A require, not an import, so that setting up logging stays synchronous.
+ */
+function prettyStream(opts: PrettyOptions): PrettyStream {
+  const pretty = createRequire(import.meta.url)('pino-pretty') as (o: PrettyOptions) => PrettyStream;
+  return pretty(opts);
 }
 
 /** Files the agent writes its logs to: its user only (they may quote what it read from root-only logs). */
@@ -125,7 +135,7 @@ class LogFile implements DestinationStream {
 export function setUpLogging(opts: LoggingOptions): AgentLogging {
   const streams: StreamEntry[] = [];
   const console: DestinationStream = opts.pretty
-    ? pretty({ colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', destination: 2, sync: true })
+    ? prettyStream({ colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', destination: 2, sync: true })
     : pino.destination({ dest: 2, sync: false });
   streams.push({ level: opts.level as pino.Level, stream: console });
   let file: string | undefined;

@@ -1,12 +1,11 @@
 import { parseArgs } from 'node:util';
-import { loadPlatform } from './platform.js';
-import { defaultConfigFile, runQuery } from './commands/query.js';
-import { runAgent } from './commands/run.js';
-import { validateConfig } from './commands/validate.js';
-import { serveWorkspace } from './commands/workspace.js';
-import { serveGateway } from './commands/gateway.js';
-import { printConfigDocs } from './commands/docs.js';
+import { defaultConfigFile } from './config-file.js';
+import type { Platform } from './platform.js';
 import { AGENT_VERSION } from './version.js';
+
+// Each command's module (and what it pulls in: the core pipeline, the local workspace's SQLite store, the
+// gateway) is imported only when that command runs: a running agent holds no code it never calls.
+const loadPlatform = async (): Promise<Platform> => (await import('./platform.js')).loadPlatform();
 
 const USAGE = `oma ${AGENT_VERSION}: the Open Monitoring Agent
 
@@ -101,6 +100,7 @@ export async function main(argv: string[]): Promise<number> {
     switch (cmd) {
       case 'run': {
         const { values } = parseArgs({ args: rest, options: { config: { type: 'string', short: 'c' } } });
+        const { runAgent } = await import('./commands/run.js');
         return await runAgent({ configFile: values.config ?? defaultConfigFile(), platform: await loadPlatform() });
       }
       case 'validate': {
@@ -111,6 +111,7 @@ export async function main(argv: string[]): Promise<number> {
         });
         const file = values.config ?? positionals[0];
         if (!file) throw new UsageError('oma validate: --config FILE is required');
+        const { validateConfig } = await import('./commands/validate.js');
         return await validateConfig(file, await loadPlatform(), process.stdout, process.stderr, { offline: values.offline });
       }
       case 'query': {
@@ -132,6 +133,7 @@ export async function main(argv: string[]): Promise<number> {
         if (!Number.isInteger(limit) || limit < 1) throw new UsageError('oma query: --limit takes a positive whole number');
         const offset = values.offset === undefined ? undefined : Number(values.offset);
         if (offset !== undefined && !(Number.isInteger(offset) && offset >= 0)) throw new UsageError('oma query: --offset takes a whole number');
+        const { runQuery } = await import('./commands/query.js');
         return await runQuery(
           {
             ...(positionals[0] ? { table: positionals[0] } : {}),
@@ -165,6 +167,7 @@ export async function main(argv: string[]): Promise<number> {
             tls: { type: 'boolean', default: false },
           },
         });
+        const { serveWorkspace } = await import('./commands/workspace.js');
         return await serveWorkspace(
           {
             dataDir: values['data-dir'],
@@ -183,6 +186,7 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'gateway': {
         const { values } = parseArgs({ args: rest, options: { config: { type: 'string', short: 'c' } } });
+        const { serveGateway } = await import('./commands/gateway.js');
         return await serveGateway(values.config, process.stdout);
       }
       case 'azure': {
@@ -191,6 +195,7 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'docs': {
         if (rest[0] !== 'config') throw new UsageError('oma docs: the subcommand is `config`');
+        const { printConfigDocs } = await import('./commands/docs.js');
         process.stdout.write(await printConfigDocs());
         return 0;
       }

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseConfigText } from '@oma/core';
 import { listTables, MAX_QUERY_LIMIT, queryWorkspace, readEndpointFile, readQueryToken, type WorkspaceAccess } from '@oma/local-workspace';
+import { defaultConfigFile } from '../config-file.js';
 import { parseSince, renderTable } from '../format.js';
 
 export interface QueryArgs {
@@ -16,11 +17,6 @@ export interface QueryArgs {
   url?: string;
   dataDir?: string;
   configFile?: string;
-}
-
-/** Default config file: $OMA_CONFIG, else config/oma.yaml under the working directory. */
-export function defaultConfigFile(): string {
-  return process.env.OMA_CONFIG ?? 'config/oma.yaml';
 }
 
 /**

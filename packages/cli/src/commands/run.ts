@@ -21,7 +21,7 @@ import {
   type PipelineStatus,
   redactedUrl,
 } from '@oma/core';
-import { LocalWorkspace } from '@oma/local-workspace';
+import type { LocalWorkspace } from '@oma/local-workspace';
 import { formatBytes } from '../format.js';
 import { setUpLogging, type AgentLogging } from '../logging.js';
 import type { Platform } from '../platform.js';
@@ -84,6 +84,8 @@ class Agent {
     const lw = this.config.localWorkspace;
     const clientId = randomUUID();
     const clientSecret = randomBytes(24).toString('base64url');
+    // Imported here: an agent without a local_workspace destination never loads SQLite and the token issuer.
+    const { LocalWorkspace } = await import('@oma/local-workspace');
     const workspace = await LocalWorkspace.start({
       dataDir: lw.dataDir ?? join(this.config.dataDir, 'local-workspace'),
       host: lw.host,
