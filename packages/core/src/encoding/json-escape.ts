@@ -27,8 +27,18 @@ const BACKSLASH = 0x5c;
 
 /** Inputs shorter than this are scanned byte by byte: a word view over them costs more than it saves. */
 const WORD_SCAN_MIN_BYTES = 32;
-/** Runs of copied bytes at least this long are moved with one TypedArray#set instead of a byte loop. */
-const BLOCK_COPY_MIN_BYTES = 32;
+/** The word view of the memory block last seen: made again only when another block comes. */
+let viewedMemory: ArrayBufferLike | undefined;
+let viewedWords: Int32Array = new Int32Array(0);
+
+/** An Int32Array over the whole memory block of `src` (its words at absolute offsets / 4). */
+function wordViewOf(src: Buffer): Int32Array {
+  if (src.buffer !== viewedMemory) {
+    viewedMemory = src.buffer;
+    viewedWords = new Int32Array(src.buffer, 0, src.buffer.byteLength >>> 2);
+  }
+  return viewedWords;
+}
 
 /** Strings up to this length are encoded by a char loop; longer ones by a check and one native write. */
 const STRING_LOOP_MAX_LENGTH = 32;
@@ -54,16 +64,15 @@ export function writeEscapedUtf8(src: Buffer, start: number, end: number, out: B
     throw new RangeError('writeEscapedUtf8 needs maxEscapedBytes(end - start) bytes of room in out');
   }
   const base = src.byteOffset;
-  // The whole 4-byte-aligned words of src[start, end), viewed once per call (creating a view has a fixed cost
-  // that short inputs do not repay).
+  // src[start, end) a word at a time where it is long enough, through a view of its whole memory made
+  // once per memory block (sources read into the same buffer again and again): no object per call.
   let words: Int32Array | undefined;
-  let wordsFrom = 0; // src index of words[0]
-  let wordsTo = 0; // src index just after the last whole word
+  let firstWord = 0; // src index of the first whole aligned word
+  let wordsTo = 0; // src index just after the last whole aligned word
   if (end - start >= WORD_SCAN_MIN_BYTES) {
-    wordsFrom = start + ((4 - ((base + start) & 3)) & 3);
-    const count = (end - wordsFrom) >>> 2;
-    words = new Int32Array(src.buffer, base + wordsFrom, count);
-    wordsTo = wordsFrom + (count << 2);
+    words = wordViewOf(src);
+    firstWord = start + ((4 - ((base + start) & 3)) & 3);
+    wordsTo = firstWord + (((end - firstWord) >>> 2) << 2);
   }
   let i = start;
   while (i < end) {
@@ -73,8 +82,8 @@ export function writeEscapedUtf8(src: Buffer, start: number, end: number, out: B
     if (words !== undefined && stop < wordsTo) {
       while (((base + stop) & 3) !== 0 && COPY[src[stop]!] === 1) stop++;
       if (((base + stop) & 3) === 0) {
-        let w = (stop - wordsFrom) >> 2;
-        const wordsEnd = (wordsTo - wordsFrom) >> 2;
+        let w = (base + stop) >> 2;
+        const wordsEnd = (base + wordsTo) >> 2;
         for (; w < wordsEnd; w++) {
           // A byte needs attention when its top bit is set, it is below 0x20, or it is `"` or `\`: the classic
           // "has a byte less than n" and "has a zero byte" word tests (exact as to whether one exists).
@@ -83,17 +92,12 @@ export function writeEscapedUtf8(src: Buffer, start: number, end: number, out: B
           const b = x ^ 0x5c5c5c5c;
           if (((x | ((x - 0x20202020) & ~x) | ((q - 0x01010101) & ~q) | ((b - 0x01010101) & ~b)) & 0x80808080) !== 0) break;
         }
-        stop = wordsFrom + (w << 2);
+        stop = (w << 2) - base;
       }
     }
     while (stop < end && COPY[src[stop]!] === 1) stop++;
-    const run = stop - i;
-    if (run >= BLOCK_COPY_MIN_BYTES) {
-      out.set(new Uint8Array(src.buffer, base + i, run), pos);
-      pos += run;
-    } else {
-      for (let k = i; k < stop; k++) out[pos++] = src[k]!;
-    }
+    // A byte loop: copying through a typed-array view would make an object per run.
+    for (let k = i; k < stop; k++) out[pos++] = src[k]!;
     i = stop;
     if (i === end) break;
 
