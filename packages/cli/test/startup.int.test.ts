@@ -2,7 +2,7 @@
  * What each command loads at start (the built `oma`, so build first): a running agent holds only the code it
  * calls, which is most of its idle memory (docs/architecture.md#memory).
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +12,12 @@ import { afterAll, describe, expect, it } from 'vitest';
 const OMA_BIN = fileURLToPath(new URL('../bin/oma.js', import.meta.url));
 
 const dir = mkdtempSync(join(tmpdir(), 'oma-startup-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+/** Processes still running when the tests end (a failed test): killed with the temp directory. */
+const running = new Set<ChildProcess>();
+afterAll(() => {
+  for (const child of running) child.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+});
 
 // Loaded with `node --import`: a loader hook notes every module the ES module loader loads (CommonJS
 // packages imported from ES modules included), and at exit the CommonJS modules required from them.
@@ -71,6 +76,7 @@ async function loadedBy(args: string[], { stopWhen, env = {}, nodeArgs = [] }: R
     env: { ...process.env, ...env, OMA_TEST_MODULE_LOG: log, NO_COLOR: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  running.add(child);
   let output = '';
   let stopping = false;
   const collect = (d: string): void => {
@@ -83,6 +89,7 @@ async function loadedBy(args: string[], { stopWhen, env = {}, nodeArgs = [] }: R
   child.stdout.setEncoding('utf8').on('data', collect);
   child.stderr.setEncoding('utf8').on('data', collect);
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  running.delete(child);
   const lines = readFileSync(log, 'utf8').split('\n').filter(Boolean);
   const [atStart = NaN, atExit = NaN] = (lines.find((l) => l.startsWith('#new-space ')) ?? '').split(' ').slice(1).map(Number);
   return { code, output, modules: lines.filter((l) => !l.startsWith('#')), newSpace: { atStart, atExit } };
