@@ -9,8 +9,10 @@ import {
   azureDataCollectorSink,
   azureLogsIngestionSink,
   createRootLogger,
+  jsonFormat,
   type Batch,
   type LogRecord,
+  type WireFormat,
   type Settlement,
   type Sink,
 } from '@oma/core';
@@ -78,9 +80,13 @@ async function start(kind: 'li' | 'dc', overrides: Record<string, unknown> = {})
   return { sink, stateDir, logs };
 }
 
-function batch(table: string, records: LogRecord[]): Batch & { settlements: Settlement[] } {
+/** The Data Collector sink's wire format with its default property names. */
+const DC = azureDataCollectorSink.format!(azureDataCollectorSink.schema.parse({ endpoint: 'https://x.example', workspaceId: WORKSPACE_ID, sharedKey: SHARED_KEY }));
+
+/** A batch as a sink reads it from its queue: encoded in its wire format (default: Logs Ingestion's). */
+function batch(table: string, records: LogRecord[], format: WireFormat = jsonFormat): Batch & { settlements: Settlement[] } {
   const settlements: Settlement[] = [];
-  return { table, records, bytes: records.length * 100, ack: { settle: (o) => settlements.push(o) }, settlements };
+  return { ...format.encodeRecords(table, records).batch, ack: { settle: (o) => settlements.push(o) }, settlements };
 }
 
 function lines(n: number, prefix: string): LogRecord[] {
@@ -223,7 +229,7 @@ describe('Logs Ingestion sink against the local workspace', () => {
 describe('Data Collector sink against the local workspace', () => {
   it('200: delivered, signed over the byte length of a non-ASCII body, stored with suffix columns', async () => {
     const { sink } = await start('dc');
-    const b = batch('Legacy_CL', [{ TimeGenerated: new Date().toISOString(), RawData: 'café ü 日本 🚀', Computer: 'host-1' }]);
+    const b = batch('Legacy_CL', [{ TimeGenerated: new Date().toISOString(), RawData: 'café ü 日本 🚀', Computer: 'host-1' }], DC);
     await sink.write(b, AbortSignal.timeout(5_000));
     expect(await settled(b)).toBe('delivered');
     expect(statuses('data_collector')).toEqual([200]);
@@ -232,7 +238,7 @@ describe('Data Collector sink against the local workspace', () => {
 
   it('403 from a wrong key: kept, and the log names a wrong key or clock skew', async () => {
     const { sink, logs } = await start('dc', { sharedKey: Buffer.alloc(64, 1).toString('base64') });
-    const b = batch('Legacy_CL', lines(1, 'wrong-key'));
+    const b = batch('Legacy_CL', lines(1, 'wrong-key'), DC);
     await sink.write(b, AbortSignal.timeout(5_000));
     await vi.waitFor(() => expect(logs.some((l) => l.level === 50 && /clock is skewed/.test(l.msg))).toBe(true), { timeout: 5_000 });
     expect(b.settlements).toEqual([]);
@@ -242,7 +248,7 @@ describe('Data Collector sink against the local workspace', () => {
   it('400 InvalidDataFormat: dead-lettered with the error code', async () => {
     fault({ match: { route: 'data_collector' }, action: { status: 400, body: { Error: 'InvalidDataFormat', Message: 'bad record' } }, times: 1 });
     const { sink, stateDir } = await start('dc');
-    const b = batch('Legacy_CL', lines(1, 'rejected'));
+    const b = batch('Legacy_CL', lines(1, 'rejected'), DC);
     await sink.write(b, AbortSignal.timeout(5_000));
     expect(await settled(b)).toBe('rejected');
     const dl = join(stateDir, 'dead-letter');
@@ -253,7 +259,7 @@ describe('Data Collector sink against the local workspace', () => {
   it('404 on a request of several records (the service says so for a post too large): split and resent', async () => {
     fault({ match: { route: 'data_collector' }, action: { status: 404 }, times: 1 });
     const { sink } = await start('dc');
-    const b = batch('Legacy_CL', lines(6, 'split'));
+    const b = batch('Legacy_CL', lines(6, 'split'), DC);
     await sink.write(b, AbortSignal.timeout(5_000));
     expect(await settled(b)).toBe('delivered');
     expect(statuses('data_collector')).toEqual([404, 200, 200]);
@@ -264,7 +270,7 @@ describe('Data Collector sink against the local workspace', () => {
     fault({ match: { route: 'data_collector' }, action: { status: 500 }, times: 1 });
     fault({ match: { route: 'data_collector' }, action: { status: 503 }, times: 1 });
     const { sink } = await start('dc');
-    const b = batch('Legacy_CL', lines(1, 'retried'));
+    const b = batch('Legacy_CL', lines(1, 'retried'), DC);
     await sink.write(b, AbortSignal.timeout(5_000));
     expect(await settled(b)).toBe('delivered');
     const sent = ws.requests.entries({ route: 'data_collector' });

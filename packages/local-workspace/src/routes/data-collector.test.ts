@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { azureDataCollectorConfigSchema, azureDataCollectorSink, type Batch, type Settlement, type Sink } from '@oma/core';
+import { azureDataCollectorConfigSchema, azureDataCollectorSink, type Batch, type LogRecord, type Settlement, type Sink } from '@oma/core';
 import { testComponentContext } from '@oma/core/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { queryWorkspace } from '../client.js';
@@ -218,9 +218,11 @@ describe('azure_data_collector sink against the local workspace', () => {
   interface TestBatch extends Batch {
     readonly settlements: Settlement[];
   }
-  function batch(table: string, records: Batch['records']): TestBatch {
+  /** A batch as the sink reads it from its queue: in the Data Collector wire format (default property names). */
+  function batch(table: string, records: LogRecord[]): TestBatch {
     const settlements: Settlement[] = [];
-    return { table, records, bytes: 100, ack: { settle: (o) => settlements.push(o) }, settlements };
+    const format = azureDataCollectorSink.format!(azureDataCollectorConfigSchema.parse({ endpoint: 'https://x.example', workspaceId: WS, sharedKey: KEY }));
+    return { ...format.encodeRecords(table, records).batch, ack: { settle: (o) => settlements.push(o) }, settlements };
   }
   const sinks: Sink[] = [];
   const dirs: string[] = [];
