@@ -42,7 +42,7 @@ export class QueueReader {
   private readHandle: { seg: Segment; fh: FileHandle } | undefined;
   private readonly cache = Buffer.allocUnsafe(READ_AHEAD_BYTES);
   /** Memory of payloads handed out and given back (`recycle`), reused for the next reads. */
-  readonly payloads = new BufferPool(4);
+  readonly payloads = new BufferPool(32);
   private cacheSeg: Segment | undefined;
   private cacheStart = 0;
   private cacheLen = 0;

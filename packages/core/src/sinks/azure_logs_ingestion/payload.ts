@@ -1,5 +1,6 @@
 import { createGzip } from 'node:zlib';
 import type { LogRecord } from '../../model/record.js';
+import type { BufferPool } from '../../wire/buffer-pool.js';
 import type { EncodedBatch } from '../../wire/encoded-batch.js';
 import { encodeJsonRecords } from '../../wire/format.js';
 
@@ -13,7 +14,7 @@ const GZIP_CHUNK_BYTES = 256 * 1024;
  * `compression` is `none`. Compression streams the pieces through one deflate stream on the thread
  * pool (off the main thread); the records are never copied into one uncompressed buffer.
  */
-export function buildBody(pieces: readonly EncodedBatch[], compression: 'gzip' | 'none', level = 1): Promise<Buffer> {
+export function buildBody(pieces: readonly EncodedBatch[], compression: 'gzip' | 'none', level = 1, pool?: BufferPool): Promise<Buffer> {
   if (compression === 'none') {
     const parts: Buffer[] = [OPEN];
     pieces.forEach((p, i) => {
@@ -32,7 +33,16 @@ export function buildBody(pieces: readonly EncodedBatch[], compression: 'gzip' |
       out.push(c);
       bytes += c.length;
     });
-    z.on('end', () => resolve(Buffer.concat(out, bytes)));
+    z.on('end', () => {
+      // Into reused memory when the caller gives it back once the request is done.
+      const body = pool ? pool.take(bytes) : Buffer.allocUnsafe(bytes);
+      let p = 0;
+      for (const c of out) {
+        body.set(c, p);
+        p += c.length;
+      }
+      resolve(body);
+    });
     z.on('error', reject);
     z.write(OPEN);
     pieces.forEach((p, i) => {

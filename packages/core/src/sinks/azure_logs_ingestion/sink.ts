@@ -9,6 +9,7 @@ import { userAgent } from '../../http/user-agent.js';
 import type { ComponentContext, SinkDefinition } from '../../pipeline/component.js';
 import { RateLimitedLog } from '../../telemetry/logger.js';
 import type { Lane, OutgoingRequest } from '../shared/batcher.js';
+import { BufferPool } from '../../wire/buffer-pool.js';
 import { jsonFormat } from '../../wire/format.js';
 import { LaneSink } from '../shared/lane-sink.js';
 import { LaneDelivery, type DeliveryMessages, type SendOutcome } from '../shared/lane-delivery.js';
@@ -67,6 +68,8 @@ export class AzureLogsIngestionSink extends LaneSink<LogsIngestionRetryCause> {
    * requests are packed so that their compressed body nears WIRE_TARGET_BYTES.
    */
   private ratio = INITIAL_RATIO;
+  /** Memory of compressed bodies, reused once their request is done. */
+  private readonly bodies = new BufferPool(4, 2 * MAX_REQUEST_WIRE_BYTES);
 
   constructor(
     private readonly config: AzureLogsIngestionConfig,
@@ -83,6 +86,9 @@ export class AzureLogsIngestionSink extends LaneSink<LogsIngestionRetryCause> {
       {
         streamFor: (table) => streamForTable(table, config.streams),
         requestBytes: () => this.requestBytes(),
+        released: (req) => {
+          if (req.body) this.bodies.give(req.body);
+        },
         send: (lane, req, signal) => this.attempt(lane, req, signal),
         summarizeError: ERRORS.summarize,
         shrink: shrinkRecord,
@@ -127,12 +133,14 @@ export class AzureLogsIngestionSink extends LaneSink<LogsIngestionRetryCause> {
         req.pieces.map((p) => p.batch),
         this.config.compression,
         this.config.compressionLevel,
+        this.bodies,
       );
       this.learnRatio(req.body.length, req.jsonBytes);
     }
     if (req.body.length > MAX_REQUEST_WIRE_BYTES) {
       // Packed by an estimate that proved short: split here, before the service sees it.
       this.ctx.metrics.requestsSplit.inc({ ...this.ctx.labels, reason: 'wire_size' });
+      this.bodies.give(req.body);
       req.body = undefined;
       return { kind: 'too_large' };
     }

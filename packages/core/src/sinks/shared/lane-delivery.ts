@@ -65,6 +65,8 @@ export interface DeliveryApi<C extends RetryCause> {
   shrink?(record: EncodedBatch): EncodedBatch | undefined;
   /** More fields for the log line of a failed attempt. */
   retryLogFields?(outcome: RetryOutcome<C>, now: number): Record<string, unknown>;
+  /** A request is done for good (delivered, or its records rejected): its body may be reused. Optional. */
+  released?(req: OutgoingRequest): void;
   /** Releases connections and credentials once the sink stopped. */
   close(): Promise<unknown>;
 }
@@ -540,6 +542,8 @@ export class LaneDelivery<C extends RetryCause> {
         this.ctx.metrics.recordsOut.inc({ ...this.ctx.labels, table: lane.table }, req.records);
         this.ctx.metrics.sentBytes.inc({ ...this.ctx.labels, encoding: 'json' }, req.jsonBytes);
         if (req.body) this.ctx.metrics.sentBytes.inc({ ...this.ctx.labels, encoding: 'wire' }, req.body.length);
+        this.api.released?.(req);
+        req.body = undefined;
         this.ctx.log.debug(
           { table: lane.table, [this.opts.streamKey]: lane.stream, count: req.records, bytes: req.jsonBytes },
           'records delivered',
@@ -553,6 +557,8 @@ export class LaneDelivery<C extends RetryCause> {
         return;
       case 'rejected':
         lane.done(req);
+        this.api.released?.(req);
+        req.body = undefined;
         this.recovered(lane);
         this.track(this.reject(lane, req.pieces, outcome));
         return;
