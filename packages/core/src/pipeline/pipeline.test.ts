@@ -7,7 +7,7 @@ import { openDiskQueue } from '../buffer/index.js';
 import type { DiskQueue, DiskQueueOptions } from '../buffer/types.js';
 import { parseAgentConfig } from '../config/agent-config.js';
 import type { LogRecord, RecordBatch } from '../model/record.js';
-import type { EncodedBatch } from '../wire/encoded-batch.js';
+import { EncodedBatchBuilder, type EncodedBatch } from '../wire/encoded-batch.js';
 import { encodeFrame } from '../wire/frame.js';
 import { decodeJsonRecords, encodeJsonRecords, jsonFormat, type WireFormat } from '../wire/format.js';
 import { filterProcessor } from '../processors/filter/index.js';
@@ -446,7 +446,11 @@ describe('pipeline', () => {
       expect(a.records).toEqual(hb(2).records);
       expect(otherSink.state.received[0]!.records).toEqual(hb(2).records.map((r) => ({ ...r, Format: 'other' })));
 
-      const encoded = encodeJsonRecords('Heartbeat', [{ Computer: 'pre', Seq: 1 }]).batch;
+      const builder = new EncodedBatchBuilder('Heartbeat', 1024, 4, undefined, { maxRecords: 4 });
+      builder.beginRecord();
+      builder.text(JSON.stringify({ Computer: 'pre', Seq: 1 }));
+      builder.endRecord();
+      const encoded = builder.finishFrame(1); // laid out as a queue entry in place: appended as it is
       await src.emit(encoded);
       await vi.waitFor(() => expect(sink.state.received).toHaveLength(4));
       await vi.waitFor(() => expect(otherSink.state.received).toHaveLength(2));

@@ -211,7 +211,7 @@ export class Pipeline {
       this.metrics.recordsDropped.inc({ ...ctx.labels, reason: 'no_destination' }, count);
       return;
     }
-    const frames = new Map<string, { payload: Buffer; records: number; pooled: Buffer }>();
+    const frames = new Map<string, { payload: Buffer; records: number; pooled: Buffer | undefined }>();
     for (const d of targets) {
       if (!frames.has(d.format.key)) frames.set(d.format.key, this.frame(d.format, batch, ctx));
     }
@@ -222,15 +222,17 @@ export class Pipeline {
     }
     const results = await Promise.allSettled(stores);
     // Every queue wrote (or gave up) the entries: their buffers can be used again.
-    for (const f of frames.values()) this.frames.give(f.pooled);
+    for (const f of frames.values()) if (f.pooled) this.frames.give(f.pooled);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
   }
 
   /** Encodes a batch for one wire format as a queue entry; records that cannot be encoded are counted and logged. */
-  private frame(format: WireFormat, batch: RecordBatch | EncodedBatch, ctx: ComponentContext): { payload: Buffer; records: number; pooled: Buffer } {
+  private frame(format: WireFormat, batch: RecordBatch | EncodedBatch, ctx: ComponentContext): { payload: Buffer; records: number; pooled: Buffer | undefined } {
     const out = isEncodedBatch(batch) ? format.fromJson(batch) : format.encodeRecords(batch.table, batch.records);
     countEncoding(ctx, batch.table, out);
+    // A source that laid its batch out as an entry of this format already: queued as it is.
+    if (out.batch === batch && batch.frame?.format === format.code) return { payload: batch.frame.bytes, records: batch.count, pooled: undefined };
     const pooled = this.frames.take(frameBytes(out.batch));
     return { payload: encodeFrame(format.code, out.batch, pooled), records: out.batch.count, pooled };
   }

@@ -12,6 +12,11 @@ export interface EncodedBatch {
   readonly data: Buffer;
   /** Offset just after each record in `data` (`count` entries, increasing). */
   readonly ends: Uint32Array;
+  /**
+   * The same records already laid out as a queue entry (a frame) of the given wire format, around the
+   * data: queued as they are, without a copy.
+   */
+  readonly frame?: { readonly format: number; readonly bytes: Buffer };
 }
 
 /** True for an encoded batch (as opposed to a batch of record objects). */
@@ -40,6 +45,8 @@ export function recordTexts(batch: EncodedBatch): string[] {
   return out;
 }
 
+import { frameRoom, writeFrameHead } from './frame.js';
+
 const MIN_CAPACITY = 4096;
 
 /**
@@ -49,18 +56,29 @@ const MIN_CAPACITY = 4096;
  */
 export class EncodedBatchBuilder {
   buf: Buffer;
-  pos = 0;
+  /** Where the next byte goes in `buf` (the data start at `start`). */
+  pos: number;
   private ends: Uint32Array;
   private n = 0;
+  /** Offset of the data in `buf`: room kept in front for the frame's header and record offsets. */
+  private readonly start: number;
 
-  /** `buffer`, when given, is written into (and replaced by a larger one if it fills up). */
+  /**
+   * `buffer`, when given, is written into (and replaced by a larger one if it fills up). `frame`, when
+   * given, keeps room in front of the data so that `finishFrame` can lay the batch out as a queue entry
+   * in place: for at most `maxRecords` records.
+   */
   constructor(
     readonly table: string,
     capacity = 64 * 1024,
     expectedRecords = 256,
     buffer?: Buffer,
+    private readonly frame?: { readonly maxRecords: number },
   ) {
-    this.buf = buffer ?? Buffer.allocUnsafe(Math.max(MIN_CAPACITY, capacity));
+    this.start = frame ? frameRoom(table, frame.maxRecords) : 0;
+    this.buf = buffer ?? Buffer.allocUnsafe(Math.max(MIN_CAPACITY, this.start + capacity));
+    if (this.buf.length < this.start + MIN_CAPACITY) this.buf = Buffer.allocUnsafe(this.start + Math.max(MIN_CAPACITY, capacity));
+    this.pos = this.start;
     this.ends = new Uint32Array(Math.max(16, expectedRecords));
   }
 
@@ -71,7 +89,7 @@ export class EncodedBatchBuilder {
 
   /** Bytes written so far. */
   get bytes(): number {
-    return this.pos;
+    return this.pos - this.start;
   }
 
   /** Makes room for `n` more bytes at `pos`. */
@@ -100,12 +118,12 @@ export class EncodedBatchBuilder {
       next.set(this.ends);
       this.ends = next;
     }
-    this.ends[this.n++] = this.pos;
+    this.ends[this.n++] = this.pos - this.start;
   }
 
   /** Drops the record begun last (and its comma): used when a record turns out not to be encodable. */
   abandonRecord(): void {
-    this.pos = this.n === 0 ? 0 : this.ends[this.n - 1]!;
+    this.pos = this.start + (this.n === 0 ? 0 : this.ends[this.n - 1]!);
   }
 
   /** Appends bytes as they are. */
@@ -130,6 +148,16 @@ export class EncodedBatchBuilder {
   }
 
   finish(): EncodedBatch {
-    return { table: this.table, count: this.n, data: this.buf.subarray(0, this.pos), ends: this.ends.subarray(0, this.n) };
+    return { table: this.table, count: this.n, data: this.buf.subarray(this.start, this.pos), ends: this.ends.subarray(0, this.n) };
+  }
+
+  /**
+   * The batch, with its frame as a queue entry of wire format `format` laid out in place in front of the
+   * data (see frame.ts). Only for a builder made with `frame`, and at most its `maxRecords` records.
+   */
+  finishFrame(format: number): EncodedBatch {
+    const batch = this.finish();
+    if (!this.frame || this.n > this.frame.maxRecords) return batch;
+    return { ...batch, frame: { format, bytes: writeFrameHead(this.buf, this.start, format, batch) } };
   }
 }

@@ -86,6 +86,32 @@ describe('queue frames', () => {
     expect(decodeFrame(framed).batch.ends.buffer).toBe(framed.buffer);
   });
 
+  it('can be laid out in place around a batch being built, with no copy of its data', () => {
+    for (const table of ['T', 'Table_CL', 'Tâble_Ünïcode_CL']) {
+      const b = new EncodedBatchBuilder(table, 1024, 4, undefined, { maxRecords: 10 });
+      const records = [{ a: 1 }, { RawData: 'é"\\' }, { c: [1, 2] }];
+      for (const r of records) {
+        b.beginRecord();
+        b.text(JSON.stringify(r));
+        b.endRecord();
+      }
+      const batch = b.finishFrame(1);
+      expect(batch.frame!.bytes.buffer).toBe(batch.data.buffer);
+      expect(batch.frame!.bytes.equals(encodeFrame(1, batch))).toBe(true);
+      const back = decodeFrame(batch.frame!.bytes);
+      expect(back.format).toBe(1);
+      expect(decodeJsonRecords(back.batch)).toEqual(records);
+    }
+    // More records than room was kept for: no frame, the batch as it is.
+    const small = new EncodedBatchBuilder('T', 1024, 4, undefined, { maxRecords: 1 });
+    for (let i = 0; i < 2; i++) {
+      small.beginRecord();
+      small.text('{}');
+      small.endRecord();
+    }
+    expect(small.finishFrame(1).frame).toBeUndefined();
+  });
+
   it('refuse damaged frames with a reason instead of returning garbage', () => {
     const good = encodeFrame(1, encodeJsonRecords('T', [{ a: 1 }, { b: 2 }]).batch);
     const damaged = (f: (b: Buffer) => void): Buffer => {

@@ -61,6 +61,35 @@ export function encodeFrame(format: number, batch: EncodedBatch, into?: Buffer):
   return out;
 }
 
+/** Bytes in front of a frame's data for a table name and at most `maxRecords` records (a multiple of 4). */
+export function frameRoom(table: string, maxRecords: number): number {
+  return endsStart(Buffer.byteLength(table)) + 4 * maxRecords;
+}
+
+/**
+ * Writes the head of a frame (header, table name, record offsets) into `buf` just before the batch's
+ * data, which starts at `dataStart` (with at least `frameRoom` bytes in front of it), and returns the
+ * frame: a view of `buf` from its head to the end of the data. No data is copied.
+ */
+export function writeFrameHead(buf: Buffer, dataStart: number, format: number, batch: EncodedBatch): Buffer {
+  const tableBytes = Buffer.byteLength(batch.table);
+  const e = dataStart - 4 * batch.count;
+  const h = e - endsStart(tableBytes);
+  if (h < 0) throw new RangeError('no room for the frame head');
+  buf[h] = 0;
+  buf[h + 1] = FRAME_VERSION;
+  buf[h + 2] = format;
+  buf[h + 3] = 0;
+  buf.writeUInt32LE(batch.count, h + 4);
+  buf.writeUInt32LE(batch.data.length, h + 8);
+  buf.writeUInt16LE(tableBytes, h + 12);
+  buf.write(batch.table, h + HEADER, 'utf8');
+  buf.fill(0, h + HEADER + tableBytes, e);
+  const ends = batch.ends;
+  for (let i = 0, p = e; i < batch.count; i++, p += 4) buf.writeUInt32LE(ends[i]!, p);
+  return buf.subarray(h, dataStart + batch.data.length);
+}
+
 /** True when `payload` is a frame (else an entry written by an older version, or garbage). */
 export function isFrame(payload: Buffer): boolean {
   return payload.length >= HEADER && payload[0] === 0;

@@ -2,6 +2,8 @@ import { maxEscapedBytes, writeEscapedString, writeEscapedUtf8 } from '../../enc
 import type { SourceContext } from '../../pipeline/component.js';
 import { BufferPool } from '../../wire/buffer-pool.js';
 import { EncodedBatchBuilder } from '../../wire/encoded-batch.js';
+import { JSON_FORMAT_CODE } from '../../wire/format.js';
+import { frameRoom } from '../../wire/frame.js';
 import type { CustomLogConfig } from './config.js';
 import type { Problems } from './problems.js';
 import type { RecordSink } from './record-splitter.js';
@@ -19,8 +21,9 @@ class PendingBatch {
   readonly builder: EncodedBatchBuilder;
   readonly commits = new Map<TailedFile, number>();
 
-  constructor(table: string, buffer: Buffer) {
-    this.builder = new EncodedBatchBuilder(table, buffer.length, 1024, buffer);
+  constructor(table: string, buffer: Buffer, maxRecords: number) {
+    // Laid out as a queue entry in place: the pipeline queues it without copying it.
+    this.builder = new EncodedBatchBuilder(table, buffer.length, 1024, buffer, { maxRecords });
   }
 }
 
@@ -65,8 +68,8 @@ export class Emitter {
   private readonly batchCapacity: number;
 
   constructor(private readonly deps: EmitterDeps) {
-    // Room for a full batch and the record that does not fit it any more.
-    this.batchCapacity = Math.min(deps.config.maxBatchBytes + 64 * 1024, 8 * 1024 * 1024);
+    // Room for a full batch, the record that does not fit it any more and the head of its queue entry.
+    this.batchCapacity = Math.min(deps.config.maxBatchBytes + 64 * 1024, 8 * 1024 * 1024) + frameRoom(deps.config.table, deps.config.maxBatchRecords);
     this.truncatedLabels = { ...deps.ctx.labels, reason: 'line_truncated' };
     this.pending = this.newBatch();
     this.nowHeadMs = deps.ctx.clock.now();
@@ -74,7 +77,7 @@ export class Emitter {
   }
 
   private newBatch(): PendingBatch {
-    return new PendingBatch(this.deps.config.table, this.buffers.take(this.batchCapacity));
+    return new PendingBatch(this.deps.config.table, this.buffers.take(this.batchCapacity), this.deps.config.maxBatchRecords);
   }
 
   /** The sink a file's splitter hands its records to. */
@@ -221,7 +224,7 @@ export class Emitter {
   /** Hands a batch to the pipeline, retrying with backoff until it is queued; false when stopping gave it up. */
   private async emitBatch(b: PendingBatch): Promise<boolean> {
     const { ctx, signal, problems } = this.deps;
-    const batch = b.builder.finish();
+    const batch = b.builder.finishFrame(JSON_FORMAT_CODE);
     let backoff = 250;
     for (;;) {
       if (signal.aborted) return false;
