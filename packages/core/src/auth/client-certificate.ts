@@ -1,8 +1,17 @@
 import { createHash, createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import forge from 'node-forge';
+import { createRequire } from 'node:module';
+import type Forge from 'node-forge';
 import type { Secret } from '../config/secret.js';
 import { ConfigError } from '../errors.js';
+
+const require = createRequire(import.meta.url);
+let forgeModule: typeof Forge | undefined;
+/** node-forge, loaded the first time a PKCS#12 file is opened (it is large, and most agents never need it). */
+function forge(): typeof Forge {
+  forgeModule ??= require('node-forge') as typeof Forge;
+  return forgeModule;
+}
 
 /** Where a client certificate and its private key come from (docs/protocol-notes.md#client-certificate). */
 export interface ClientCertificateSource {
@@ -84,12 +93,12 @@ function parsePemKey(pem: string, path: string, field: 'certificateFile' | 'keyF
   }
 }
 
-function derOf(asn1: forge.asn1.Asn1): Buffer {
-  return Buffer.from(forge.asn1.toDer(asn1).getBytes(), 'binary');
+function derOf(asn1: Forge.asn1.Asn1): Buffer {
+  return Buffer.from(forge().asn1.toDer(asn1).getBytes(), 'binary');
 }
 
-function pkcs12Asn1(data: Buffer): forge.asn1.Asn1 {
-  return forge.asn1.fromDer(forge.util.createBuffer(data.toString('binary')));
+function pkcs12Asn1(data: Buffer): Forge.asn1.Asn1 {
+  return forge().asn1.fromDer(forge().util.createBuffer(data.toString('binary')));
 }
 
 /**
@@ -98,20 +107,20 @@ function pkcs12Asn1(data: Buffer): forge.asn1.Asn1 {
  * non-ASCII password passes the MAC check (done first, with the standard BMP encoding) but decryption
  * fails, the file is opened again without its (already verified) MAC and with the UTF-8 bytes.
  */
-function openPkcs12(data: Buffer, password: string): forge.pkcs12.Pkcs12Pfx {
+function openPkcs12(data: Buffer, password: string): Forge.pkcs12.Pkcs12Pfx {
   try {
-    return forge.pkcs12.pkcs12FromAsn1(pkcs12Asn1(data), false, password);
+    return forge().pkcs12.pkcs12FromAsn1(pkcs12Asn1(data), false, password);
   } catch (err) {
     const text = err instanceof Error ? err.message : '';
     if (/^[\x00-\x7f]*$/.test(password) || !/Failed to decrypt|Unable to decrypt/.test(text)) throw err;
     const asn1 = pkcs12Asn1(data);
     if (Array.isArray(asn1.value)) asn1.value.splice(2);
-    return forge.pkcs12.pkcs12FromAsn1(asn1, false, forge.util.encodeUtf8(password));
+    return forge().pkcs12.pkcs12FromAsn1(asn1, false, forge().util.encodeUtf8(password));
   }
 }
 
 function parsePfx(data: Buffer, path: string, passphrase: Secret | undefined): { key: KeyObject; certs: X509Certificate[] } {
-  let p12: forge.pkcs12.Pkcs12Pfx;
+  let p12: Forge.pkcs12.Pkcs12Pfx;
   try {
     p12 = openPkcs12(data, passphrase?.reveal() ?? '');
   } catch (err) {
@@ -122,24 +131,24 @@ function parsePfx(data: Buffer, path: string, passphrase: Secret | undefined): {
     throw fail('certificateFile', `${path} is neither a PEM file nor a readable PKCS#12 (PFX) file`, err);
   }
   const keyBags = [
-    ...(p12.getBags({ bagType: forge.pki.oids.pkcs8ShroudedKeyBag! })[forge.pki.oids.pkcs8ShroudedKeyBag!] ?? []),
-    ...(p12.getBags({ bagType: forge.pki.oids.keyBag! })[forge.pki.oids.keyBag!] ?? []),
+    ...(p12.getBags({ bagType: forge().pki.oids.pkcs8ShroudedKeyBag! })[forge().pki.oids.pkcs8ShroudedKeyBag!] ?? []),
+    ...(p12.getBags({ bagType: forge().pki.oids.keyBag! })[forge().pki.oids.keyBag!] ?? []),
   ];
   const keyBag = keyBags[0];
   if (!keyBag) throw fail('certificateFile', `no private key in ${path} (export the certificate with its private key)`);
   let key: KeyObject;
   try {
     key = keyBag.key
-      ? createPrivateKey({ key: forge.pki.privateKeyToPem(keyBag.key), format: 'pem' })
+      ? createPrivateKey({ key: forge().pki.privateKeyToPem(keyBag.key), format: 'pem' })
       : createPrivateKey({ key: derOf(keyBag.asn1), format: 'der', type: 'pkcs8' });
   } catch (err) {
     throw fail('certificateFile', `the private key in ${path} cannot be read`, err);
   }
-  const certBags = p12.getBags({ bagType: forge.pki.oids.certBag! })[forge.pki.oids.certBag!] ?? [];
+  const certBags = p12.getBags({ bagType: forge().pki.oids.certBag! })[forge().pki.oids.certBag!] ?? [];
   const certs = certBags.map((bag, i) => {
     try {
       // certificateToAsn1 re-encodes the parsed TBSCertificate as read, so the DER (and thumbprint) is the file's.
-      return new X509Certificate(derOf(bag.cert ? forge.pki.certificateToAsn1(bag.cert) : bag.asn1));
+      return new X509Certificate(derOf(bag.cert ? forge().pki.certificateToAsn1(bag.cert) : bag.asn1));
     } catch (err) {
       throw fail('certificateFile', `certificate ${i + 1} in ${path} is not a valid X.509 certificate`, err);
     }
