@@ -268,26 +268,31 @@ describe('azure_logs_ingestion sink', () => {
     expect(batches.every((b) => b.settlements.length === 1)).toBe(true);
   });
 
-  it('sends at once when its queue is drained, if the request makes at least 1 MB of JSON; a trickle waits for the flush interval', async () => {
+  it('sends what is pending once its queue stayed drained: all of it once per flush interval, else only a request of at least 1 MB', async () => {
     const clock = new FakeClock();
     const h = await setup({ clock, config: { flushIntervalMs: 60_000 } });
-    const small = batch('App_CL', [rec(1, 100)]);
-    await h.sink.write(small, h.signal);
-    h.sink.drained?.();
-    await clock.advance(50);
-    await settle();
-    expect(h.fake.ingests).toHaveLength(0); // too small to go before the interval
-    const big = batch('App_CL', Array.from({ length: 1100 }, (_, i) => rec(i + 2, 1000)));
-    await h.sink.write(big, h.signal);
-    await settle();
-    expect(h.fake.ingests).toHaveLength(0); // more may come: it waits to fill a request
+    const first = batch('App_CL', [rec(1, 100)]);
+    await h.sink.write(first, h.signal);
     h.sink.drained?.();
     await settle();
     expect(h.fake.ingests).toHaveLength(0); // not before the queue stayed drained a moment
     await clock.advance(50);
+    await vi.waitFor(() => expect(first.settlements).toEqual(['delivered'])); // the end of a burst goes at once
+    const small = batch('App_CL', [rec(2, 100)]);
+    await h.sink.write(small, h.signal);
+    h.sink.drained?.();
+    await clock.advance(50);
+    await settle();
+    expect(h.fake.ingests).toHaveLength(1); // a trickle: one unfilled request per flush interval
+    const big = batch('App_CL', Array.from({ length: 1100 }, (_, i) => rec(i + 3, 1000)));
+    await h.sink.write(big, h.signal);
+    await settle();
+    expect(h.fake.ingests).toHaveLength(1); // more may come: it waits to fill a request
+    h.sink.drained?.();
+    await clock.advance(50);
     await vi.waitFor(() => expect([small.settlements, big.settlements]).toEqual([['delivered'], ['delivered']]));
-    expect(h.fake.ingests).toHaveLength(1);
-    expect(h.fake.ingests[0]!.jsonBytes).toBeGreaterThan(1_000_000);
+    expect(h.fake.ingests).toHaveLength(2);
+    expect(h.fake.ingests[1]!.jsonBytes).toBeGreaterThan(1_000_000);
   });
 
   it('packs a request until its compressed body nears 1 MiB, never over it, and learns the compression ratio', async () => {

@@ -155,6 +155,8 @@ export class LaneDelivery<C extends RetryCause> {
   private wake: { at: number; ac: AbortController } | undefined;
   /** Set while the queue is drained and EAGER_DELAY_MS has not passed yet. */
   private eagerTimer: AbortController | undefined;
+  /** When the queue last let whatever was pending go out unfilled (see `drained`). */
+  private lastUnfilledAt = -Infinity;
   private readonly tasks = new Set<Task>();
   /** Tables whose last attempt failed and waits for a retry, with what went wrong. */
   private readonly failing = new Map<string, { cause: C; detail: string }>();
@@ -197,10 +199,11 @@ export class LaneDelivery<C extends RetryCause> {
   }
 
   /**
-   * The queue has nothing more to read right now. If nothing new comes within EAGER_DELAY_MS, a table
-   * whose pending records make a request of at least EAGER_REQUEST_BYTES of JSON sends it without waiting
-   * for the flush interval: the end of a burst goes out at once, while a steady stream still fills its
-   * requests and a trickle still waits for the interval.
+   * The queue has nothing more to read right now. If nothing new comes within EAGER_DELAY_MS, what is
+   * pending goes out without waiting for the flush interval: all of it the first time in a flush
+   * interval (the end of a burst goes out at once), and after that only tables whose pending records make
+   * a request of at least EAGER_REQUEST_BYTES of JSON. A steady stream still fills its requests, and a
+   * trickle of records makes at most about one request per flush interval, as it would without this.
    */
   drained(): void {
     if (this.state !== 'running' || this.eagerTimer) return;
@@ -211,7 +214,14 @@ export class LaneDelivery<C extends RetryCause> {
       () => {
         if (this.eagerTimer !== ac) return;
         this.eagerTimer = undefined;
-        this.limits.eagerBytes = Math.min(EAGER_REQUEST_BYTES, this.limits.requestBytes);
+        const now = this.ctx.clock.now();
+        if (now - this.lastUnfilledAt >= this.config.flushIntervalMs) {
+          // The first unfilled send of a flush interval takes whatever is pending (the end of a burst).
+          this.lastUnfilledAt = now;
+          this.limits.eagerBytes = 0;
+        } else {
+          this.limits.eagerBytes = Math.min(EAGER_REQUEST_BYTES, this.limits.requestBytes);
+        }
         this.pump();
       },
       () => undefined, // a batch came: cancelled
