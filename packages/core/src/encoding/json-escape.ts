@@ -112,18 +112,7 @@ export function writeEscapedUtf8(src: Buffer, start: number, end: number, out: B
 
     const c = src[i]!;
     if (c < 0x80) {
-      out[pos++] = BACKSLASH;
-      if (c === 0x22 || c === BACKSLASH) {
-        out[pos++] = c;
-      } else if (SHORT_ESCAPE[c] !== 0) {
-        out[pos++] = SHORT_ESCAPE[c]!;
-      } else {
-        out[pos++] = 0x75; // \u00xx
-        out[pos++] = 0x30;
-        out[pos++] = 0x30;
-        out[pos++] = HEX[c >> 4]!;
-        out[pos++] = HEX[c & 0x0f]!;
-      }
+      pos = writeAsciiEscape(c, out, pos);
       i++;
       continue;
     }
@@ -144,6 +133,23 @@ export function writeEscapedUtf8(src: Buffer, start: number, end: number, out: B
         i -= len;
       }
     } while (i < end && src[i]! >= 0x80);
+  }
+  return pos;
+}
+
+/** `"`, `\` or a control character (`c` < 0x80) as JSON.stringify escapes it; returns the position after it. */
+function writeAsciiEscape(c: number, out: Buffer, pos: number): number {
+  out[pos++] = BACKSLASH;
+  if (c === 0x22 || c === BACKSLASH) {
+    out[pos++] = c;
+  } else if (SHORT_ESCAPE[c] !== 0) {
+    out[pos++] = SHORT_ESCAPE[c]!;
+  } else {
+    out[pos++] = 0x75; // \u00xx
+    out[pos++] = 0x30;
+    out[pos++] = 0x30;
+    out[pos++] = HEX[c >> 4]!;
+    out[pos++] = HEX[c & 0x0f]!;
   }
   return pos;
 }
@@ -189,18 +195,7 @@ export function writeEscapedString(s: string, out: Buffer, pos: number): number 
       if (COPY[c] === 1) {
         out[pos++] = c;
       } else {
-        out[pos++] = BACKSLASH;
-        if (c === 0x22 || c === BACKSLASH) {
-          out[pos++] = c;
-        } else if (SHORT_ESCAPE[c] !== 0) {
-          out[pos++] = SHORT_ESCAPE[c]!;
-        } else {
-          out[pos++] = 0x75;
-          out[pos++] = 0x30;
-          out[pos++] = 0x30;
-          out[pos++] = HEX[c >> 4]!;
-          out[pos++] = HEX[c & 0x0f]!;
-        }
+        pos = writeAsciiEscape(c, out, pos);
       }
     } else if (c < 0x800) {
       out[pos++] = 0xc0 | (c >> 6);

@@ -87,11 +87,6 @@ export function decodeLegacyBatch(payload: Buffer): LegacyBatch {
   return v as LegacyBatch;
 }
 
-/** Records of a queue entry of any version: a frame's record count, or a legacy batch's. */
-export function recordsOfPayload(payload: Buffer): number {
-  return isFrame(payload) ? payload.readUInt32LE(4) : decodeLegacyBatch(payload).r.length;
-}
-
 /**
  * Sources -> processors -> one durable queue per destination -> sink. Built from config; components
  * never see each other, only their context.
@@ -306,11 +301,17 @@ function isTooLarge(err: unknown): boolean {
   return isAgentError(err) && err.code === 'OMA_ERR_BUFFER_TOO_LARGE';
 }
 
-/** Counts (and logs, rate-limited by the caller's log) what encoding left out or cut. */
+/** Logs of records that cannot be encoded: at most one line per component and table every 10 s. */
+const invalidRecordLog = new RateLimitedLog();
+
+/** Counts (and logs, rate-limited) what encoding left out or cut. */
 function countEncoding(ctx: ComponentContext, table: string, out: EncodeOutcome): void {
   if (out.invalid > 0) {
     ctx.metrics.recordsDropped.inc({ ...ctx.labels, table, reason: 'invalid_record' }, out.invalid);
-    ctx.log.error({ err: out.invalidError, table, count: out.invalid }, 'record cannot be serialized as JSON; dropped');
+    const suppressed = invalidRecordLog.admit(`${ctx.id}:${table}`);
+    if (suppressed >= 0) {
+      ctx.log.error({ err: out.invalidError, table, count: out.invalid, ...(suppressed > 0 ? { suppressed } : {}) }, 'record cannot be serialized as JSON; dropped');
+    }
   }
   if (out.truncated > 0) ctx.metrics.recordsDropped.inc({ ...ctx.labels, table, reason: 'field_truncated' }, out.truncated);
 }

@@ -47,6 +47,21 @@ export function recordTexts(batch: EncodedBatch): string[] {
 
 import { frameRoom, writeFrameHead } from './frame.js';
 
+const OPEN = Buffer.from('[');
+const COMMA = Buffer.from(',');
+const CLOSE = Buffer.from(']');
+
+/** The parts of the JSON array of these batches' records, in order, for a stream or a concatenation. */
+export function jsonArrayParts(batches: readonly EncodedBatch[]): Buffer[] {
+  const parts: Buffer[] = [OPEN];
+  batches.forEach((b, i) => {
+    if (i > 0) parts.push(COMMA);
+    if (b.data.length > 0) parts.push(b.data);
+  });
+  parts.push(CLOSE);
+  return parts;
+}
+
 const MIN_CAPACITY = 4096;
 
 /**

@@ -60,6 +60,30 @@ function addRecordJson(b: EncodedBatchBuilder, json: string, record: () => LogRe
   return cut;
 }
 
+/** Counts what encoding a batch left out or cut, for its `EncodeOutcome`. */
+export class EncodeTally {
+  invalid = 0;
+  truncated = 0;
+  private firstError: Error | undefined;
+
+  /** A record left out because of `err`. */
+  fail(err: unknown): void {
+    this.invalid++;
+    this.firstError ??= err instanceof Error ? err : new Error(String(err));
+  }
+
+  outcome(batch: EncodedBatch): EncodeOutcome {
+    return { batch, invalid: this.invalid, truncated: this.truncated, ...(this.firstError ? { invalidError: this.firstError } : {}) };
+  }
+}
+
+/** One record's JSON text parsed back; throws unless it is a JSON object. */
+export function parseJsonRecord(text: string): LogRecord {
+  const v = JSON.parse(text) as unknown;
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new TypeError('record is not a JSON object');
+  return v as LogRecord;
+}
+
 function stringifyRecord(record: LogRecord): string {
   const json = JSON.stringify(record) as string | undefined;
   if (typeof json !== 'string' || json.charCodeAt(0) !== 0x7b) throw new TypeError('record is not a JSON object');
@@ -72,21 +96,18 @@ function stringifyRecord(record: LogRecord): string {
  */
 export function encodeJsonRecords(table: string, records: readonly LogRecord[], maxFieldBytes = MAX_FIELD_BYTES): EncodeOutcome {
   const b = new EncodedBatchBuilder(table, records.length * 256, records.length);
-  let invalid = 0;
-  let invalidError: Error | undefined;
-  let truncated = 0;
+  const tally = new EncodeTally();
   for (const record of records) {
     let json: string;
     try {
       json = stringifyRecord(record);
     } catch (err) {
-      invalid++;
-      invalidError ??= err instanceof Error ? err : new Error(String(err));
+      tally.fail(err);
       continue;
     }
-    if (addRecordJson(b, json, () => record, maxFieldBytes)) truncated++;
+    if (addRecordJson(b, json, () => record, maxFieldBytes)) tally.truncated++;
   }
-  return { batch: b.finish(), invalid, truncated, ...(invalidError ? { invalidError } : {}) };
+  return tally.outcome(b.finish());
 }
 
 /**
@@ -98,9 +119,7 @@ export function limitJsonFields(batch: EncodedBatch, maxFieldBytes = MAX_FIELD_B
   for (let i = 0; i < batch.count && !long; i++) long = batch.ends[i]! - recordStart(batch.ends, i) > maxFieldBytes;
   if (!long) return { batch, invalid: 0, truncated: 0 };
   const b = new EncodedBatchBuilder(batch.table, batch.data.length, batch.count);
-  let truncated = 0;
-  let invalid = 0;
-  let invalidError: Error | undefined;
+  const tally = new EncodeTally();
   for (let i = 0; i < batch.count; i++) {
     const start = recordStart(batch.ends, i);
     const end = batch.ends[i]!;
@@ -113,16 +132,14 @@ export function limitJsonFields(batch: EncodedBatch, maxFieldBytes = MAX_FIELD_B
     const json = batch.data.toString('utf8', start, end);
     let record: LogRecord;
     try {
-      record = JSON.parse(json) as LogRecord;
-      if (typeof record !== 'object' || record === null || Array.isArray(record)) throw new TypeError('record is not a JSON object');
+      record = parseJsonRecord(json);
     } catch (err) {
-      invalid++;
-      invalidError ??= err instanceof Error ? err : new Error(String(err));
+      tally.fail(err);
       continue;
     }
-    if (addRecordJson(b, json, () => record, maxFieldBytes)) truncated++;
+    if (addRecordJson(b, json, () => record, maxFieldBytes)) tally.truncated++;
   }
-  return { batch: b.finish(), invalid, truncated, ...(invalidError ? { invalidError } : {}) };
+  return tally.outcome(b.finish());
 }
 
 /** Parses the records of a canonical JSON batch back into objects (processors, other formats: not a hot path). */

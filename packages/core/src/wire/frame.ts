@@ -32,7 +32,7 @@ function endsStart(tableBytes: number): number {
 }
 
 export function frameBytes(batch: EncodedBatch): number {
-  return endsStart(Buffer.byteLength(batch.table)) + 4 * batch.count + batch.data.length;
+  return frameRoom(batch.table, batch.count) + batch.data.length;
 }
 
 /**
@@ -40,25 +40,11 @@ export function frameBytes(batch: EncodedBatch): number {
  * into and a view of it returned (the caller owns it and knows when the entry is no longer used).
  */
 export function encodeFrame(format: number, batch: EncodedBatch, into?: Buffer): Buffer {
-  const tableBytes = Buffer.byteLength(batch.table);
-  if (tableBytes > 0xffff) throw new RangeError('table name too long');
-  const e = endsStart(tableBytes);
-  const size = e + 4 * batch.count + batch.data.length;
+  const dataStart = frameRoom(batch.table, batch.count);
+  const size = dataStart + batch.data.length;
   const out = into && into.length >= size ? into.subarray(0, size) : Buffer.allocUnsafe(size);
-  out[0] = 0;
-  out[1] = FRAME_VERSION;
-  out[2] = format;
-  out[3] = 0;
-  out.writeUInt32LE(batch.count, 4);
-  out.writeUInt32LE(batch.data.length, 8);
-  out.writeUInt16LE(tableBytes, 12);
-  out.write(batch.table, HEADER, 'utf8');
-  out.fill(0, HEADER + tableBytes, e);
-  const ends = batch.ends;
-  let p = e;
-  for (let i = 0; i < batch.count; i++, p += 4) out.writeUInt32LE(ends[i]!, p);
-  out.set(batch.data, p);
-  return out;
+  out.set(batch.data, dataStart);
+  return writeFrameHead(out, dataStart, format, batch);
 }
 
 /** Bytes in front of a frame's data for a table name and at most `maxRecords` records (a multiple of 4). */
@@ -73,6 +59,7 @@ export function frameRoom(table: string, maxRecords: number): number {
  */
 export function writeFrameHead(buf: Buffer, dataStart: number, format: number, batch: EncodedBatch): Buffer {
   const tableBytes = Buffer.byteLength(batch.table);
+  if (tableBytes > 0xffff) throw new RangeError('table name too long');
   const e = dataStart - 4 * batch.count;
   const h = e - endsStart(tableBytes);
   if (h < 0) throw new RangeError('no room for the frame head');

@@ -1,6 +1,6 @@
 import type { LogRecord } from '../../model/record.js';
-import { EncodedBatchBuilder, recordStart, type EncodedBatch } from '../../wire/encoded-batch.js';
-import type { EncodeOutcome, WireFormat } from '../../wire/format.js';
+import { EncodedBatchBuilder, jsonArrayParts, recordStart, type EncodedBatch } from '../../wire/encoded-batch.js';
+import { EncodeTally, parseJsonRecord, type EncodeOutcome, type WireFormat } from '../../wire/format.js';
 import { truncateStringFields } from '../shared/utf8.js';
 
 /** Where the reserved properties (docs/protocol-notes.md#data-collector-body) go: the names they are sent under. */
@@ -129,18 +129,8 @@ function encodeValue(value: unknown): string | number | boolean | undefined {
 
 /** The request body: the pieces' records (already JSON) as one UTF-8 JSON array. */
 export function buildDataCollectorBody(pieces: readonly EncodedBatch[]): Buffer {
-  const parts: Buffer[] = [OPEN];
-  pieces.forEach((p, i) => {
-    if (i > 0) parts.push(COMMA);
-    parts.push(p.data);
-  });
-  parts.push(CLOSE);
-  return Buffer.concat(parts);
+  return Buffer.concat(jsonArrayParts(pieces));
 }
-
-const OPEN = Buffer.from('[');
-const COMMA = Buffer.from(',');
-const CLOSE = Buffer.from(']');
 
 /** Wire format code of Data Collector records (see `dataCollectorFormat`). */
 export const DATA_COLLECTOR_FORMAT_CODE = 2;
@@ -153,9 +143,7 @@ export const DATA_COLLECTOR_FORMAT_CODE = 2;
 export function dataCollectorFormat(renames: ReservedRenames, maxFieldBytes: number): WireFormat {
   const encode = (table: string, count: number, recordAt: (i: number) => LogRecord): EncodeOutcome => {
     const b = new EncodedBatchBuilder(table, count * 256, count);
-    let invalid = 0;
-    let invalidError: Error | undefined;
-    let truncated = 0;
+    const tally = new EncodeTally();
     for (let i = 0; i < count; i++) {
       let enc: EncodedDataCollectorRecord;
       try {
@@ -164,26 +152,20 @@ export function dataCollectorFormat(renames: ReservedRenames, maxFieldBytes: num
         enc = { kind: 'invalid', error: err instanceof Error ? err : new Error(String(err)) };
       }
       if (enc.kind === 'invalid') {
-        invalid++;
-        invalidError ??= enc.error;
+        tally.fail(enc.error);
         continue;
       }
-      if (enc.truncatedFields > 0) truncated++;
+      if (enc.truncatedFields > 0) tally.truncated++;
       b.beginRecord();
       b.text(enc.json);
       b.endRecord();
     }
-    return { batch: b.finish(), invalid, truncated, ...(invalidError ? { invalidError } : {}) };
+    return tally.outcome(b.finish());
   };
   return {
     key: `data_collector:${renames.TimeGenerated}:${renames.RawData}:${renames.tenant}:${maxFieldBytes}`,
     code: DATA_COLLECTOR_FORMAT_CODE,
     encodeRecords: (table, records) => encode(table, records.length, (i) => records[i]!),
-    fromJson: (batch) =>
-      encode(batch.table, batch.count, (i) => {
-        const v = JSON.parse(batch.data.toString('utf8', recordStart(batch.ends, i), batch.ends[i])) as unknown;
-        if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new TypeError('record is not a JSON object');
-        return v as LogRecord;
-      }),
+    fromJson: (batch) => encode(batch.table, batch.count, (i) => parseJsonRecord(batch.data.toString('utf8', recordStart(batch.ends, i), batch.ends[i]))),
   };
 }

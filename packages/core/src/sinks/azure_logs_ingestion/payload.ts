@@ -1,12 +1,9 @@
 import { createGzip } from 'node:zlib';
 import type { LogRecord } from '../../model/record.js';
 import type { BufferPool } from '../../wire/buffer-pool.js';
-import type { EncodedBatch } from '../../wire/encoded-batch.js';
-import { encodeJsonRecords } from '../../wire/format.js';
+import { jsonArrayParts, type EncodedBatch } from '../../wire/encoded-batch.js';
+import { encodeJsonRecords, parseJsonRecord } from '../../wire/format.js';
 
-const OPEN = Buffer.from('[');
-const COMMA = Buffer.from(',');
-const CLOSE = Buffer.from(']');
 const GZIP_CHUNK_BYTES = 256 * 1024;
 
 /**
@@ -15,15 +12,8 @@ const GZIP_CHUNK_BYTES = 256 * 1024;
  * pool (off the main thread); the records are never copied into one uncompressed buffer.
  */
 export function buildBody(pieces: readonly EncodedBatch[], compression: 'gzip' | 'none', level = 1, pool?: BufferPool): Promise<Buffer> {
-  if (compression === 'none') {
-    const parts: Buffer[] = [OPEN];
-    pieces.forEach((p, i) => {
-      if (i > 0) parts.push(COMMA);
-      parts.push(p.data);
-    });
-    parts.push(CLOSE);
-    return Promise.resolve(Buffer.concat(parts));
-  }
+  const parts = jsonArrayParts(pieces);
+  if (compression === 'none') return Promise.resolve(Buffer.concat(parts));
   return new Promise<Buffer>((resolve, reject) => {
     // Large output chunks: each is a round trip between the thread pool and the main thread.
     const z = createGzip({ level, chunkSize: GZIP_CHUNK_BYTES });
@@ -44,12 +34,8 @@ export function buildBody(pieces: readonly EncodedBatch[], compression: 'gzip' |
       resolve(body);
     });
     z.on('error', reject);
-    z.write(OPEN);
-    pieces.forEach((p, i) => {
-      if (i > 0) z.write(COMMA);
-      if (p.data.length > 0) z.write(p.data);
-    });
-    z.end(CLOSE);
+    for (const part of parts) z.write(part);
+    z.end();
   });
 }
 
@@ -60,7 +46,7 @@ export function buildBody(pieces: readonly EncodedBatch[], compression: 'gzip' |
 export function shrinkRecord(record: EncodedBatch): EncodedBatch | undefined {
   let parsed: LogRecord;
   try {
-    parsed = JSON.parse(record.data.toString('utf8')) as LogRecord;
+    parsed = parseJsonRecord(record.data.toString('utf8'));
   } catch {
     return undefined;
   }

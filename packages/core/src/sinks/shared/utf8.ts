@@ -1,3 +1,5 @@
+import { utf8Boundary } from '../../encoding/json-escape.js';
+
 /**
  * Cuts `s` to at most `maxBytes` of UTF-8 without splitting a character. Returns `s` itself when it
  * already fits.
@@ -7,10 +9,7 @@ export function truncateUtf8(s: string, maxBytes: number): string {
   if (s.length * 3 <= maxBytes) return s;
   const buf = Buffer.from(s, 'utf8');
   if (buf.length <= maxBytes) return s;
-  let end = maxBytes;
-  // Back up over continuation bytes (10xxxxxx) to the start of the character that does not fit.
-  while (end > 0 && (buf[end]! & 0xc0) === 0x80) end--;
-  return buf.subarray(0, end).toString('utf8');
+  return buf.toString('utf8', 0, utf8Boundary(buf, 0, maxBytes));
 }
 
 /**

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { RecordSplitter, utf8Cut, type RecordSink, type RecordSplitterOptions } from './record-splitter.js';
+import { utf8Boundary } from '../../encoding/json-escape.js';
+import { RecordSplitter, type RecordSink, type RecordSplitterOptions } from './record-splitter.js';
 import { timestampParser } from './timestamp-formats.js';
 
 interface Out {
@@ -126,8 +127,8 @@ describe('RecordSplitter, truncation', () => {
       expect(out.map((o) => [o.text, o.bytes, o.cut])).toEqual([['aaaaaa', 6, 4]]);
     }
     const b = Buffer.from('ab€', 'utf8');
-    expect(utf8Cut(b, 0, 3)).toBe(2);
-    expect(utf8Cut(b, 0, 2)).toBe(2);
+    expect(utf8Boundary(b, 0, 3)).toBe(2);
+    expect(utf8Boundary(b, 0, 2)).toBe(2);
   });
 
   it('truncates a partial line that is flushed', () => {

@@ -1,3 +1,4 @@
+import { utf8Boundary } from '../../encoding/json-escape.js';
 import type { TimestampParser } from './timestamp-formats.js';
 
 /**
@@ -26,17 +27,6 @@ const CARRY_SLACK = 5;
 
 function hasBom(buf: Buffer, s: number, len: number): boolean {
   return len >= 3 && buf[s] === 0xef && buf[s + 1] === 0xbb && buf[s + 2] === 0xbf;
-}
-
-/**
- * Length to keep of `buf[s, s + limit + 1)` so that no UTF-8 character is split: steps back over at most
- * three continuation bytes (a malformed run is cut where it is).
- */
-export function utf8Cut(buf: Buffer, s: number, limit: number): number {
-  let cut = limit;
-  for (let i = 0; i < 3 && cut > 0 && ((buf[s + cut] ?? 0) & 0xc0) === 0x80; i++) cut--;
-  if (cut === 0 || ((buf[s + cut] ?? 0) & 0xc0) === 0x80) return limit;
-  return cut;
 }
 
 /**
@@ -185,7 +175,7 @@ export class RecordSplitter {
     let bytes = len;
     let cut = 0;
     if (len > this.max) {
-      bytes = utf8Cut(buf, s, this.max);
+      bytes = utf8Boundary(buf, s, this.max);
       cut = len - bytes;
     }
     const recordStart = this.recordStart;
@@ -235,7 +225,7 @@ export class RecordSplitter {
       return;
     }
     const encoded = Buffer.from(text, 'utf8');
-    const kept = utf8Cut(encoded, 0, room);
+    const kept = utf8Boundary(encoded, 0, room);
     this.pParts.push(encoded.toString('utf8', 0, kept));
     this.pBytes += 1 + kept;
     this.pCut += bytes - kept + cut;
