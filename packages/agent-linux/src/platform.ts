@@ -1,13 +1,14 @@
-import type { HostInfo } from '@oma/core';
+import type { Platform } from '@oma/core';
 import { linuxHostInfo } from './host-info.js';
 
 export const platform = 'linux';
 
-/** What the CLI gets from the platform package it loads for this OS. */
-export interface Platform {
-  readonly hostInfo: HostInfo;
-}
-
+/** The Linux platform: its source types, host facts from /etc/os-release, files under /var/opt/oma. */
 export function createPlatform(): Platform {
-  return { hostInfo: linuxHostInfo() };
+  return {
+    name: platform,
+    hostInfo: linuxHostInfo(),
+    components: [],
+    defaults: { dataDir: '/var/opt/oma' },
+  };
 }

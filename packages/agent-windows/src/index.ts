@@ -1,3 +1,3 @@
-export { createPlatform, platform, type Platform } from './platform.js';
+export { createPlatform, platform } from './platform.js';
 export { windowsComputerName, windowsHostInfo, windowsVersion, type WindowsHostInfoDeps } from './host-info.js';
 export { privateIPs } from '@oma/core';

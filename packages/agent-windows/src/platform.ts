@@ -1,13 +1,14 @@
-import type { HostInfo } from '@oma/core';
+import type { Platform } from '@oma/core';
 import { windowsHostInfo } from './host-info.js';
 
 export const platform = 'windows';
 
-/** What the CLI gets from the platform package it loads for this OS. */
-export interface Platform {
-  readonly hostInfo: HostInfo;
-}
-
+/** The Windows platform: its source types, host facts from the registry, files under %ProgramData%\OMA. */
 export function createPlatform(): Platform {
-  return { hostInfo: windowsHostInfo() };
+  return {
+    name: platform,
+    hostInfo: windowsHostInfo(),
+    components: [],
+    defaults: { dataDir: 'C:\\ProgramData\\OMA' },
+  };
 }

@@ -2,6 +2,7 @@ export * from './errors.js';
 export * from './model/index.js';
 export * from './telemetry/index.js';
 export * from './ports/index.js';
+export * from './platform/index.js';
 export * from './pipeline/batch.js';
 export * from './pipeline/component.js';
 export * from './pipeline/registry.js';

@@ -9,6 +9,7 @@ import type { CheckpointStore } from '../checkpoint/checkpoint-store.js';
 import type { Batch } from './batch.js';
 import type { EncodedBatch } from '../wire/encoded-batch.js';
 import type { WireFormat } from '../wire/format.js';
+import type { DcrSourceMapping } from '../config/dcr/source-mapping.js';
 
 export type ComponentKind = 'source' | 'processor' | 'sink';
 
@@ -103,6 +104,8 @@ export interface SourceDefinition<S extends z.ZodType = z.ZodType> {
   create(config: z.output<S>, ctx: SourceContext): Source;
   /** Tables the source writes with this config, so tooling (`oma azure template`) knows which tables a config makes. */
   outputTables?(config: z.output<S>): readonly string[];
+  /** The data collection rule's data source kind this type reads, and how (`oma dcr`, `dcr:` in the config). */
+  readonly dcr?: DcrSourceMapping;
 }
 
 export interface ProcessorDefinition<S extends z.ZodType = z.ZodType> {

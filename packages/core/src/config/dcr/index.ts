@@ -3,3 +3,4 @@ export * from './mapper.js';
 export * from './apply.js';
 export * from './dcr-source.js';
 export * from './dcr-watcher.js';
+export * from './source-mapping.js';
