@@ -11,12 +11,21 @@ export class ComponentRegistry {
   register(def: ComponentDefinition): this {
     const key = `${def.kind}:${def.type}`;
     if (this.defs.has(key)) throw new Error(`component type registered twice: ${key}`);
+    if (def.kind === 'source' && def.dcr && this.dcrSource(def.dcr.kind)) {
+      throw new Error(`two source types read the data collection rule's ${def.dcr.kind} data sources: ${this.dcrSource(def.dcr.kind)!.type} and ${def.type}`);
+    }
     this.defs.set(key, def);
     return this;
   }
 
   source(type: string): SourceDefinition | undefined {
     return this.defs.get(`source:${type}`) as SourceDefinition | undefined;
+  }
+
+  /** The source type that reads the data collection rule's data source kind `kind` (`syslog`, `logFiles`, …). */
+  dcrSource(kind: string): SourceDefinition | undefined {
+    for (const d of this.defs.values()) if (d.kind === 'source' && d.dcr?.kind === kind) return d;
+    return undefined;
   }
 
   processor(type: string): ProcessorDefinition | undefined {

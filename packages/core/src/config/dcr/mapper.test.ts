@@ -5,9 +5,10 @@ import { ComponentRegistry } from '../../pipeline/registry.js';
 import { customLogSource } from '../../sources/custom_log/index.js';
 import { heartbeatSource } from '../../sources/heartbeat/index.js';
 import { type DcrReportItem, customStreamTable, dcrSourceId, mapDcrToSources } from './mapper.js';
+import type { DcrSourceMapping } from './source-mapping.js';
 
-/** A source type the platform packages will provide, with the option shape the mapper produces. */
-function platformSource(type: string, schema: z.ZodType): SourceDefinition {
+/** A source type the platform packages provide, with a DCR mapping of the shape theirs have. */
+function platformSource(type: string, schema: z.ZodType, dcr: DcrSourceMapping): SourceDefinition {
   return {
     kind: 'source',
     type,
@@ -16,17 +17,67 @@ function platformSource(type: string, schema: z.ZodType): SourceDefinition {
     create: () => {
       throw new Error('not used');
     },
+    dcr,
   };
 }
+
+const FACILITIES = ['auth', 'authpriv', 'cron', 'daemon', 'kern', 'syslog', 'user', 'local4'];
+const LEVELS = ['Debug', 'Info', 'Notice', 'Warning', 'Error', 'Critical', 'Alert', 'Emergency'];
+
+const syslogDcr: DcrSourceMapping = {
+  kind: 'syslog',
+  streams: ['Microsoft-Syslog'],
+  keys: ['name', 'streams', 'facilityNames', 'logLevels'],
+  unsupported: { 'Microsoft-CommonSecurityLog': 'CEF messages (CommonSecurityLog) are not collected by OMA' },
+  fromDcr(r) {
+    r.set('facilities', r.enumList('facilityNames', FACILITIES, 'facility'), ['facilityNames']);
+    r.set('levels', r.enumList('logLevels', LEVELS, 'log level'), ['logLevels']);
+  },
+};
+const eventLogDcr: DcrSourceMapping = {
+  kind: 'windowsEventLogs',
+  streams: ['Microsoft-Event'],
+  keys: ['name', 'streams', 'xPathQueries'],
+  unsupported: { 'Microsoft-SecurityEvent': 'the SecurityEvent table is not supported by OMA' },
+  fromDcr(r) {
+    const q = r.stringList('xPathQueries', true);
+    q?.forEach((x, j) => {
+      if (!/^[^!]+!.+$/s.test(x)) r.error(['xPathQueries', j], 'expected "<Channel>!<XPath>"');
+    });
+    r.set('xPathQueries', q, ['xPathQueries']);
+  },
+};
+const perfDcr: DcrSourceMapping = {
+  kind: 'performanceCounters',
+  streams: ['Microsoft-Perf'],
+  keys: ['name', 'streams', 'samplingFrequencyInSeconds', 'counterSpecifiers'],
+  unsupported: { 'Microsoft-InsightsMetrics': 'InsightsMetrics is not supported by OMA' },
+  fromDcr(r) {
+    const f = r.entry.samplingFrequencyInSeconds;
+    if (f === undefined) r.error(['samplingFrequencyInSeconds'], 'missing (required)');
+    else if (typeof f !== 'number' || f < 1 || f > 1800) r.error(['samplingFrequencyInSeconds'], 'expected a whole number of seconds from 1 to 1800');
+    r.set('counterSpecifiers', r.stringList('counterSpecifiers', true), ['counterSpecifiers']);
+    r.set('samplingFrequencySeconds', f, ['samplingFrequencyInSeconds']);
+  },
+};
+const iisDcr: DcrSourceMapping = {
+  kind: 'iisLogs',
+  streams: ['Microsoft-W3CIISLog'],
+  keys: ['name', 'streams', 'logDirectories'],
+  fromDcr(r) {
+    const d = r.stringList('logDirectories', false);
+    if (d !== undefined) r.set('logDirectories', d, ['logDirectories']);
+  },
+};
 
 const coreRegistry = new ComponentRegistry([heartbeatSource, customLogSource]);
 const fullRegistry = new ComponentRegistry([
   heartbeatSource,
   customLogSource,
-  platformSource('syslog', z.strictObject({ facilities: z.array(z.string()).min(1), levels: z.array(z.string()).min(1) })),
-  platformSource('windows_event_log', z.strictObject({ xPathQueries: z.array(z.string()).min(1) })),
-  platformSource('performance_counters', z.strictObject({ counterSpecifiers: z.array(z.string()).min(1), samplingFrequencySeconds: z.number() })),
-  platformSource('iis_log', z.strictObject({ logDirectories: z.array(z.string()).optional() })),
+  platformSource('syslog', z.strictObject({ facilities: z.array(z.string()).min(1), levels: z.array(z.string()).min(1) }), syslogDcr),
+  platformSource('windows_event_log', z.strictObject({ xPathQueries: z.array(z.string()).min(1) }), eventLogDcr),
+  platformSource('performance_counters', z.strictObject({ counterSpecifiers: z.array(z.string()).min(1), samplingFrequencySeconds: z.number() }), perfDcr),
+  platformSource('iis_log', z.strictObject({ logDirectories: z.array(z.string()).optional() }), iisDcr),
 ]);
 
 /** The complete agent-style data collection rule of the protocol notes (docs/protocol-notes.md#dcr-agent-example): all five sources, one workspace. */
@@ -339,5 +390,16 @@ describe('mapDcrToSources: what is reported', () => {
     const m = mapDcrToSources(d, fullRegistry);
     expect(at(m.report, 'properties.dataSources.iisLogs[0].transformKql')[0]?.severity).toBe('warning');
     expect(m.sources['dcr-iis']).toEqual({ type: 'iis_log', logDirectories: ['C:\\inetpub\\logs\\LogFiles\\W3SVC1'] });
+  });
+});
+
+describe('ComponentRegistry: DCR kinds', () => {
+  it('finds the source type that reads a kind, and refuses two types for one kind', () => {
+    expect(fullRegistry.dcrSource('syslog')?.type).toBe('syslog');
+    expect(fullRegistry.dcrSource('logFiles')?.type).toBe('custom_log');
+    expect(coreRegistry.dcrSource('syslog')).toBeUndefined();
+    expect(() => new ComponentRegistry([customLogSource, platformSource('other_log', z.object({}), { ...iisDcr, kind: 'logFiles' })])).toThrow(
+      /two source types read the data collection rule's logFiles data sources: custom_log and other_log/,
+    );
   });
 });

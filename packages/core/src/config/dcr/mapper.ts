@@ -1,7 +1,8 @@
+import type { SourceDefinition } from '../../pipeline/component.js';
 import type { ComponentRegistry } from '../../pipeline/registry.js';
-import { RECORD_START_FORMATS } from '../../sources/custom_log/timestamp-formats.js';
 import type { SourceConfig } from '../agent-config.js';
 import { CONFIG_PARSE, formatPath } from '../issues.js';
+import { DCR_KIND_SOURCE_TYPES, type DcrEntryReader, type DcrPath, type DcrSourceMapping } from './source-mapping.js';
 
 export type DcrSeverity = 'error' | 'warning' | 'info';
 
@@ -34,53 +35,6 @@ export interface DcrMapOptions {
 
 type Seg = string | number;
 type Obj = Record<string, unknown>;
-
-export const SYSLOG_FACILITIES: readonly string[] = [
-  'auth', 'authpriv', 'cron', 'daemon', 'mark', 'kern',
-  'local0', 'local1', 'local2', 'local3', 'local4', 'local5', 'local6', 'local7',
-  'lpr', 'mail', 'news', 'syslog', 'user', 'uucp', 'ftp', 'ntp', 'audit', 'alert', 'clock',
-];
-export const SYSLOG_LEVELS: readonly string[] = ['Debug', 'Info', 'Notice', 'Warning', 'Error', 'Critical', 'Alert', 'Emergency'];
-/** Sampling frequency range of performance counters, in seconds (docs/protocol-notes.md#perf-counters). */
-export const PERF_SAMPLING_MIN_S = 1;
-export const PERF_SAMPLING_MAX_S = 1800;
-
-interface KindSpec {
-  /** OMA source type the data source maps to. */
-  readonly type: string;
-  /** Streams OMA collects for this kind (logFiles: any `Custom-` stream). */
-  readonly streams: readonly string[];
-  /** Keys of a data source entry this kind understands (others are reported and ignored). */
-  readonly keys: readonly string[];
-  /** Why well-known streams of this kind that OMA does not collect are skipped. */
-  readonly unsupported?: Readonly<Record<string, string>>;
-}
-
-const KINDS: Readonly<Record<string, KindSpec>> = {
-  syslog: {
-    type: 'syslog',
-    streams: ['Microsoft-Syslog'],
-    keys: ['name', 'streams', 'facilityNames', 'logLevels'],
-    unsupported: { 'Microsoft-CommonSecurityLog': 'CEF messages (CommonSecurityLog) are not collected by OMA' },
-  },
-  windowsEventLogs: {
-    type: 'windows_event_log',
-    streams: ['Microsoft-Event'],
-    keys: ['name', 'streams', 'xPathQueries'],
-    unsupported: {
-      'Microsoft-SecurityEvent': 'the SecurityEvent table is not supported by OMA (events go to Event through Microsoft-Event)',
-      'Microsoft-WindowsEvent': 'the WindowsEvent table is not supported by OMA (events go to Event through Microsoft-Event)',
-    },
-  },
-  performanceCounters: {
-    type: 'performance_counters',
-    streams: ['Microsoft-Perf'],
-    keys: ['name', 'streams', 'samplingFrequencyInSeconds', 'counterSpecifiers'],
-    unsupported: { 'Microsoft-InsightsMetrics': 'Azure Monitor Metrics (InsightsMetrics) are not supported by OMA; counters go to Perf through Microsoft-Perf' },
-  },
-  logFiles: { type: 'custom_log', streams: [], keys: ['name', 'streams', 'filePatterns', 'format', 'settings'] },
-  iisLogs: { type: 'iis_log', streams: ['Microsoft-W3CIISLog'], keys: ['name', 'streams', 'logDirectories'] },
-};
 
 const CUSTOM_STREAM_RE = /^Custom-(.+)$/;
 
@@ -164,13 +118,14 @@ class Mapper {
       return;
     }
     if (!isObj(ds)) {
-      this.add('error', dsPath, 'expected an object of data source lists (syslog, windowsEventLogs, performanceCounters, logFiles, iisLogs)');
+      this.add('error', dsPath, `expected an object of data source lists (${Object.keys(DCR_KIND_SOURCE_TYPES).join(', ')})`);
       return;
     }
     for (const [kind, list] of Object.entries(ds)) {
       const path = [...dsPath, kind];
-      const spec = KINDS[kind];
-      if (!spec) {
+      const def = this.registry.dcrSource(kind);
+      const otherType = DCR_KIND_SOURCE_TYPES[kind];
+      if (!def?.dcr && otherType === undefined) {
         const n = Array.isArray(list) ? list.length : 0;
         this.add('warning', path, `data source kind "${kind}" is not supported by OMA: skipped${n ? ` (${n} entr${n === 1 ? 'y' : 'ies'})` : ''}`);
         continue;
@@ -179,7 +134,10 @@ class Mapper {
         this.add('error', path, 'expected a list of data sources');
         continue;
       }
-      list.forEach((entry, i) => this.dataSource(kind, spec, entry, [...path, i]));
+      list.forEach((entry, i) => {
+        if (def?.dcr) this.dataSource(def, def.dcr, entry, [...path, i]);
+        else this.add('warning', [...path, i], `not available on this platform/build: source type ${otherType!}; skipped`);
+      });
     }
   }
 
@@ -260,7 +218,8 @@ class Mapper {
     }
   }
 
-  private dataSource(kind: string, spec: KindSpec, entry: unknown, path: Seg[]): void {
+  private dataSource(def: SourceDefinition, spec: DcrSourceMapping, entry: unknown, path: Seg[]): void {
+    const kind = spec.kind;
     if (!isObj(entry)) {
       this.add('error', path, 'expected an object');
       return;
@@ -300,16 +259,18 @@ class Mapper {
           ok = false;
           return;
         }
-        const supported = kind === 'logFiles' ? CUSTOM_STREAM_RE.test(s) : spec.streams.includes(s);
+        const supported = spec.streams === 'custom' ? CUSTOM_STREAM_RE.test(s) : spec.streams.includes(s);
         if (!supported) {
-          const why = spec.unsupported?.[s] ?? (kind === 'logFiles' ? 'a logFiles stream is a Custom-<Name> stream' : `OMA collects ${spec.streams.join(', ')} for ${kind}`);
+          const why =
+            spec.unsupported?.[s] ??
+            (spec.streams === 'custom' ? `a ${kind} stream is a Custom-<Name> stream` : `OMA collects ${spec.streams.join(', ')} for ${kind}`);
           this.add('warning', [...path, 'streams', j], `stream ${s} not collected: ${why}`);
         } else if (stream === undefined) stream = { name: s, index: j };
         else this.add('warning', [...path, 'streams', j], `stream ${s} not collected: OMA collects one stream per data source (${stream.name})`);
       });
     }
 
-    const mapped = this.options(kind, entry, path);
+    const mapped = this.options(spec, entry, path);
     if (!ok || mapped.skip) return;
     if (stream === undefined) {
       this.add('warning', path, 'skipped: none of its streams is collected by OMA');
@@ -321,12 +282,12 @@ class Mapper {
       return;
     }
     const { options, fields } = mapped;
-    if (kind === 'logFiles') {
+    if (spec.streams === 'custom') {
       const { table, at } = this.customTable(stream, flows ?? [], path);
       options.table = table;
       fields.set('table', at);
     }
-    this.finish(id!, spec.type, options, path, fields);
+    this.finish(id!, def, options, path, fields);
   }
 
   /** The custom table of a logFiles data source: from its dataFlow's outputStream if any, else from its stream. */
@@ -352,14 +313,15 @@ class Mapper {
     return { table: fromFlow, at: flowPath };
   }
 
-  /** Reads the kind's own fields, reporting errors; `fields` maps each option to its path in the DCR; `skip` when not applied. */
-  private options(kind: string, e: Obj, path: Seg[]): { options: Obj; fields: Map<string, Seg[]>; skip: boolean } {
-    const options: Obj = { type: KINDS[kind]!.type };
+  /** Reads the kind's own fields through its `fromDcr`; `fields` maps each option to its path in the DCR; `skip` when not applied. */
+  private options(spec: DcrSourceMapping, e: Obj, path: Seg[]): { options: Obj; fields: Map<string, Seg[]>; skip: boolean } {
+    const options: Obj = {};
     const fields = new Map<string, Seg[]>();
-    let failed = false;
-    const err = (p: Seg[], message: string): void => {
-      this.add('error', [...path, ...p], message);
-      failed = true;
+    let skip = false;
+    const at = (p: DcrPath): Seg[] => [...path, ...p];
+    const err = (p: DcrPath, message: string): void => {
+      this.add('error', at(p), message);
+      skip = true;
     };
     const stringList = (key: string, required: boolean): string[] | undefined => {
       const v = e[key];
@@ -384,103 +346,39 @@ class Mapper {
       }
       return good ? (v as string[]) : undefined;
     };
-    const enumList = (key: string, allowed: readonly string[], label: string): string[] | undefined => {
-      const v = stringList(key, true);
-      if (!v) return undefined;
-      const out: string[] = [];
-      v.forEach((x, j) => {
-        if (x === '*') return void out.push('*');
-        const hit = allowed.find((a) => a.toLowerCase() === x.toLowerCase());
-        if (hit) out.push(hit);
-        else err([key, j], `unknown ${label} "${x}" (expected ${allowed.join(', ')} or *)`);
-      });
-      return out.length === v.length ? out : undefined;
-    };
-
-    switch (kind) {
-      case 'syslog': {
-        const facilities = enumList('facilityNames', SYSLOG_FACILITIES, 'facility');
-        const levels = enumList('logLevels', SYSLOG_LEVELS, 'log level');
-        options.facilities = facilities;
-        options.levels = levels;
-        fields.set('facilities', [...path, 'facilityNames']).set('levels', [...path, 'logLevels']);
-        break;
-      }
-      case 'windowsEventLogs': {
-        const q = stringList('xPathQueries', true);
-        q?.forEach((x, j) => {
-          if (!/^[^!]+!.+$/s.test(x)) err(['xPathQueries', j], 'expected "<Channel>!<XPath>", e.g. Application!*[System[(Level=1 or Level=2)]]');
+    const reader: DcrEntryReader = {
+      entry: e,
+      error: err,
+      warning: (p, message) => this.add('warning', at(p), message),
+      info: (p, message) => this.add('info', at(p), message),
+      skip: (p, message) => {
+        this.add('warning', at(p), message);
+        skip = true;
+      },
+      stringList,
+      enumList: (key, allowed, label) => {
+        const v = stringList(key, true);
+        if (!v) return undefined;
+        const out: string[] = [];
+        v.forEach((x, j) => {
+          if (x === '*') return void out.push('*');
+          const hit = allowed.find((a) => a.toLowerCase() === x.toLowerCase());
+          if (hit) out.push(hit);
+          else err([key, j], `unknown ${label} "${x}" (expected ${allowed.join(', ')} or *)`);
         });
-        options.xPathQueries = q;
-        fields.set('xPathQueries', [...path, 'xPathQueries']);
-        break;
-      }
-      case 'performanceCounters': {
-        const f = e.samplingFrequencyInSeconds;
-        if (f === undefined) err(['samplingFrequencyInSeconds'], 'missing (required)');
-        else if (typeof f !== 'number' || !Number.isInteger(f) || f < PERF_SAMPLING_MIN_S || f > PERF_SAMPLING_MAX_S) {
-          err(['samplingFrequencyInSeconds'], `expected a whole number of seconds from ${PERF_SAMPLING_MIN_S} to ${PERF_SAMPLING_MAX_S}`);
-        }
-        const c = stringList('counterSpecifiers', true);
-        options.counterSpecifiers = c;
-        options.samplingFrequencySeconds = f;
-        fields.set('counterSpecifiers', [...path, 'counterSpecifiers']).set('samplingFrequencySeconds', [...path, 'samplingFrequencyInSeconds']);
-        break;
-      }
-      case 'iisLogs': {
-        const d = stringList('logDirectories', false);
-        if (d !== undefined) {
-          options.logDirectories = d;
-          fields.set('logDirectories', [...path, 'logDirectories']);
-        }
-        break;
-      }
-      case 'logFiles': {
-        options.filePatterns = stringList('filePatterns', true);
-        fields.set('filePatterns', [...path, 'filePatterns']);
-        const format = e.format;
-        if (format === undefined) err(['format'], 'missing (required: text)');
-        else if (format === 'json') {
-          this.add('warning', [...path, 'format'], 'format json is not supported yet: data source skipped');
-          return { options, fields, skip: true };
-        } else if (format !== 'text') err(['format'], 'expected text or json');
-        const settings = e.settings;
-        if (settings !== undefined) {
-          if (!isObj(settings)) err(['settings'], 'expected an object');
-          else {
-            for (const k of Object.keys(settings)) if (k !== 'text') this.add('warning', [...path, 'settings', k], 'unknown key ignored');
-            const text = settings.text;
-            if (text !== undefined && !isObj(text)) err(['settings', 'text'], 'expected an object');
-            else if (isObj(text)) {
-              for (const k of Object.keys(text)) {
-                if (k !== 'recordStartTimestampFormat') this.add('warning', [...path, 'settings', 'text', k], 'unknown key ignored');
-              }
-              const fmt = text.recordStartTimestampFormat;
-              const p = ['settings', 'text', 'recordStartTimestampFormat'];
-              if (fmt !== undefined) {
-                if (typeof fmt !== 'string' || !(RECORD_START_FORMATS as readonly string[]).includes(fmt)) {
-                  err(p, `expected one of: ${RECORD_START_FORMATS.join(' | ')}`);
-                } else {
-                  options.recordStartTimestampFormat = fmt;
-                  fields.set('recordStartTimestampFormat', [...path, ...p]);
-                }
-              }
-            }
-          }
-        }
-        break;
-      }
-    }
-    return { options, fields, skip: failed };
+        return out.length === v.length ? out : undefined;
+      },
+      set: (name, value, p) => {
+        options[name] = value;
+        fields.set(name, at(p));
+      },
+    };
+    spec.fromDcr(reader);
+    return { options, fields, skip };
   }
 
-  private finish(id: string, type: string, options: Obj, path: Seg[], fields: Map<string, Seg[]>): void {
-    const def = this.registry.source(type);
-    if (!def) {
-      this.add('warning', path, `not available on this platform/build: source type ${type}; skipped`);
-      return;
-    }
-    const { type: _t, ...opts } = options;
+  private finish(id: string, def: SourceDefinition, opts: Obj, path: Seg[], fields: Map<string, Seg[]>): void {
+    const type = def.type;
     const parsed = def.schema.safeParse(opts, CONFIG_PARSE);
     if (!parsed.success) {
       for (const issue of parsed.error.issues) {
@@ -496,11 +394,12 @@ class Mapper {
 }
 
 /**
- * Maps an agent data collection rule (the ARM resource, or only its `properties`) to OMA sources:
- * syslog → `syslog`, windowsEventLogs → `windows_event_log`, performanceCounters →
- * `performance_counters`, logFiles → `custom_log`, iisLogs → `iis_log`, each with the id
- * `dcr-<name>`. Data sources whose type this build lacks are reported and skipped; the others are
- * validated by their type's schema, with problems reported at their path in the DCR.
+ * Maps an agent data collection rule (the ARM resource, or only its `properties`) to OMA sources, each
+ * with the id `dcr-<name>`. Each data source kind is read by the registered source type whose `dcr`
+ * mapping names it (syslog → `syslog`, performanceCounters → `performance_counters`, logFiles →
+ * `custom_log`, …: `DCR_KIND_SOURCE_TYPES`). Kinds whose type this build lacks are reported and
+ * skipped; the others are validated by their type's schema, with problems reported at their path in
+ * the DCR.
  */
 export function mapDcrToSources(dcr: unknown, registry: ComponentRegistry, opts: DcrMapOptions = {}): DcrMapping {
   const m = new Mapper(registry, opts);

@@ -10,8 +10,6 @@ export type DcrPath = readonly (string | number)[];
 export interface DcrEntryReader {
   /** The data source entry as written in the rule. */
   readonly entry: Readonly<Record<string, unknown>>;
-  /** The stream OMA collects for this entry (one of its `streams`). */
-  readonly stream: string;
   /** An error: the entry is not applied (the rest of the rule still is). */
   error(at: DcrPath, message: string): void;
   /** A part of the entry that is not applied. */
@@ -32,19 +30,17 @@ export interface DcrEntryReader {
    * source's schema rejects the option, the problem is reported at that path.
    */
   set(name: string, value: unknown, at: DcrPath): void;
-  /**
-   * The custom table the entry's stream goes to (`Custom-<Name>` streams only): from its data flow's
-   * `outputStream` when one names a custom table, else from the stream; `at` is the path in the whole
-   * rule that decided it.
-   */
-  customTable(): { readonly table: string; readonly at: DcrPath };
 }
 
 /** The DCR data source kind a source type reads, and how. */
 export interface DcrSourceMapping {
   /** Key under `dataSources`, e.g. `syslog`, `performanceCounters`, `logFiles`. */
   readonly kind: string;
-  /** Streams OMA collects for this kind; `custom` means any `Custom-<Name>` stream. */
+  /**
+   * Streams OMA collects for this kind. `custom` means any `Custom-<Name>` stream: the mapper then sets
+   * the option `table` to the custom table the stream goes to (from its data flow's `outputStream` when
+   * that names a custom table, else from the stream).
+   */
   readonly streams: readonly string[] | 'custom';
   /** Keys of an entry this kind understands (others are reported and ignored). */
   readonly keys: readonly string[];

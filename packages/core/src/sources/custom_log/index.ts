@@ -1,9 +1,11 @@
 import type { SourceDefinition } from '../../pipeline/component.js';
 import { customLogConfigSchema } from './config.js';
 import { CustomLogSource } from './custom-log.js';
+import { customLogDcr } from './dcr.js';
 
 export { customLogConfigSchema, COMPRESSED_PATTERNS, type CustomLogConfig } from './config.js';
 export { CustomLogSource } from './custom-log.js';
+export { customLogDcr } from './dcr.js';
 export { filePatternWarnings } from './pattern-check.js';
 export { RECORD_START_FORMATS, timestampParser, type RecordStartFormat, type TimestampParser } from './timestamp-formats.js';
 
@@ -14,4 +16,5 @@ export const customLogSource: SourceDefinition<typeof customLogConfigSchema> = {
   schema: customLogConfigSchema,
   create: (config, ctx) => new CustomLogSource(config, ctx),
   outputTables: (config) => [config.table],
+  dcr: customLogDcr,
 };
