@@ -88,7 +88,8 @@ export async function main(argv: string[]): Promise<number> {
   const helpFor = cmd === 'help' && rest.length > 0 ? leadingWords(rest) : wantsHelp(rest) ? leadingWords(argv) : undefined;
   if (helpFor?.[0] === 'azure') {
     const { runAzure } = await import('./commands/azure.js');
-    return runAzure([...helpFor.slice(1), '--help'], { components: [] }, process.stdout, process.stderr);
+    const { GENERIC_DEFAULTS } = await import('@oma/core');
+    return runAzure([...helpFor.slice(1), '--help'], { components: [], defaults: GENERIC_DEFAULTS }, process.stdout, process.stderr);
   }
   const usage = helpFor === undefined ? undefined : commandUsage(helpFor);
   if (usage !== undefined) {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
-import { COLUMN_TYPES, tableRoute } from '@oma/core';
+import { COLUMN_TYPES, GENERIC_DEFAULTS, tableRoute } from '@oma/core';
 import { runAzure } from './azure.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'oma-azure-template-'));
@@ -22,7 +22,7 @@ async function run(...args: string[]): Promise<{ code: number; stdout: string; s
   let stderr = '';
   out.setEncoding('utf8').on('data', (d: string) => (stdout += d));
   err.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const code = await runAzure(args, { components: [] }, out, err);
+  const code = await runAzure(args, { components: [], defaults: GENERIC_DEFAULTS }, out, err);
   return { code, stdout, stderr };
 }
 

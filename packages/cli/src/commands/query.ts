@@ -21,11 +21,12 @@ export interface QueryArgs {
 
 /**
  * Where the local workspace is and how to authenticate to its query API: --url, else the endpoint file in
- * its data directory (from --data-dir, or from the config's dataDir / localWorkspace.dataDir). The query
+ * its data directory (from --data-dir, or from the config's dataDir / localWorkspace.dataDir, or the
+ * platform's default data directory `platformDataDir`). The query
  * token comes from the data directory's `query-token` file (or $OMA_QUERY_TOKEN with a bare --url), and
  * with TLS the CA file from the endpoint file.
  */
-export function findWorkspace(args: Pick<QueryArgs, 'url' | 'dataDir' | 'configFile'>): WorkspaceAccess {
+export function findWorkspace(args: Pick<QueryArgs, 'url' | 'dataDir' | 'configFile'>, platformDataDir?: string): WorkspaceAccess {
   const envToken = process.env.OMA_QUERY_TOKEN;
   if (args.url) {
     const token = args.dataDir ? readQueryToken(resolve(args.dataDir)) : envToken;
@@ -39,7 +40,8 @@ export function findWorkspace(args: Pick<QueryArgs, 'url' | 'dataDir' | 'configF
     }
     const doc = parseConfigText(readFileSync(file, 'utf8'), file) as { dataDir?: unknown; localWorkspace?: { dataDir?: unknown } };
     const lwDir = doc?.localWorkspace?.dataDir;
-    const dataDir = typeof doc?.dataDir === 'string' ? doc.dataDir : process.platform === 'win32' ? 'C:\\ProgramData\\OMA' : '/var/lib/oma';
+    const dataDir = typeof doc?.dataDir === 'string' ? doc.dataDir : platformDataDir;
+    if (dataDir === undefined) throw new Error(`${file} sets no dataDir; pass --data-dir`);
     dir = resolve(typeof lwDir === 'string' ? lwDir : join(dataDir, 'local-workspace'));
   }
   const ep = readEndpointFile(dir);
@@ -60,7 +62,8 @@ function parseWhere(items: readonly string[]): Record<string, string> {
 
 /** `oma query [Table]`: rows newest first as a table (or JSON lines); without a table, the tables and counts. */
 export async function runQuery(args: QueryArgs, out: NodeJS.WritableStream): Promise<number> {
-  const ws = findWorkspace(args);
+  const platformDataDir = args.url || args.dataDir ? undefined : (await (await import('../platform.js')).loadPlatform()).defaults.dataDir;
+  const ws = findWorkspace(args, platformDataDir);
   if (!args.table) {
     const tables = await listTables(ws);
     if (args.json) for (const t of tables) out.write(`${JSON.stringify(t)}\n`);

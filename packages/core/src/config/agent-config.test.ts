@@ -44,6 +44,13 @@ function problems(doc: unknown): Array<{ path: string; message: string }> {
 }
 
 describe('agent config', () => {
+  it("takes the platform's data directory when the config sets none", () => {
+    const doc = { sources: { hb: { type: 'heartbeat' } } };
+    expect(parseAgentConfig(doc, registry, undefined, { dataDir: '/var/opt/oma' }).dataDir).toBe('/var/opt/oma');
+    expect(parseAgentConfig(doc, registry).dataDir).toBe('/var/lib/oma');
+    expect(parseAgentConfig({ ...doc, dataDir: '/srv/oma' }, registry, undefined, { dataDir: '/var/opt/oma' }).dataDir).toBe('/srv/oma');
+  });
+
   it('applies defaults: a local workspace destination and an absolute dataDir', () => {
     const cfg = parseAgentConfig({ dataDir: 'rel/dir', sources: { hb: { type: 'heartbeat' } } }, registry);
     expect(cfg.dataDir).toBe(join(process.cwd(), 'rel/dir'));

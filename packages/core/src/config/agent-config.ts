@@ -5,6 +5,8 @@ import { z } from 'zod';
 import { ConfigError, type ConfigIssue } from '../errors.js';
 import { CUSTOM_TABLE_RE, STANDARD_TABLES } from '../model/tables.js';
 import type { ComponentRegistry } from '../pipeline/registry.js';
+import { GENERIC_DEFAULTS } from '../platform/generic.js';
+import type { PlatformDefaults } from '../platform/platform.js';
 import { dcrConfigSchema } from './dcr/config.js';
 import { CONFIG_PARSE, formatPath, zodIssues } from './issues.js';
 import { bytesSchema, durationMsSchema } from './units.js';
@@ -88,8 +90,10 @@ export const localWorkspaceConfigSchema = z
 export const agentConfigSchema = z.strictObject({
   dataDir: z
     .string()
-    .default(process.platform === 'win32' ? 'C:\\ProgramData\\OMA' : '/var/lib/oma')
-    .describe('Directory for queues, checkpoints, dead letters and logs. Relative paths resolve against the working directory.'),
+    .optional()
+    .describe(
+      'Directory for queues, checkpoints, dead letters and logs (default: /var/opt/oma on Linux, C:\\ProgramData\\OMA on Windows, /var/lib/oma elsewhere). Relative paths resolve against the working directory.',
+    ),
   computerName: z.string().min(1).optional().describe('Overrides the Computer column (default: the host name).'),
   log: z
     .strictObject({
@@ -138,7 +142,7 @@ export interface DestinationConfig {
   readonly options: unknown;
 }
 
-export type AgentSettings = Omit<z.output<typeof agentConfigSchema>, 'sources' | 'destinations'>;
+export type AgentSettings = Omit<z.output<typeof agentConfigSchema>, 'sources' | 'destinations' | 'dataDir'> & { readonly dataDir: string };
 
 export interface AgentConfig extends AgentSettings {
   readonly sources: readonly SourceConfig[];
@@ -166,7 +170,7 @@ function splitCommon(raw: unknown, keys: readonly string[]): Record<string, unkn
  * Validates a parsed config document: the top level, then every component against its type's schema.
  * Every problem is collected; a ConfigError lists them all with their paths.
  */
-export function parseAgentConfig(doc: unknown, registry: ComponentRegistry, file?: string): AgentConfig {
+export function parseAgentConfig(doc: unknown, registry: ComponentRegistry, file?: string, defaults: PlatformDefaults = GENERIC_DEFAULTS): AgentConfig {
   const issues: ConfigIssue[] = [];
   const top = agentConfigSchema.safeParse(doc ?? {}, CONFIG_PARSE);
   if (!top.success) {
@@ -241,7 +245,7 @@ export function parseAgentConfig(doc: unknown, registry: ComponentRegistry, file
     throw new ConfigError(`${file ?? 'config'}: ${issues.length} problem${issues.length === 1 ? '' : 's'}`, issues);
   }
   const { sources: _s, destinations: _d, ...settings } = top.data;
-  return { ...settings, dataDir: resolve(settings.dataDir), sources, destinations, ...(file ? { file } : {}) };
+  return { ...settings, dataDir: resolve(settings.dataDir ?? defaults.dataDir), sources, destinations, ...(file ? { file } : {}) };
 }
 
 function readSection(doc: unknown, key: string): Record<string, unknown> | undefined {
@@ -301,7 +305,7 @@ export function parseConfigText(text: string, file = 'config'): unknown {
 }
 
 /** Reads and validates a config file. Throws ConfigError (code OMA_ERR_CONFIG_INVALID) listing every problem. */
-export async function loadAgentConfig(file: string, registry: ComponentRegistry): Promise<AgentConfig> {
+export async function loadAgentConfig(file: string, registry: ComponentRegistry, defaults?: PlatformDefaults): Promise<AgentConfig> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -310,5 +314,5 @@ export async function loadAgentConfig(file: string, registry: ComponentRegistry)
       { path: '(file)', message: `cannot read ${file}` },
     ], { cause: err });
   }
-  return parseAgentConfig(parseConfigText(text, file), registry, resolve(file));
+  return parseAgentConfig(parseConfigText(text, file), registry, resolve(file), defaults);
 }

@@ -1,6 +1,9 @@
 import { hostname, networkInterfaces, release, type } from 'node:os';
 import { privateIPs } from '../ports/network.js';
-import type { Platform } from './platform.js';
+import type { Platform, PlatformDefaults } from './platform.js';
+
+/** Where files go on an OS without a platform package. */
+export const GENERIC_DEFAULTS: PlatformDefaults = { dataDir: '/var/lib/oma' };
 
 /**
  * The platform of an OS without a platform package (macOS, the BSDs): core's components only, host
@@ -10,7 +13,7 @@ export function genericPlatform(name: string): Platform {
   return {
     name,
     components: [],
-    defaults: { dataDir: '/var/lib/oma' },
+    defaults: GENERIC_DEFAULTS,
     hostInfo: {
       describe: () => {
         const [major = '', minor = ''] = release().split('.');
