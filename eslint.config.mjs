@@ -42,6 +42,19 @@ export default tseslint.config(
     },
   },
   {
+    // Core never chooses behaviour by OS: platform facts come through `Platform`, Node's own per-OS
+    // semantics through platform/host-os.ts (STYLE.md §1.5).
+    files: ['packages/core/src/**/*.ts'],
+    ignores: ['packages/core/src/platform/host-os.ts'],
+    rules: {
+      'no-restricted-properties': [
+        'error',
+        { object: 'process', property: 'exit', message: 'Only the CLI ends the process.' },
+        { object: 'process', property: 'platform', message: 'Core does not branch on the OS: use the Platform given by the platform package, or platform/host-os.ts for Node file-system semantics.' },
+      ],
+    },
+  },
+  {
     files: ['packages/cli/**/*.ts', '**/*.test.ts', '**/test/**/*.ts', '**/bench/**/*.ts', 'tools/**/*.ts'],
     rules: { 'no-restricted-properties': 'off' },
   },

@@ -6,6 +6,7 @@ import type { AccessToken } from './credential.js';
 import { AuthError } from './errors.js';
 import { ManagedIdentityClient, type ManagedIdentityOptions } from './managed-identity-request.js';
 import type { TokenHttpResponse } from './token-endpoint.js';
+import { HOST_OS } from '../platform/host-os.js';
 
 /** Token endpoint of the Azure Connected Machine agent when `IDENTITY_ENDPOINT` is not set (docs/protocol-notes.md#arc). */
 export const ARC_IDENTITY_ENDPOINT = 'http://localhost:40342/metadata/identity/oauth2/token';
@@ -94,7 +95,7 @@ export class ArcManagedIdentityCredential extends CachedTokenCredential<ManagedI
 
   constructor(private readonly opts: ArcManagedIdentityCredentialOptions) {
     super(new ManagedIdentityClient({ ...opts, url: new URL(opts.endpoint ?? ARC_IDENTITY_ENDPOINT), source: 'Azure Arc identity endpoint' }), opts);
-    this.platform = opts.platform ?? process.platform;
+    this.platform = opts.platform ?? HOST_OS;
     this.keyDirectory = opts.keyDirectory ?? defaultArcKeyDirectory(this.platform, process.env);
   }
 

@@ -10,6 +10,7 @@ import { CLOUDS } from './clouds.js';
 import type { AuthConfig } from './config.js';
 import type { TokenCredential } from './credential.js';
 import { ManagedIdentityCredential, type ManagedIdentitySelector } from './managed-identity-credential.js';
+import { HOST_OS } from '../platform/host-os.js';
 
 export interface CredentialDeps extends CredentialOptions {
   readonly tls?: TlsClientOptions;
@@ -22,7 +23,7 @@ export interface CredentialDeps extends CredentialOptions {
   readonly log?: Logger;
   /** Environment (`IDENTITY_ENDPOINT`, `ProgramData`); default `process.env`. */
   readonly env?: Readonly<Record<string, string | undefined>>;
-  /** Platform whose Azure Arc key directory applies; default `process.platform`. */
+  /** Platform whose Azure Arc key directory applies; default the host's (`HOST_OS`). */
   readonly platform?: NodeJS.Platform;
 }
 
@@ -101,7 +102,7 @@ export function createCredential(auth: AuthConfig, deps: CredentialDeps): TokenC
     }
     case 'azure_arc_managed_identity': {
       const env = deps.env ?? process.env;
-      const platform = deps.platform ?? process.platform;
+      const platform = deps.platform ?? HOST_OS;
       const keyDirectory = defaultArcKeyDirectory(platform, env);
       return new ArcManagedIdentityCredential({
         ...common,

@@ -1,4 +1,5 @@
 import { open, type FileHandle } from 'node:fs/promises';
+import { WINDOWS_FS } from '../platform/host-os.js';
 
 /** Directories of the agent's state: queued telemetry and positions are readable by the agent's user only. */
 export const DIR_MODE = 0o700;
@@ -58,7 +59,7 @@ function skipBytes(bufs: Uint8Array[], n: number): Uint8Array[] {
  * Windows cannot open a directory this way (NTFS journals its metadata), and some file systems refuse.
  */
 export async function syncDir(dir: string): Promise<void> {
-  if (process.platform === 'win32') return;
+  if (WINDOWS_FS) return;
   let fh: FileHandle | undefined;
   try {
     fh = await open(dir, 'r');

@@ -1,2 +1,3 @@
 export * from './platform.js';
 export * from './generic.js';
+export * from './host-os.js';

@@ -5,6 +5,7 @@ import type { Clock } from '../../ports/clock.js';
 import type { Logger } from '../../telemetry/logger.js';
 import type { RecordSink, RecordSplitterOptions } from './record-splitter.js';
 import { TailedFile, type TailState } from './tailed-file.js';
+import { WINDOWS_FS } from '../../platform/host-os.js';
 
 /** Directory entries examined when looking for a renamed file, a copytruncate copy or rotated generations. */
 export const MAX_DIR_ENTRIES = 4096;
@@ -39,7 +40,7 @@ export interface TrackOptions {
 
 /** Opens for reading; never blocks on a FIFO that replaced a matched file. */
 export function openForRead(path: string): Promise<FileHandle> {
-  return process.platform === 'win32' ? openFile(path, 'r') : openFile(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  return WINDOWS_FS ? openFile(path, 'r') : openFile(path, constants.O_RDONLY | constants.O_NONBLOCK);
 }
 
 export function keyOf(dev: bigint | string, ino: bigint | string): string {

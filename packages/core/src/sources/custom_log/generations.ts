@@ -6,6 +6,7 @@ import { FINGERPRINT_BYTES, identityOf, prefixesAgree, readPrefix } from './file
 import { closeQuietly, keyOf, MAX_DIR_ENTRIES, openForRead, type FileSet, type OpenedFile } from './file-set.js';
 import type { PathScanner } from './scan.js';
 import type { TailedFile } from './tailed-file.js';
+import { WINDOWS_FS } from '../../platform/host-os.js';
 
 /** What separates a log's name from a rotation suffix: `app.log.1`, `app.log-20240101`, `app.log_2`. */
 const ROTATION_SEPARATORS: readonly string[] = ['.', '-', '_'];
@@ -15,7 +16,6 @@ const MAX_GENERATIONS = 32;
 const MAX_RELEASED = 256;
 /** File timestamps come from a coarse kernel clock (one tick behind at most): allowance when comparing them with ours. */
 const FS_CLOCK_SLACK_MS = 25;
-const IS_WINDOWS = process.platform === 'win32';
 
 /** First bytes and size of a file, to tell a copy of it. */
 interface ContentSample {
@@ -26,7 +26,7 @@ interface ContentSample {
 
 /** A name the rotation of a log called `base` may have: `base` + separator + suffix. */
 function isRotationName(name: string, base: string): boolean {
-  const [n, b] = IS_WINDOWS ? [name.toLowerCase(), base.toLowerCase()] : [name, base];
+  const [n, b] = WINDOWS_FS ? [name.toLowerCase(), base.toLowerCase()] : [name, base];
   return n.length > b.length + 1 && n.startsWith(b) && ROTATION_SEPARATORS.includes(n[b.length]!);
 }
 

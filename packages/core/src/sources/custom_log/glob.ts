@@ -1,6 +1,7 @@
 import type { Dirent } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { basename, isAbsolute, join, parse, resolve } from 'node:path';
+import { WINDOWS_FS } from '../../platform/host-os.js';
 
 /**
  * File patterns: `*` matches any run of characters within one path segment, `?` one character, and a
@@ -8,7 +9,6 @@ import { basename, isAbsolute, join, parse, resolve } from 'node:path';
  * directory segments and in the file name. Matching is case-insensitive on Windows.
  */
 
-const IS_WINDOWS = process.platform === 'win32';
 /** Directory levels `**` descends at most (also guards against very deep trees). */
 export const MAX_GLOBSTAR_DEPTH = 16;
 
@@ -24,7 +24,7 @@ export interface CompiledGlob {
 }
 
 function splitSegments(p: string): string[] {
-  return p.split(IS_WINDOWS ? /[\\/]+/ : /\/+/).filter((s) => s.length > 0);
+  return p.split(WINDOWS_FS ? /[\\/]+/ : /\/+/).filter((s) => s.length > 0);
 }
 
 export function hasWildcard(s: string): boolean {
@@ -46,7 +46,7 @@ function segmentSource(segment: string, anyChar: string): string {
 }
 
 /** Regular expression for one segment (no separators inside). */
-export function segmentRegExp(segment: string, caseInsensitive = IS_WINDOWS): RegExp {
+export function segmentRegExp(segment: string, caseInsensitive = WINDOWS_FS): RegExp {
   return new RegExp(`^${segmentSource(segment, '.')}$`, caseInsensitive ? 'is' : 's');
 }
 
@@ -74,7 +74,7 @@ export function compileGlob(pattern: string, cwd: string = process.cwd()): Compi
  * separator matches whole paths (relative patterns resolved against `cwd`).
  */
 export function compileExclude(pattern: string, cwd: string = process.cwd()): (path: string) => boolean {
-  const hasSeparator = IS_WINDOWS ? /[\\/]/.test(pattern) : pattern.includes('/');
+  const hasSeparator = WINDOWS_FS ? /[\\/]/.test(pattern) : pattern.includes('/');
   if (!hasSeparator) {
     const re = segmentRegExp(pattern);
     return (path) => re.test(basename(path));
@@ -82,8 +82,8 @@ export function compileExclude(pattern: string, cwd: string = process.cwd()): (p
   const abs = isAbsolute(pattern) ? pattern : resolve(cwd, pattern);
   const root = parse(abs).root;
   const parts = splitSegments(abs.slice(root.length));
-  const sep = IS_WINDOWS ? '[\\\\/]' : '/';
-  const notSep = IS_WINDOWS ? '[^\\\\/]' : '[^/]';
+  const sep = WINDOWS_FS ? '[\\\\/]' : '/';
+  const notSep = WINDOWS_FS ? '[^\\\\/]' : '[^/]';
   const unc = /^[\\/]{2}/.test(root) ? `${sep}${sep}` : '';
   let src = unc + splitSegments(root).map(escapeRegExp).join(sep) + (root.length > 0 ? sep : '');
   parts.forEach((part, k) => {
@@ -91,7 +91,7 @@ export function compileExclude(pattern: string, cwd: string = process.cwd()): (p
     if (part === '**') src += last ? '.*' : `(?:.*${sep})?`;
     else src += segmentSource(part, notSep) + (last ? '' : sep);
   });
-  const re = new RegExp(`^${src}$`, IS_WINDOWS ? 'is' : 's');
+  const re = new RegExp(`^${src}$`, WINDOWS_FS ? 'is' : 's');
   return (path) => re.test(path);
 }
 
