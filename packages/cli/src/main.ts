@@ -89,7 +89,7 @@ export async function main(argv: string[]): Promise<number> {
   if (helpFor?.[0] === 'azure') {
     const { runAzure } = await import('./commands/azure.js');
     const { GENERIC_DEFAULTS } = await import('@oma/core');
-    return runAzure([...helpFor.slice(1), '--help'], { components: [], defaults: GENERIC_DEFAULTS }, process.stdout, process.stderr);
+    return runAzure([...helpFor.slice(1), '--help'], { name: 'generic', components: [], defaults: GENERIC_DEFAULTS }, process.stdout, process.stderr);
   }
   const usage = helpFor === undefined ? undefined : commandUsage(helpFor);
   if (usage !== undefined) {

@@ -22,7 +22,7 @@ async function run(...args: string[]): Promise<{ code: number; stdout: string; s
   let stderr = '';
   out.setEncoding('utf8').on('data', (d: string) => (stdout += d));
   err.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const code = await runAzure(args, { components: [], defaults: GENERIC_DEFAULTS }, out, err);
+  const code = await runAzure(args, { name: 'generic', components: [], defaults: GENERIC_DEFAULTS }, out, err);
   return { code, stdout, stderr };
 }
 

@@ -26,11 +26,11 @@ export interface AzureTemplateArgs {
  * `oma azure template`: the ARM template for the config (0), or every config problem with its path (2).
  * Warnings (e.g. a source that does not declare its tables) go to `err`.
  */
-export async function azureTemplate(args: AzureTemplateArgs, platform: Pick<Platform, 'components' | 'defaults'>, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+export async function azureTemplate(args: AzureTemplateArgs, platform: Pick<Platform, 'name' | 'components' | 'defaults'>, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
   const registry = buildRegistry(platform);
   let text: string;
   try {
-    const config = await loadAgentConfig(args.configFile, registry, platform.defaults);
+    const config = await loadAgentConfig(args.configFile, registry, platform);
     const plan = planAzureStreams(config, registry, args.destination === undefined ? {} : { destination: args.destination });
     for (const w of plan.warnings) err.write(`warning: ${w}\n`);
     text = `${JSON.stringify(armTemplateFromPlan(plan), null, 2)}\n`;
@@ -49,7 +49,7 @@ export async function azureTemplate(args: AzureTemplateArgs, platform: Pick<Plat
 }
 
 /** `oma azure <subcommand> ...`; returns the exit code (0 for `--help`, 2 for usage errors). */
-export async function runAzure(argv: readonly string[], platform: Pick<Platform, 'components' | 'defaults'>, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+export async function runAzure(argv: readonly string[], platform: Pick<Platform, 'name' | 'components' | 'defaults'>, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
   const [sub, ...rest] = argv;
   const end = argv.indexOf('--');
   const help = (end < 0 ? argv : argv.slice(0, end)).some((a) => a === '--help' || a === '-h');

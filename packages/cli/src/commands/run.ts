@@ -226,7 +226,7 @@ export async function runAgent(opts: RunOptions): Promise<number> {
   /** The config file as last loaded successfully, without the rule's sources. */
   let base: AgentConfig;
   try {
-    base = await loadAgentConfig(opts.configFile, registry, opts.platform.defaults);
+    base = await loadAgentConfig(opts.configFile, registry, opts.platform);
   } catch (err) {
     if (printConfigError(err, process.stderr)) return 2;
     throw err;
@@ -365,7 +365,7 @@ export async function runAgent(opts: RunOptions): Promise<number> {
     void enqueue(async () => {
       let nextBase: AgentConfig;
       try {
-        nextBase = await loadAgentConfig(opts.configFile, registry, opts.platform.defaults);
+        nextBase = await loadAgentConfig(opts.configFile, registry, opts.platform);
       } catch (err) {
         log.error({ err, issues: (err as { issues?: unknown }).issues }, 'config reload failed; keeping the running config');
         return;

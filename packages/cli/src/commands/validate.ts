@@ -53,7 +53,7 @@ export async function validateConfig(
   const registry = buildRegistry(platform);
   let cfg: AgentConfig;
   try {
-    cfg = await loadAgentConfig(file, registry, platform.defaults);
+    cfg = await loadAgentConfig(file, registry, platform);
   } catch (e) {
     if (printConfigError(e, err)) return 2;
     throw e;

@@ -46,9 +46,34 @@ function problems(doc: unknown): Array<{ path: string; message: string }> {
 describe('agent config', () => {
   it("takes the platform's data directory when the config sets none", () => {
     const doc = { sources: { hb: { type: 'heartbeat' } } };
-    expect(parseAgentConfig(doc, registry, undefined, { dataDir: '/var/opt/oma' }).dataDir).toBe('/var/opt/oma');
+    const linux = { name: 'linux', defaults: { dataDir: '/var/opt/oma' } };
+    expect(parseAgentConfig(doc, registry, undefined, linux).dataDir).toBe('/var/opt/oma');
     expect(parseAgentConfig(doc, registry).dataDir).toBe('/var/lib/oma');
-    expect(parseAgentConfig({ ...doc, dataDir: '/srv/oma' }, registry, undefined, { dataDir: '/var/opt/oma' }).dataDir).toBe('/srv/oma');
+    expect(parseAgentConfig({ ...doc, dataDir: '/srv/oma' }, registry, undefined, linux).dataDir).toBe('/srv/oma');
+  });
+
+  it('skips a source meant for other platforms, even when its type does not exist on this one', () => {
+    const doc = {
+      sources: {
+        hb: { type: 'heartbeat', platforms: ['linux', 'windows'] },
+        events: { type: 'windows_event_log', platforms: ['windows'], xPathQueries: ['System!*'] },
+        typo: { type: 'nope', platforms: ['linux'] },
+      },
+    };
+    const linux = { name: 'linux', defaults: { dataDir: '/x' } };
+    let err: ConfigError | undefined;
+    try {
+      parseAgentConfig(doc, registry, undefined, linux);
+    } catch (e) {
+      err = e as ConfigError;
+    }
+    expect(err?.issues.map((i) => i.path)).toEqual(['sources.typo.type']);
+    const { typo: _t, ...rest } = doc.sources;
+    const cfg = parseAgentConfig({ sources: rest }, registry, undefined, linux);
+    expect(cfg.sources.map((s) => s.id)).toEqual(['hb']);
+    const win = parseAgentConfig({ sources: { hb: rest.hb } }, registry, undefined, { name: 'windows', defaults: { dataDir: 'C:\\OMA' } });
+    expect(win.sources.map((s) => s.id)).toEqual(['hb']);
+    expect(() => parseAgentConfig({ sources: { hb: { type: 'heartbeat', platforms: [] } } }, registry)).toThrow();
   });
 
   it('applies defaults: a local workspace destination and an absolute dataDir', () => {

@@ -6,7 +6,11 @@ import { ConfigError, type ConfigIssue } from '../errors.js';
 import { CUSTOM_TABLE_RE, STANDARD_TABLES } from '../model/tables.js';
 import type { ComponentRegistry } from '../pipeline/registry.js';
 import { GENERIC_DEFAULTS } from '../platform/generic.js';
-import type { PlatformDefaults } from '../platform/platform.js';
+import type { Platform } from '../platform/platform.js';
+
+/** What config parsing needs to know of the platform: its name (for `platforms:`) and its defaults. */
+export type PlatformFacts = Pick<Platform, 'name' | 'defaults'>;
+const GENERIC_FACTS: PlatformFacts = { name: 'generic', defaults: GENERIC_DEFAULTS };
 import { dcrConfigSchema } from './dcr/config.js';
 import { CONFIG_PARSE, formatPath, zodIssues } from './issues.js';
 import { bytesSchema, durationMsSchema } from './units.js';
@@ -60,6 +64,11 @@ export type QueueConfig = z.output<typeof queueConfigSchema>;
 export const sourceCommonSchema = z.object({
   type: z.string().describe('Source type.'),
   enabled: z.boolean().default(true).describe('Set false to keep the entry but not run it.'),
+  platforms: z
+    .array(z.string().min(1))
+    .min(1)
+    .optional()
+    .describe('Run only on these platforms (linux, windows, or Node\'s name of another OS); elsewhere the entry is skipped, even when its type does not exist there. One config can then serve every host.'),
   processors: z
     .array(z.looseObject({ type: z.string() }))
     .default([])
@@ -170,7 +179,7 @@ function splitCommon(raw: unknown, keys: readonly string[]): Record<string, unkn
  * Validates a parsed config document: the top level, then every component against its type's schema.
  * Every problem is collected; a ConfigError lists them all with their paths.
  */
-export function parseAgentConfig(doc: unknown, registry: ComponentRegistry, file?: string, defaults: PlatformDefaults = GENERIC_DEFAULTS): AgentConfig {
+export function parseAgentConfig(doc: unknown, registry: ComponentRegistry, file?: string, platform: PlatformFacts = GENERIC_FACTS): AgentConfig {
   const issues: ConfigIssue[] = [];
   const top = agentConfigSchema.safeParse(doc ?? {}, CONFIG_PARSE);
   if (!top.success) {
@@ -188,6 +197,8 @@ export function parseAgentConfig(doc: unknown, registry: ComponentRegistry, file
     if (!common.success) issues.push(...zodIssues(common.error, base));
     const type = common.success ? common.data.type : typeof (raw as { type?: unknown })?.type === 'string' ? (raw as { type: string }).type : undefined;
     if (type === undefined) continue;
+    // An entry for other platforms is not checked here: its type may not exist on this one.
+    if (common.success && common.data.platforms && !common.data.platforms.includes(platform.name)) continue;
     const def = registry.source(type);
     if (!def) {
       issues.push({
@@ -196,7 +207,7 @@ export function parseAgentConfig(doc: unknown, registry: ComponentRegistry, file
       });
       continue;
     }
-    const opts = def.schema.safeParse(splitCommon(raw, ['type', 'enabled', 'processors']), CONFIG_PARSE);
+    const opts = def.schema.safeParse(splitCommon(raw, ['type', 'enabled', 'platforms', 'processors']), CONFIG_PARSE);
     if (!opts.success) issues.push(...zodIssues(opts.error, base));
     if (!common.success) continue;
     const processors: ProcessorConfig[] = [];
@@ -245,7 +256,7 @@ export function parseAgentConfig(doc: unknown, registry: ComponentRegistry, file
     throw new ConfigError(`${file ?? 'config'}: ${issues.length} problem${issues.length === 1 ? '' : 's'}`, issues);
   }
   const { sources: _s, destinations: _d, ...settings } = top.data;
-  return { ...settings, dataDir: resolve(settings.dataDir ?? defaults.dataDir), sources, destinations, ...(file ? { file } : {}) };
+  return { ...settings, dataDir: resolve(settings.dataDir ?? platform.defaults.dataDir), sources, destinations, ...(file ? { file } : {}) };
 }
 
 function readSection(doc: unknown, key: string): Record<string, unknown> | undefined {
@@ -305,7 +316,7 @@ export function parseConfigText(text: string, file = 'config'): unknown {
 }
 
 /** Reads and validates a config file. Throws ConfigError (code OMA_ERR_CONFIG_INVALID) listing every problem. */
-export async function loadAgentConfig(file: string, registry: ComponentRegistry, defaults?: PlatformDefaults): Promise<AgentConfig> {
+export async function loadAgentConfig(file: string, registry: ComponentRegistry, platform?: PlatformFacts): Promise<AgentConfig> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -314,5 +325,5 @@ export async function loadAgentConfig(file: string, registry: ComponentRegistry,
       { path: '(file)', message: `cannot read ${file}` },
     ], { cause: err });
   }
-  return parseAgentConfig(parseConfigText(text, file), registry, resolve(file), defaults);
+  return parseAgentConfig(parseConfigText(text, file), registry, resolve(file), platform);
 }
