@@ -63,7 +63,10 @@ describe('Processor', () => {
     const v = await at(2);
     expect(v.get('Processor(_Total)\\% IO Wait Time')).toBe(0);
     expect(v.get('Processor(_Total)\\% Processor Time')).toBeCloseTo(50);
-    for (const x of v.values()) expect(x).toBeGreaterThanOrEqual(0), expect(x).toBeLessThanOrEqual(100);
+    for (const x of v.values()) {
+      expect(x).toBeGreaterThanOrEqual(0);
+      expect(x).toBeLessThanOrEqual(100);
+    }
   });
 
   it('starts a CPU brought online only at its second reading, and gives nothing when no tick passed', async () => {

@@ -24,7 +24,7 @@ function readerFor(entry: Record<string, unknown>) {
         report.push(['error', key, 'expected a list of strings']);
         return undefined;
       }
-      return v as string[];
+      return v;
     },
     enumList: () => undefined,
     set: (name, value) => void (set[name] = value),

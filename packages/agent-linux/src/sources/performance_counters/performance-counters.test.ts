@@ -74,10 +74,10 @@ describe('performance_counters source', () => {
     expect(ctx.emitted.slice(2).map((b) => b.records.map((r) => r.CounterName))).toEqual([['Available MBytes Memory'], ['Available MBytes Memory'], ['Available MBytes Memory']]);
     files.text(PROC_PATHS.stat, stat(150, 250));
     await clock.advance(10_000); // 12:01:00: both groups
-    expect(ctx.emitted.slice(5).map((b) => b.records.map((r) => `${r.TimeGenerated} ${r.CounterName}`)).flat().sort()).toEqual([
-      '2026-01-01T12:01:00.000Z % Processor Time',
-      '2026-01-01T12:01:00.000Z % Used Memory',
-      '2026-01-01T12:01:00.000Z Available MBytes Memory',
+    expect(ctx.emitted.slice(5).map((b) => b.records.map((r) => JSON.stringify([r.TimeGenerated, r.CounterName]))).flat().sort()).toEqual([
+      '["2026-01-01T12:01:00.000Z","% Processor Time"]',
+      '["2026-01-01T12:01:00.000Z","% Used Memory"]',
+      '["2026-01-01T12:01:00.000Z","Available MBytes Memory"]',
     ]);
     await src.stop(AbortSignal.timeout(1000));
     expect(clock.pendingSleeps).toBe(0);
