@@ -155,6 +155,10 @@ describe('Logical Disk', () => {
       .space('/data', space(10, 5, 5, 0, 0))
       .space('/srv', space(10, 5, 5, 0, 0))
       .space('/pool', space(20, 10, 10, 2000, 1000))
+      // pseudo, memory and overlay filesystems answer statfs too, but are not Logical Disks
+      .space('/proc', space(1, 1, 1))
+      .space('/dev/shm', space(1, 1, 1))
+      .space('/var/lib/docker', space(100, 40, 30))
       .space('/snap/core', { bsize: 4096, blocks: 0, bfree: 0, bavail: 0, files: 0, ffree: 0 });
   }
 
