@@ -1,6 +1,6 @@
 import type { DcrEntryReader, DcrPath } from '@oma/core';
 import { describe, expect, it } from 'vitest';
-import { performanceCountersDcr, performanceCountersSource } from './index.js';
+import { counterSpecifierWarnings, performanceCountersDcr, performanceCountersSource } from './index.js';
 
 /** A DCR entry reader over one `performanceCounters` entry that records what `fromDcr` reports and sets. */
 function readerFor(entry: Record<string, unknown>) {
@@ -79,5 +79,19 @@ describe('performance_counters DCR mapping', () => {
     performanceCountersDcr.fromDcr(reader);
     expect(report).toEqual([['error', 'counterSpecifiers', 'missing (required)']]);
     expect(set.counterSpecifiers).toBeUndefined();
+  });
+});
+
+describe('counterSpecifierWarnings', () => {
+  it('names each unknown specifier at its path in the config, for counterSpecifiers and counterGroups', () => {
+    const parse = (o: unknown) => performanceCountersSource.schema.parse(o);
+    expect(counterSpecifierWarnings(parse({ counterSpecifiers: ['\\Memory\\*', '\\Memory\\Available MBytes'] }), ['sources', 'perf'])).toEqual([
+      { path: 'sources.perf.counterSpecifiers[1]', message: 'unknown counter "Available MBytes" of Memory in "\\Memory\\Available MBytes": not collected' },
+    ]);
+    const groups = { counterGroups: [{ samplingFrequencySeconds: 1, counterSpecifiers: ['\\Memory'] }, { samplingFrequencySeconds: 60, counterSpecifiers: ['\\Memory', '\\LogicalDisk(*)\\Free Space'] }] };
+    expect(counterSpecifierWarnings(parse(groups), ['sources', 'perf'])).toEqual([
+      { path: 'sources.perf.counterGroups[1].counterSpecifiers[1]', message: expect.stringMatching(/^unknown counter "Free Space" of Logical Disk/) },
+    ]);
+    expect(counterSpecifierWarnings(parse({}), ['sources', 'perf'])).toEqual([]);
   });
 });

@@ -1,5 +1,5 @@
-import type { DcrEntryReader, DcrSourceMapping, SourceDefinition } from '@oma/core';
-import { PERF_SAMPLING_MAX_S, PERF_SAMPLING_MIN_S, performanceCountersConfigSchema } from './config.js';
+import { formatPath, type ConfigIssue, type DcrEntryReader, type DcrSourceMapping, type SourceDefinition } from '@oma/core';
+import { PERF_SAMPLING_MAX_S, PERF_SAMPLING_MIN_S, performanceCountersConfigSchema, type PerformanceCountersConfig } from './config.js';
 import { PerformanceCountersSource } from './performance-counters.js';
 import { selectCounters } from './specifier.js';
 
@@ -16,6 +16,22 @@ export { PERF_OBJECTS, type PerfObject } from './counters.js';
 export { parseCounterSpecifier, selectCounters, type CounterSpecifier } from './specifier.js';
 export { PerformanceCountersSource, type PerformanceCountersDeps } from './performance-counters.js';
 export { nodeProcFiles, type ProcFiles } from './snapshot.js';
+
+/**
+ * What `oma validate` can say about a config's counter specifiers beyond the schema: those naming an
+ * object or counter Linux does not have (the source logs and skips them). `base` is the source's config
+ * path, e.g. `['sources', 'perf']`; each warning carries the specifier's own path.
+ */
+export function counterSpecifierWarnings(config: PerformanceCountersConfig, base: ReadonlyArray<PropertyKey>): ConfigIssue[] {
+  const lists: Array<[ReadonlyArray<PropertyKey>, readonly string[]]> = config.counterGroups
+    ? config.counterGroups.map((g, i) => [[...base, 'counterGroups', i, 'counterSpecifiers'], g.counterSpecifiers])
+    : config.counterSpecifiers
+      ? [[[...base, 'counterSpecifiers'], config.counterSpecifiers]]
+      : [];
+  return lists.flatMap(([at, specifiers]) =>
+    selectCounters(specifiers).unknown.map((u) => ({ path: formatPath([...at, u.index]), message: `${u.message}: not collected` })),
+  );
+}
 
 /** Reads a `performanceCounters` data source of a DCR: its sampling frequency and counter specifiers. */
 function fromDcr(reader: DcrEntryReader): void {
