@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { FakeProcFiles } from './fake-proc-files.js';
 import { CounterGroupSampler, type PerfSample } from './performance-counters.js';
 import { UTMP_RECORD_BYTES } from './procfs.js';
-import { PROC_PATHS, SnapshotReader, type FsSpace } from './snapshot.js';
+import { PROC_PATHS, PROCESSES_PER_TURN, SnapshotReader, type FsSpace } from './snapshot.js';
 import { selectCounters } from './specifier.js';
 
 /** A sampler of `specifiers` over `files`; `at(seconds)` samples at that time and returns `Object(Instance)\Counter` → value. */
@@ -383,6 +383,26 @@ describe('Process', () => {
     expect(v.get('Process(nginx)\\Pct Privileged Time')).toBe(5);
     expect(v.has('Process(sshd)\\Pct User Time')).toBe(false);
     expect(v.get('Process(sshd)\\Used Memory kBytes')).toBe(100);
+  });
+});
+
+describe('Process on a host with many processes', () => {
+  it('lets the event loop run between chunks of processes', async () => {
+    const f = new FakeProcFiles().text(PROC_PATHS.stat, stat([0, 0, 0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0, 0, 0])).text(PROC_PATHS.smaps, 'KernelPageSize: 4 kB\n');
+    const pids = Array.from({ length: PROCESSES_PER_TURN * 3 }, (_, i) => String(i + 1));
+    f.dir(PROC_PATHS.proc, pids);
+    for (const p of pids) f.text(`/proc/${p}/stat`, `${p} (p${p}) S 1 1 1 0 -1 0 0 0 0 0 1 1 0 0 20 0 1 0 ${p} 0 0 0`).text(`/proc/${p}/statm`, '10 5 1 0 0 0 0');
+    const at = sampler(f, '\\Process(*)\\Used Memory kBytes');
+    let turns = 0;
+    const tick = (): void => {
+      turns++;
+      if (turns < 10) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const v = await at(0);
+    expect(v.size).toBe(pids.length);
+    // the files answer at once (no I/O): only the source's own yields give the loop its turns
+    expect(turns).toBeGreaterThanOrEqual(2);
   });
 });
 
