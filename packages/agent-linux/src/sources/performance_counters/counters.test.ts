@@ -413,3 +413,14 @@ describe('what is read', () => {
     expect(f.reads.sort()).toEqual([PROC_PATHS.meminfo, PROC_PATHS.vmstat]);
   });
 });
+
+describe('a utmp file that cannot be read', () => {
+  it('gives no Users value (rather than 0) and is reported', async () => {
+    const f = new FakeProcFiles();
+    f.readBytes = () => Promise.reject(Object.assign(new Error('EACCES'), { code: 'EACCES' }));
+    const { objects } = selectCounters(['\\System\\Users']);
+    const { samples, failures } = await new CounterGroupSampler(objects, new SnapshotReader(f)).sample(0);
+    expect(samples).toEqual([]);
+    expect(failures.map((x) => [x.part, x.path])).toContainEqual(['system', PROC_PATHS.utmp]);
+  });
+});

@@ -1,7 +1,7 @@
 import { errorType, RateLimitedLog, type LogRecord, type Source, type SourceContext } from '@oma/core';
 import { counterGroupsOf, type CounterGroup, type PerformanceCountersConfig } from './config.js';
 import { selectCounters, type ObjectSelection } from './specifier.js';
-import { nodeProcFiles, SnapshotReader, type ProcFiles, type Snapshot, type SnapshotPart } from './snapshot.js';
+import { nodeProcFiles, SnapshotReader, type PartFailure, type ProcFiles, type Snapshot, type SnapshotPart } from './snapshot.js';
 
 /** One sampled value, ready for the Perf table. */
 export interface PerfSample {
@@ -21,7 +21,7 @@ export class CounterGroupSampler {
   }
 
   /** Reads the files at `atMs` and returns the selected values (rates against the previous call's reading). */
-  async sample(atMs: number): Promise<{ samples: PerfSample[]; failures: Awaited<ReturnType<SnapshotReader['read']>>['failures'] }> {
+  async sample(atMs: number): Promise<{ samples: PerfSample[]; failures: PartFailure[] }> {
     const { snapshot, failures } = await this.reader.read(this.parts, atMs);
     const samples: PerfSample[] = [];
     for (const sel of this.objects) {
@@ -84,7 +84,7 @@ export class PerformanceCountersSource implements Source {
       if (objects.length === 0) continue;
       this.loops.push(this.run(group, new CounterGroupSampler(objects, this.reader)));
     }
-    if (this.loops.length === 0) this.ctx.log.warn({}, 'no known performance counter selected; nothing to sample');
+    if (this.loops.length === 0) this.ctx.log.warn('no known performance counter selected; nothing to sample');
     return Promise.resolve();
   }
 

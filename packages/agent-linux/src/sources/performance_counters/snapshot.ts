@@ -194,7 +194,7 @@ export class SnapshotReader {
     if (parts.has('system')) {
       const t = await text('system', PROC_PATHS.uptime);
       if (t !== undefined) snap.uptimeS = parseUptime(t);
-      snap.users = await this.readUsers(attempt);
+      snap.users = await this.readUsers(failures);
     }
     if (parts.has('system') || parts.has('processes')) {
       const pids = await attempt('system', PROC_PATHS.proc, async () => (await this.files.readdir(PROC_PATHS.proc)).filter((n) => /^\d+$/.test(n)));
@@ -235,13 +235,14 @@ export class SnapshotReader {
     return out;
   }
 
-  private async readUsers(attempt: <T>(part: SnapshotPart, path: string, fn: () => Promise<T>) => Promise<T | undefined>): Promise<number | undefined> {
+  /** Sessions in utmp; 0 when the host has no utmp file (containers, minimal systems: nobody logged in through login or sshd). */
+  private async readUsers(failures: PartFailure[]): Promise<number | undefined> {
     try {
       return countUtmpUsers(await this.files.readBytes(PROC_PATHS.utmp));
     } catch (err) {
-      // No utmp at all (containers, minimal systems): nobody logged in through login(1)/sshd.
       if (isErrno(err, 'ENOENT')) return 0;
-      return attempt('system', PROC_PATHS.utmp, () => Promise.reject(err as Error));
+      failures.push({ part: 'system', path: PROC_PATHS.utmp, err });
+      return undefined;
     }
   }
 
