@@ -1,5 +1,6 @@
 import type { Platform } from '@oma/core';
 import { linuxHostInfo } from './host-info.js';
+import { performanceCountersSource } from './sources/performance_counters/index.js';
 
 export const platform = 'linux';
 
@@ -8,7 +9,7 @@ export function createPlatform(): Platform {
   return {
     name: platform,
     hostInfo: linuxHostInfo(),
-    components: [],
+    components: [performanceCountersSource],
     defaults: { dataDir: '/var/opt/oma' },
   };
 }
