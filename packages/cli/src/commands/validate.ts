@@ -1,12 +1,11 @@
 import {
   type AgentConfig,
   applyDcr,
+  type ComponentRegistry,
   ConfigError,
   type ConfigIssue,
-  type CustomLogConfig,
   DcrSource,
   dcrReportIssues,
-  filePatternWarnings,
   formatDcrReport,
   loadAgentConfig,
   silentLogger,
@@ -29,11 +28,15 @@ export interface ValidateOptions {
   readonly offline?: boolean;
 }
 
-/** Warnings about the config on this machine that do not make it invalid, e.g. a file pattern naming a directory. */
-async function machineWarnings(cfg: AgentConfig): Promise<ConfigIssue[]> {
+/**
+ * Warnings about the config on this machine that do not make it invalid (a file pattern that names a
+ * directory, a counter this OS does not have): each source type's `configWarnings`.
+ */
+async function machineWarnings(cfg: AgentConfig, registry: ComponentRegistry): Promise<ConfigIssue[]> {
   const out: ConfigIssue[] = [];
   for (const s of cfg.sources) {
-    if (s.type === 'custom_log') out.push(...(await filePatternWarnings(s.options as CustomLogConfig, ['sources', s.id])));
+    const def = registry.source(s.type);
+    if (def?.configWarnings) out.push(...(await def.configWarnings(s.options, ['sources', s.id])));
   }
   return out;
 }
@@ -99,7 +102,7 @@ export async function validateConfig(
       await source.close();
     }
   }
-  const warnings = await machineWarnings(cfg);
+  const warnings = await machineWarnings(cfg, registry);
   for (const w of warnings) out.write(`  warning  ${w.path}: ${w.message}\n`);
   const ruleNote = rule ? ` (${fromRule} from the data collection rule)` : '';
   const warningNote = warnings.length > 0 ? `, ${warnings.length} warning${warnings.length === 1 ? '' : 's'}` : '';

@@ -10,6 +10,7 @@ import type { Batch } from './batch.js';
 import type { EncodedBatch } from '../wire/encoded-batch.js';
 import type { WireFormat } from '../wire/format.js';
 import type { DcrSourceMapping } from '../config/dcr/source-mapping.js';
+import type { ConfigIssue } from '../errors.js';
 
 export type ComponentKind = 'source' | 'processor' | 'sink';
 
@@ -104,6 +105,11 @@ export interface SourceDefinition<S extends z.ZodType = z.ZodType> {
   create(config: z.output<S>, ctx: SourceContext): Source;
   /** Tables the source writes with this config, so tooling (`oma azure template`) knows which tables a config makes. */
   outputTables?(config: z.output<S>): readonly string[];
+  /**
+   * Problems of a valid config on this machine or worth a look (a file pattern naming a directory, a
+   * counter this OS does not have), reported by `oma validate` at `base` + their path; the source still runs.
+   */
+  configWarnings?(config: z.output<S>, base: ReadonlyArray<PropertyKey>): readonly ConfigIssue[] | Promise<readonly ConfigIssue[]>;
   /** The data collection rule's data source kind this type reads, and how (`oma dcr`, `dcr:` in the config). */
   readonly dcr?: DcrSourceMapping;
 }

@@ -63,5 +63,6 @@ export const performanceCountersSource: SourceDefinition<typeof performanceCount
   schema: performanceCountersConfigSchema,
   create: (config, ctx) => new PerformanceCountersSource(config, ctx),
   outputTables: () => ['Perf'],
+  configWarnings: (config, base) => counterSpecifierWarnings(config, base),
   dcr: performanceCountersDcr,
 };

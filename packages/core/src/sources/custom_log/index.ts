@@ -2,6 +2,7 @@ import type { SourceDefinition } from '../../pipeline/component.js';
 import { customLogConfigSchema } from './config.js';
 import { CustomLogSource } from './custom-log.js';
 import { customLogDcr } from './dcr.js';
+import { filePatternWarnings } from './pattern-check.js';
 
 export { customLogConfigSchema, COMPRESSED_PATTERNS, type CustomLogConfig } from './config.js';
 export { CustomLogSource } from './custom-log.js';
@@ -16,5 +17,6 @@ export const customLogSource: SourceDefinition<typeof customLogConfigSchema> = {
   schema: customLogConfigSchema,
   create: (config, ctx) => new CustomLogSource(config, ctx),
   outputTables: (config) => [config.table],
+  configWarnings: (config, base) => filePatternWarnings(config, base),
   dcr: customLogDcr,
 };
