@@ -1,0 +1,119 @@
+import { lstat, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it, vi } from 'vitest';
+
+const linux = process.platform === 'linux';
+
+/** The addon's receiver, used directly to leave a socket file behind. */
+interface StaleMaker {
+  bind(path: string, mode: number, group: number, rcvbufBytes: number, passCred: boolean): unknown;
+  close(unlinkPath: boolean): void;
+}
+
+/** A group other than ours to chown sockets to: any as root, else one of our supplementary groups. */
+async function otherGroup(): Promise<{ name: string; gid: number }> {
+  const own = process.getgid!();
+  const allowed = process.getuid!() === 0 ? undefined : new Set(process.getgroups!());
+  const lines = (await readFile('/etc/group', 'utf8')).split('\n');
+  for (const line of lines) {
+    const [name, , gidText] = line.split(':');
+    const gid = Number(gidText);
+    if (name && Number.isInteger(gid) && gid !== own && (allowed === undefined || allowed.has(gid))) return { name, gid };
+  }
+  throw new Error('no group other than the primary one to test with');
+}
+
+describe.runIf(linux)('nativeUnixDatagram (the unixdgram addon)', async () => {
+  // Imported inside the gate: the addon exists on Linux only.
+  const { unixDatagramContract } = await import('@oma/core/testing/contracts');
+  const { nativeUnixDatagram, UnixDatagramSender, errnoName, MAX_BATCHES_PER_EVENT } = await import('./unix-datagram.js');
+  const { loadAddon } = await import('./load.js');
+  const qlen = Number((await readFile('/proc/sys/net/unix/max_dgram_qlen', 'utf8')).trim());
+  const group = await otherGroup();
+
+  unixDatagramContract('unixdgram addon', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'oma-udg-'));
+    const sender = UnixDatagramSender.open();
+    return {
+      binding: nativeUnixDatagram(),
+      path: (name: string) => join(dir, name),
+      send: (path: string, data: readonly Uint8Array[]) => {
+        try {
+          const r = sender.send(path, data);
+          return Promise.resolve({ sent: r.sent, refused: r.eagain + r.enobufs });
+        } catch (err) {
+          return Promise.reject(err as Error);
+        }
+      },
+      senderCredentials: { pid: process.pid, uid: process.getuid!() },
+      // A receive queue holds max_dgram_qlen + 1 datagrams: the kernel refuses when it is already longer.
+      queueDatagrams: qlen + 1,
+      group,
+      stat: async (path: string) => {
+        const st = await lstat(path).catch(() => undefined);
+        if (st === undefined) return undefined;
+        return { kind: st.isSocket() ? ('socket' as const) : ('file' as const), mode: st.mode & 0o777, gid: st.gid };
+      },
+      createFile: (path: string) => writeFile(path, 'not a socket'),
+      createStaleSocket: async (path: string) => {
+        // Bound and closed without unlinking, as a killed process leaves it.
+        const r = new (loadAddon<{ Receiver: new () => StaleMaker }>('unixdgram').Receiver)();
+        expect(r.bind(path, -1, -1, 0, false)).toBeUndefined();
+        r.close(false);
+        expect((await lstat(path)).isSocket()).toBe(true);
+      },
+      dispose: async () => {
+        sender.close();
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  });
+
+  it('names errno values symbolically', () => {
+    expect(errnoName(98)).toBe('EADDRINUSE');
+    expect(errnoName(99999)).toBe('errno 99999');
+  });
+
+  // batchSize 1 makes each recvmmsg one datagram, so a default queue (11) is deeper than one event's budget.
+  it.runIf(qlen + 1 > MAX_BATCHES_PER_EVENT)('yields to the event loop after a bounded number of batches, then drains the rest', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'oma-udg-'));
+    const s = await nativeUnixDatagram().open({ path: join(dir, 'deep.sock'), maxDatagramBytes: 16, batchSize: 1 });
+    const sender = UnixDatagramSender.open();
+    let batches = 0;
+    let afterFirstEvent: number | undefined;
+    s.start(
+      () => {
+        // The check phase follows the poll phase that ran this callback: it sees one event's batches.
+        if (batches++ === 0) setImmediate(() => (afterFirstEvent = batches));
+      },
+      () => undefined,
+    );
+    const depth = qlen + 1;
+    expect(sender.send(s.path, Array.from({ length: depth }, () => Buffer.from('x')))).toMatchObject({ sent: depth });
+    await vi.waitFor(() => expect(batches).toBe(depth));
+    expect(afterFirstEvent).toBe(MAX_BATCHES_PER_EVENT);
+    sender.close();
+    await s.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('closes the socket and reports the error when the batch callback throws', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'oma-udg-'));
+    const path = join(dir, 'throw.sock');
+    const s = await nativeUnixDatagram().open({ path, maxDatagramBytes: 16, batchSize: 4 });
+    const errors: Error[] = [];
+    s.start(
+      () => {
+        throw new Error('consumer bug');
+      },
+      (err) => errors.push(err),
+    );
+    const sender = UnixDatagramSender.open();
+    sender.send(path, [Buffer.from('a')]);
+    await vi.waitFor(() => expect(errors.map((e) => e.message)).toEqual(['consumer bug']));
+    await expect(lstat(path)).rejects.toMatchObject({ code: 'ENOENT' });
+    sender.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+});
