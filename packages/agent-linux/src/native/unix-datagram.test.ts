@@ -38,14 +38,11 @@ describe.runIf(linux)('nativeUnixDatagram (the unixdgram addon)', async () => {
     return {
       binding: nativeUnixDatagram(),
       path: (name: string) => join(dir, name),
-      send: (path: string, data: readonly Uint8Array[]) => {
-        try {
+      send: (path: string, data: readonly Uint8Array[]) =>
+        new Promise<{ sent: number; refused: number }>((resolve) => {
           const r = sender.send(path, data);
-          return Promise.resolve({ sent: r.sent, refused: r.eagain + r.enobufs });
-        } catch (err) {
-          return Promise.reject(err as Error);
-        }
-      },
+          resolve({ sent: r.sent, refused: r.eagain + r.enobufs });
+        }),
       senderCredentials: { pid: process.pid, uid: process.getuid!() },
       // A receive queue holds max_dgram_qlen + 1 datagrams: the kernel refuses when it is already longer.
       queueDatagrams: qlen + 1,

@@ -201,7 +201,8 @@ class NativeUnixDatagramSocket implements UnixDatagramSocket {
 export function nativeUnixDatagram(): UnixDatagramBinding {
   return {
     open(opts: UnixDatagramOptions): Promise<UnixDatagramSocket> {
-      try {
+      // A throw in the executor (bad sizes, a missing build, a failed bind) rejects the promise.
+      return new Promise((resolve) => {
         checkSizes(opts);
         const addon = loadAddon<UnixDgramAddon>('unixdgram');
         const receiver = new addon.Receiver();
@@ -213,10 +214,8 @@ export function nativeUnixDatagram(): UnixDatagramBinding {
           opts.passCredentials === true,
         );
         if (failure !== undefined) throw unixDatagramError(failure, opts.path, addon.maxPathBytes, opts.group);
-        return Promise.resolve(new NativeUnixDatagramSocket(opts.path, receiver, opts, addon.maxPathBytes));
-      } catch (err) {
-        return Promise.reject(err as Error);
-      }
+        resolve(new NativeUnixDatagramSocket(opts.path, receiver, opts, addon.maxPathBytes));
+      });
     },
   };
 }

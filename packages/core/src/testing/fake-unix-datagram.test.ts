@@ -9,13 +9,8 @@ function fakeHarness(options: FakeUnixDatagramOptions = {}) {
     return Promise.resolve({
       binding,
       path: (name: string) => `/run/oma-test/${name}`,
-      send: (path: string, data: readonly Uint8Array[], creds?: { pid: number; uid: number }) => {
-        try {
-          return Promise.resolve(binding.send(path, data, creds));
-        } catch (err) {
-          return Promise.reject(err as Error);
-        }
-      },
+      send: (path: string, data: readonly Uint8Array[], creds?: { pid: number; uid: number }) =>
+        new Promise<{ sent: number; refused: number }>((resolve) => resolve(binding.send(path, data, creds))),
       senderCredentials: { pid: 4242, uid: 1000 },
       queueDatagrams: options.queueDatagrams ?? 11,
       group: { name: 'adm', gid: 4 },

@@ -214,11 +214,8 @@ export class FakeUnixDatagramBinding implements UnixDatagramBinding {
 
   open(opts: UnixDatagramOptions): Promise<UnixDatagramSocket> {
     this.opened.push(opts);
-    try {
-      return Promise.resolve(this.bind(opts));
-    } catch (err) {
-      return Promise.reject(err as Error);
-    }
+    // A throw in the executor rejects the promise, as the real bind's errors do.
+    return new Promise((resolve) => resolve(this.bind(opts)));
   }
 
   private bind(opts: UnixDatagramOptions): FakeUnixDatagramSocket {
