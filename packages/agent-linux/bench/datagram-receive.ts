@@ -1,7 +1,8 @@
 /**
  * Datagram receive micro-benchmark: how many datagrams per second, and how much receiver CPU per
  * datagram, for (a) unix datagrams through the `unixdgram` addon (recvmmsg batches, one JS callback
- * per batch) at several batch sizes, and (b) UDP through Node's `dgram` (one callback per datagram).
+ * per batch) at several batch sizes, (b) UDP through Node's `dgram` (one callback per datagram) and
+ * (c) UDP through the same addon (recvmmsg batches).
  * A sender process floods each receiver for a fixed window; the receiver only counts (and reads each
  * datagram's length), so the figures are the transport's own cost. Run after a build:
  *   npx vite-node packages/agent-linux/bench/datagram-receive.ts
@@ -12,7 +13,7 @@ import dgram from 'node:dgram';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { nativeUnixDatagram } from '../src/native/unix-datagram.js';
+import { nativeUnixDatagram, openUdpDatagram } from '../src/native/unix-datagram.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const SIZE = Number(process.env.BENCH_DATAGRAM_BYTES ?? 200);
@@ -113,10 +114,31 @@ async function udpRun(): Promise<Row> {
   return row;
 }
 
+async function udpAddonRun(batchSize: number): Promise<Row> {
+  const socket = await openUdpDatagram({ host: '127.0.0.1', port: 0, receiveBufferBytes: 4 << 20, maxDatagramBytes: 2048, batchSize });
+  const count: Counter = { received: 0, callbacks: 0 };
+  socket.start(
+    (b) => {
+      count.callbacks++;
+      let bytes = 0;
+      for (let i = 0; i < b.count; i++) bytes += b.lengths[i]!;
+      if (bytes >= 0) count.received += b.count;
+    },
+    (err) => {
+      throw err;
+    },
+  );
+  const sender = await startSender('udp', String(socket.port));
+  const row = await measure(`UDP, addon, batchSize ${batchSize} (4 MB SO_RCVBUF)`, count, sender);
+  await socket.close();
+  return row;
+}
+
 const qlen = (await readFile('/proc/sys/net/unix/max_dgram_qlen', 'utf8')).trim();
 const rows: Row[] = [];
 for (const batchSize of [1, 8, 64]) rows.push(await unixRun(batchSize));
 rows.push(await udpRun());
+rows.push(await udpAddonRun(64));
 console.log(`\n${SIZE}-byte datagrams, ${SECONDS} s windows, net.unix.max_dgram_qlen=${qlen}, ${process.version}\n`);
 console.log('| receiver | datagrams/s | receiver CPU µs/datagram | datagrams per JS callback | lost |');
 console.log('| --- | ---: | ---: | ---: | ---: |');

@@ -5,6 +5,7 @@
 // offsets/lengths/truncated (and pids/uids) arrays and calls the JS callback once per recvmmsg call
 // with the count. It stops after a bounded number of batches per readable event so one flood cannot
 // starve other I/O (the poll is level-triggered: it fires again on the next loop turn).
+// The same receiver can bind a UDP address instead (bindInet), where the kernel's drop counter matters.
 // Sender: sendmmsg of many datagrams per call from a slab + lengths, blocking or not.
 //
 // Native code returns errno values and the name of the failing syscall; the TS adapter turns them
@@ -15,7 +16,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <grp.h>
+#include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -106,7 +109,8 @@ class Receiver : public Napi::ObjectWrap<Receiver> {
  public:
   static Napi::Function Init(Napi::Env env) {
     return DefineClass(env, "Receiver",
-                       {InstanceMethod("bind", &Receiver::Bind), InstanceMethod("start", &Receiver::Start),
+                       {InstanceMethod("bind", &Receiver::Bind), InstanceMethod("bindInet", &Receiver::BindInet),
+                        InstanceMethod("port", &Receiver::Port), InstanceMethod("start", &Receiver::Start),
                         InstanceMethod("pause", &Receiver::Pause), InstanceMethod("resume", &Receiver::Resume),
                         InstanceMethod("drops", &Receiver::Drops), InstanceMethod("close", &Receiver::Close)});
   }
@@ -186,6 +190,61 @@ class Receiver : public Napi::ObjectWrap<Receiver> {
     fd_ = std::move(fd);
     path_ = path;
     return env.Undefined();
+  }
+
+  // bindInet(host (IPv4 or IPv6 literal), port (0: any), rcvbufBytes (0: leave)) -> undefined | { errno, syscall }
+  // A UDP socket drained the same way, where the kernel really drops on overflow (SO_RXQ_OVFL counts it).
+  Napi::Value BindInet(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 3 || !info[0].IsString() || !info[1].IsNumber() || !info[2].IsNumber()) {
+      return ThrowType(env, "bindInet(host, port, rcvbufBytes)");
+    }
+    if (fd_.valid()) return ThrowType(env, "receiver already bound");
+    std::string host = info[0].As<Napi::String>().Utf8Value();
+    uint32_t port = info[1].As<Napi::Number>().Uint32Value();
+    int rcvbuf = info[2].As<Napi::Number>().Int32Value();
+    if (port > 65535) return Failure(env, EINVAL, "bind");
+    sockaddr_storage addr;
+    memset(&addr, 0, sizeof(addr));
+    socklen_t len;
+    int family;
+    auto* v4 = reinterpret_cast<sockaddr_in*>(&addr);
+    auto* v6 = reinterpret_cast<sockaddr_in6*>(&addr);
+    if (::inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
+      family = v4->sin_family = AF_INET;
+      v4->sin_port = htons(static_cast<uint16_t>(port));
+      len = sizeof(*v4);
+    } else if (::inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
+      family = v6->sin6_family = AF_INET6;
+      v6->sin6_port = htons(static_cast<uint16_t>(port));
+      len = sizeof(*v6);
+    } else {
+      return Failure(env, EINVAL, "inet_pton");
+    }
+    Fd fd(::socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    if (!fd.valid()) return Failure(env, errno, "socket");
+    int on = 1;
+    if (rcvbuf > 0 && ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf)) != 0) {
+      return Failure(env, errno, "setsockopt(SO_RCVBUF)");
+    }
+    if (::setsockopt(fd.get(), SOL_SOCKET, SO_RXQ_OVFL, &on, sizeof(on)) != 0) {
+      return Failure(env, errno, "setsockopt(SO_RXQ_OVFL)");
+    }
+    if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&addr), len) != 0) return Failure(env, errno, "bind");
+    fd_ = std::move(fd);
+    return env.Undefined();
+  }
+
+  // port() -> the bound UDP port (0 for a unix socket or when unbound).
+  Napi::Value Port(const Napi::CallbackInfo& info) {
+    sockaddr_storage addr;
+    socklen_t len = sizeof(addr);
+    uint32_t port = 0;
+    if (fd_.valid() && ::getsockname(fd_.get(), reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+      if (addr.ss_family == AF_INET) port = ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
+      if (addr.ss_family == AF_INET6) port = ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port);
+    }
+    return Napi::Number::New(info.Env(), port);
   }
 
   // start(slab, offsets, lengths, truncated, pids|null, uids|null, slotBytes, batchSize, maxBatchesPerEvent,
@@ -294,7 +353,7 @@ class Receiver : public Napi::ObjectWrap<Receiver> {
     }
     if (fd_.valid()) {
       fd_.reset();
-      if (unlink_path) ::unlink(path_.c_str());
+      if (unlink_path && !path_.empty()) ::unlink(path_.c_str());
     }
     closed_ = true;
     if (!self_ref_.IsEmpty()) {

@@ -1,6 +1,7 @@
 import { lstat, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createSocket } from 'node:dgram';
 import { describe, expect, it, vi } from 'vitest';
 
 const linux = process.platform === 'linux';
@@ -27,7 +28,7 @@ async function otherGroup(): Promise<{ name: string; gid: number }> {
 describe.runIf(linux)('nativeUnixDatagram (the unixdgram addon)', async () => {
   // Imported inside the gate: the addon exists on Linux only.
   const { unixDatagramContract } = await import('@oma/core/testing/contracts');
-  const { nativeUnixDatagram, UnixDatagramSender, errnoName, MAX_BATCHES_PER_EVENT } = await import('./unix-datagram.js');
+  const { nativeUnixDatagram, UnixDatagramSender, errnoName, MAX_BATCHES_PER_EVENT, openUdpDatagram } = await import('./unix-datagram.js');
   const { loadAddon } = await import('./load.js');
   const qlen = Number((await readFile('/proc/sys/net/unix/max_dgram_qlen', 'utf8')).trim());
   const group = await otherGroup();
@@ -94,6 +95,42 @@ describe.runIf(linux)('nativeUnixDatagram (the unixdgram addon)', async () => {
     await s.close();
     await rm(dir, { recursive: true, force: true });
   });
+
+  it('counts what the kernel drops on a full UDP queue (SO_RXQ_OVFL), as of the next datagram read', async () => {
+    const s = await openUdpDatagram({ host: '127.0.0.1', port: 0, receiveBufferBytes: 4096, maxDatagramBytes: 512, batchSize: 16 });
+    expect(s.port).toBeGreaterThan(0);
+    let delivered = 0;
+    s.start((b) => void (delivered += b.count), () => undefined);
+    s.pause();
+    const client = createSocket('udp4');
+    const payload = Buffer.alloc(400, 'u');
+    const offered = 200;
+    for (let i = 0; i < offered; i++) {
+      await new Promise<void>((resolve, reject) => client.send(payload, s.port, '127.0.0.1', (err) => (err ? reject(err) : resolve())));
+    }
+    s.resume();
+    await vi.waitFor(() => expect(delivered).toBeGreaterThan(0));
+    await barrierUdp();
+    const queued = delivered;
+    expect(queued).toBeLessThan(offered);
+    // The datagrams that waited were queued before the drops: the count comes with the next one.
+    await new Promise<void>((resolve) => client.send(Buffer.from('marker'), s.port, '127.0.0.1', () => resolve()));
+    await vi.waitFor(() => expect(delivered).toBe(queued + 1));
+    expect(s.kernelDrops()).toBe(offered - queued);
+    client.close();
+    await s.close();
+    expect(s.kernelDrops()).toBe(offered - queued);
+  });
+
+  /** Turns of the event loop until a loopback UDP round trip completes: what was readable has been read. */
+  async function barrierUdp(): Promise<void> {
+    const a = createSocket('udp4');
+    await new Promise<void>((r) => a.bind(0, '127.0.0.1', r));
+    const got = new Promise<void>((r) => a.once('message', () => r()));
+    a.send('ping', a.address().port, '127.0.0.1');
+    await got;
+    a.close();
+  }
 
   it('closes the socket and reports the error when the batch callback throws', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'oma-udg-'));

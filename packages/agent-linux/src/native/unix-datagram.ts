@@ -13,6 +13,8 @@ interface NativeFailure {
 
 interface NativeReceiver {
   bind(path: string, mode: number, group: string | number, rcvbufBytes: number, passCred: boolean): NativeFailure | undefined;
+  bindInet(host: string, port: number, rcvbufBytes: number): NativeFailure | undefined;
+  port(): number;
   start(
     slab: Buffer,
     offsets: Uint32Array,
@@ -218,6 +220,51 @@ export function nativeUnixDatagram(): UnixDatagramBinding {
       });
     },
   };
+}
+
+export interface UdpDatagramOptions {
+  /** IPv4 or IPv6 address literal to bind, e.g. 127.0.0.1. */
+  readonly host: string;
+  /** Port to bind; 0 picks a free one (see `port` on the socket). */
+  readonly port: number;
+  /** SO_RCVBUF in bytes (the kernel doubles it and caps it at net.core.rmem_max). */
+  readonly receiveBufferBytes?: number;
+  readonly maxDatagramBytes: number;
+  readonly batchSize: number;
+}
+
+/** A UDP socket drained like the unix one; `kernelDrops()` counts datagrams the kernel dropped on overflow. */
+export interface UdpDatagramSocket extends UnixDatagramSocket {
+  readonly host: string;
+  readonly port: number;
+}
+
+class NativeUdpDatagramSocket extends NativeUnixDatagramSocket implements UdpDatagramSocket {
+  constructor(
+    readonly host: string,
+    readonly port: number,
+    receiver: NativeReceiver,
+    opts: UdpDatagramOptions,
+    maxPathBytes: number,
+  ) {
+    super(`${host}:${port}`, receiver, { ...opts, path: `${host}:${port}` }, maxPathBytes);
+  }
+}
+
+/**
+ * A UDP socket over the same addon: recvmmsg batches into one slab, one JS callback per batch, where
+ * `node:dgram` makes one callback (and one Buffer) per datagram. The kernel's drop count (SO_RXQ_OVFL)
+ * comes with each received datagram, so `kernelDrops()` is up to date as of the last datagram read.
+ */
+export function openUdpDatagram(opts: UdpDatagramOptions): Promise<UdpDatagramSocket> {
+  return new Promise((resolve) => {
+    checkSizes({ ...opts, path: '' });
+    const addon = loadAddon<UnixDgramAddon>('unixdgram');
+    const receiver = new addon.Receiver();
+    const failure = receiver.bindInet(opts.host, opts.port, opts.receiveBufferBytes ?? 0);
+    if (failure !== undefined) throw unixDatagramError(failure, `${opts.host}:${opts.port}`, addon.maxPathBytes);
+    resolve(new NativeUdpDatagramSocket(opts.host, receiver.port(), receiver, opts, addon.maxPathBytes));
+  });
 }
 
 export interface UnixDatagramSenderOptions {
