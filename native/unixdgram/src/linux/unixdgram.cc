@@ -103,6 +103,17 @@ bool ProbeLive(const sockaddr_un& addr, socklen_t len, int* err) {
   return true;
 }
 
+class Receiver;
+
+// The poll handle of a started receiver, on the heap: libuv finishes closing it on a later loop turn,
+// when the receiver may be gone. An async env cleanup hook keeps a worker thread's teardown waiting
+// until that close is done (the addon's code may be unloaded after it).
+struct PollBox {
+  uv_poll_t poll;
+  Receiver* owner = nullptr;
+  napi_async_cleanup_hook_handle hook = nullptr;
+};
+
 constexpr size_t kControlBytes = CMSG_SPACE(sizeof(uint32_t)) + CMSG_SPACE(sizeof(ucred));
 
 class Receiver : public Napi::ObjectWrap<Receiver> {
@@ -305,18 +316,32 @@ class Receiver : public Napi::ObjectWrap<Receiver> {
 
     uv_loop_t* loop = nullptr;
     if (napi_get_uv_event_loop(env, &loop) != napi_ok) return Failure(env, EINVAL, "napi_get_uv_event_loop");
-    poll_ = new uv_poll_t;
-    int rc = uv_poll_init(loop, poll_, fd_.get());
+    auto* box = new PollBox;
+    int rc = uv_poll_init(loop, &box->poll, fd_.get());
     if (rc != 0) {
-      delete poll_;
-      poll_ = nullptr;
+      delete box;
       return Failure(env, -rc, "uv_poll_init");
     }
-    poll_->data = this;
+    box->owner = this;
+    box->poll.data = box;
+    poll_ = &box->poll;
+    napi_add_async_cleanup_hook(env, OnEnvCleanup, box, &box->hook);
     paused_ = false;
     rc = uv_poll_start(poll_, UV_READABLE, OnReadable);
     if (rc != 0) return Failure(env, -rc, "uv_poll_start");
     return env.Undefined();
+  }
+
+  // The environment (a worker thread) ends with the receiver open: close it now.
+  static void OnEnvCleanup(napi_async_cleanup_hook_handle /*handle*/, void* arg) {
+    auto* box = static_cast<PollBox*>(arg);
+    if (box->owner != nullptr) box->owner->Shutdown(false);  // else its close is under way already
+  }
+
+  static void OnPollClosed(uv_handle_t* h) {
+    auto* box = static_cast<PollBox*>(h->data);
+    if (box->hook != nullptr) napi_remove_async_cleanup_hook(box->hook);
+    delete box;
   }
 
   Napi::Value Pause(const Napi::CallbackInfo& info) {
@@ -348,7 +373,8 @@ class Receiver : public Napi::ObjectWrap<Receiver> {
   void Shutdown(bool unlink_path) {
     if (poll_ != nullptr) {
       uv_poll_stop(poll_);
-      uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+      static_cast<PollBox*>(poll_->data)->owner = nullptr;
+      uv_close(reinterpret_cast<uv_handle_t*>(poll_), OnPollClosed);
       poll_ = nullptr;
     }
     if (fd_.valid()) {
@@ -370,7 +396,7 @@ class Receiver : public Napi::ObjectWrap<Receiver> {
   }
 
   static void OnReadable(uv_poll_t* handle, int status, int /*events*/) {
-    static_cast<Receiver*>(handle->data)->Drain(status);
+    static_cast<PollBox*>(handle->data)->owner->Drain(status);
   }
 
   void Drain(int status) {

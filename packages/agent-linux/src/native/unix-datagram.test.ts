@@ -1,7 +1,9 @@
 import { lstat, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { execFile } from 'node:child_process';
 import { createSocket } from 'node:dgram';
+import { createRequire } from 'node:module';
 import { describe, expect, it, vi } from 'vitest';
 
 const linux = process.platform === 'linux';
@@ -131,6 +133,30 @@ describe.runIf(linux)('nativeUnixDatagram (the unixdgram addon)', async () => {
     await got;
     a.close();
   }
+
+  it('survives a worker thread that ends with a receiver polling', async () => {
+    const addonFile = join(dirname(createRequire(import.meta.url).resolve('@oma/native-unixdgram/package.json')), 'build', 'Release', 'unixdgram.node');
+    const dir = await mkdtemp(join(tmpdir(), 'oma-udg-'));
+    // In a child process, so that a crash of the teardown shows as its exit status.
+    const script = `
+      const { Worker } = require('node:worker_threads');
+      const w = new Worker(\`
+        const { workerData, parentPort } = require('node:worker_threads');
+        const a = require(workerData.addonFile);
+        const r = new a.Receiver();
+        if (r.bind(workerData.path, -1, -1, 0, false) !== undefined) throw new Error('bind failed');
+        r.start(Buffer.alloc(256), new Uint32Array(4), new Uint32Array(4), new Uint8Array(4), null, null, 64, 4, 8, () => {}, () => {});
+        parentPort.postMessage('polling');
+        setInterval(() => {}, 1000);
+      \`, { eval: true, workerData: ${JSON.stringify({ addonFile, path: join(dir, 'worker.sock') })} });
+      w.once('message', () => w.terminate().then(() => setImmediate(() => console.log('alive'))));
+    `;
+    const out = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
+      execFile(process.execPath, ['-e', script], (err, stdout) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout }));
+    });
+    expect(out).toEqual({ code: 0, stdout: 'alive\n' });
+    await rm(dir, { recursive: true, force: true });
+  });
 
   it('closes the socket and reports the error when the batch callback throws', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'oma-udg-'));
