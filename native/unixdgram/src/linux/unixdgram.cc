@@ -326,7 +326,7 @@ class Receiver : public Napi::ObjectWrap<Receiver> {
     box->poll.data = box;
     poll_ = &box->poll;
     napi_add_async_cleanup_hook(env, OnEnvCleanup, box, &box->hook);
-    paused_ = false;
+    if (paused_) return env.Undefined();  // paused before start: polling begins on resume
     rc = uv_poll_start(poll_, UV_READABLE, OnReadable);
     if (rc != 0) return Failure(env, -rc, "uv_poll_start");
     return env.Undefined();

@@ -164,6 +164,17 @@ export function unixDatagramContract(name: string, makeHarness: () => Promise<Un
       expect(c.got.map((g) => g.data.toString())).toEqual(sent.map((d) => d.toString()));
     });
 
+    it('honours a pause made before start', async () => {
+      const s = await bind({ path: h.path('pause-first.sock') });
+      s.pause();
+      const c = collect(s);
+      await h.send(s.path, datagrams(3, 'early'));
+      await barrier();
+      expect(c.got).toHaveLength(0);
+      s.resume();
+      await vi.waitFor(() => expect(c.got).toHaveLength(3));
+    });
+
     it('pauses from inside a batch callback: the rest waits for resume', async () => {
       const s = await bind({ path: h.path('pause-cb.sock'), batchSize: 2 });
       const got: string[] = [];
