@@ -28,7 +28,8 @@ export interface FakeUnixDatagramOptions {
   readonly queueDatagrams?: number;
   /**
    * What a full queue does to a datagram: `refuse` (AF_UNIX: a non-blocking sender gets EAGAIN) or
-   * `drop` (as UDP does: the sender is not told, the receiver's kernel drop counter grows).
+   * `drop` (as UDP does: the sender is not told, the receiver's kernel drop counter grows; the fake
+   * counts at once, where the kernel reports the count with the next datagram read).
    */
   readonly overflow?: 'refuse' | 'drop';
   /** Group names and their gids, for `group` given by name. */
