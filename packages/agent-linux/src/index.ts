@@ -3,3 +3,15 @@ export { loadAddon, type AddonName } from './native/load.js';
 export { OS_RELEASE_PATHS, linuxHostInfo, shortHostname, type LinuxHostInfoDeps } from './host-info.js';
 export { osVersionFromRelease, parseOsRelease, splitVersion, type OsVersion } from './os-release.js';
 export { privateIPs } from '@oma/core';
+export {
+  nativeUnixDatagram,
+  openUdpDatagram,
+  UnixDatagramSender,
+  unixDatagramError,
+  errnoName,
+  MAX_BATCHES_PER_EVENT,
+  type UdpDatagramOptions,
+  type UdpDatagramSocket,
+  type UnixDatagramSenderOptions,
+  type UnixDatagramSendResult,
+} from './native/unix-datagram.js';

@@ -49,7 +49,12 @@ export interface UnixDatagramSocket {
   /** Stops reading: datagrams wait in the kernel (blocking senders wait; the kernel drops for others). */
   pause(): void;
   resume(): void;
-  /** Datagrams the kernel dropped because the receive queue was full (SO_RXQ_OVFL), since open. */
+  /**
+   * Datagrams the kernel dropped because the receive queue was full (SO_RXQ_OVFL), since open, as of
+   * the last datagram read (the kernel reports the count with each one). On a unix socket the kernel
+   * refuses senders instead of dropping (blocking senders wait, non-blocking ones get EAGAIN), so
+   * there it stays 0.
+   */
   kernelDrops(): number;
   /** Stops reading, closes the socket and removes its path. */
   close(): Promise<void>;

@@ -4,3 +4,4 @@ export { MemoryCheckpointStore } from '../checkpoint/checkpoint-store.js';
 export * from './prng.js';
 export * from './certs.js';
 export * from './connect-proxy.js';
+export * from './fake-unix-datagram.js';
