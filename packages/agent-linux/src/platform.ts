@@ -1,5 +1,6 @@
-import type { Platform } from '@oma/core';
+import { AgentError, type Platform, type UnixDatagramBinding } from '@oma/core';
 import { linuxHostInfo } from './host-info.js';
+import { syslogSource } from './sources/syslog/index.js';
 
 export const platform = 'linux';
 
@@ -8,7 +9,12 @@ export function createPlatform(): Platform {
   return {
     name: platform,
     hostInfo: linuxHostInfo(),
-    components: [],
+    components: [syslogSource({ unixDatagram: unixDatagramUnavailable })],
     defaults: { dataDir: '/var/opt/oma' },
   };
+}
+
+/** The unix datagram binding until this build has one: the `unix` syslog transport says so clearly. */
+function unixDatagramUnavailable(): UnixDatagramBinding {
+  throw new AgentError('OMA_ERR_NATIVE_LOAD', 'the unix syslog transport needs the unixdgram addon, which this build does not include; use udp or tcp');
 }
