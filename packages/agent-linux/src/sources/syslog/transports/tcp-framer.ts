@@ -80,7 +80,12 @@ export class TcpFramer {
             this.count = this.count * 10 + c - 0x30;
             this.digits++;
             p++;
-          } else if (c === 0x20 && this.digits > 0 && this.count > 0) {
+          } else if (c === 0x20 && this.digits > 0 && this.count === 0) {
+            // `0 `: an empty frame (RFC 6587 wants a non-zero length; the parser counts it as empty).
+            p++;
+            this.mode = Mode.Detect;
+            this.on.frame(chunk, p, p);
+          } else if (c === 0x20 && this.digits > 0) {
             p++;
             this.carried = 0;
             if (this.count > this.maxMessageBytes) {
