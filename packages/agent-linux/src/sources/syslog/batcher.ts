@@ -1,13 +1,13 @@
 import { BufferPool, EncodedBatchBuilder, JSON_FORMAT_CODE, errorType, frameRoom, type SourceContext } from '@oma/core';
 import type { SyslogConfig } from './config.js';
-import { SyslogEncoder, type Peer } from './encode.js';
+import { SyslogEncoder, makePeer, type Peer } from './encode.js';
 import { facilityMask, levelMask } from './names.js';
 import { DROP_EMPTY, ParsedSyslog, parseSyslog } from './parse.js';
 import { SyslogMetrics } from './metrics.js';
 
 const TABLE = 'Syslog';
 /** A peer with empty names, for sizing the batches' buffers (they grow when a record needs more). */
-const NO_PEER: Peer = { hostIPField: Buffer.alloc(0), hostName: Buffer.alloc(0) };
+const NO_PEER: Peer = makePeer('', '');
 const MAX_EMIT_BACKOFF_MS = 10_000;
 const FORMAT_INDEX = [0, SyslogMetrics.format('rfc3164'), SyslogMetrics.format('rfc5424'), SyslogMetrics.format('unparsed')];
 

@@ -10,7 +10,7 @@ const portSchema = (port: number) => z.number().int().min(0).max(65535).default(
 const fileModeSchema = z
   .union([z.number().int().min(0).max(0o777), z.string().regex(/^0?[0-7]{3}$/, 'expected an octal mode such as "0660"').transform((s) => parseInt(s, 8))])
   .default(0o666)
-  .describe('File mode of the socket path as an octal string ("0666": anyone may send, "0660" with group).');
+  .describe('File mode of the socket path: an octal string such as "0660" (with group) or a number; 438 is 0666, anyone may send.');
 
 export const udpTransportSchema = z.strictObject({
   host: hostSchema,
