@@ -55,7 +55,7 @@ describe.runIf(process.platform === 'linux')('syslog source through the oma bina
   it('stores messages sent over UDP and TCP (LF and octet-counted) as Syslog rows', async () => {
     const udp = createSocket('udp4');
     const datagrams = ['<86>Jun 15 11:59:01 web01 sshd[2741]: udp 3164', '<165>1 2024-06-15T10:20:30.5+02:00 app01 billing 77 - [o@1 k="v"] udp 5424'];
-    for (const d of datagrams) await new Promise<void>((r, j) => udp.send(d, ports.udp!, '127.0.0.1', (e) => (e ? j(e) : r())));
+    for (const d of datagrams) await new Promise<void>((r, j) => udp.send(d, ports.udp, '127.0.0.1', (e) => (e ? j(e) : r())));
     udp.close();
 
     const lf = connect({ port: ports.tcp!, host: '127.0.0.1' });

@@ -130,7 +130,7 @@ export class SyslogMetrics {
 
   /** Moves the counts into the registry. */
   flush(): void {
-    for (let i = 0; i < Slot.Count; i++) {
+    for (let i = 0; i < this.tally.length; i++) {
       const d = this.tally[i]! - this.flushed[i]!;
       if (d > 0) {
         this.counters[i]!.counter.inc(this.counters[i]!.labels, d);

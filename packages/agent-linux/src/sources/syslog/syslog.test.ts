@@ -35,6 +35,11 @@ async function startSource(options: Record<string, unknown>, deps: SyslogDeps = 
   return { src, ctx };
 }
 
+/** A record's SyslogMessage. */
+function text(r: LogRecord): string {
+  return r.SyslogMessage as string;
+}
+
 function records(ctx: TestSourceContext): LogRecord[] {
   return ctx.emitted.flatMap((b) => b.records);
 }
@@ -86,7 +91,7 @@ describe('syslog source over UDP', () => {
       'plain text, no PRI',
     ]);
     await vi.waitFor(() => expect(records(ctx)).toHaveLength(4), { timeout: 5000 });
-    const rs = records(ctx).sort((a, b) => String(a.SyslogMessage).localeCompare(String(b.SyslogMessage)));
+    const rs = records(ctx).sort((a, b) => text(a).localeCompare(text(b)));
     for (const r of rs) expect(validateRecord(SYSLOG, r)).toEqual([]);
     const byMsg = new Map(rs.map((r) => [r.SyslogMessage, r]));
     expect(byMsg.get('Accepted publickey for deploy')).toMatchObject({
@@ -245,8 +250,8 @@ describe('syslog source over TCP', () => {
     c.write(`<14>Jun 15 10:00:00 h app: ${'z'.repeat(2000)}\n${line(2)}\n`);
     await endAndClose(c);
     await vi.waitFor(() => expect(records(ctx)).toHaveLength(2));
-    const long = records(ctx).find((r) => String(r.SyslogMessage).startsWith('z'))!;
-    expect(String(long.SyslogMessage)).toBe('z'.repeat(512 - '<14>Jun 15 10:00:00 h app: '.length));
+    const long = records(ctx).find((r) => text(r).startsWith('z'))!;
+    expect(text(long)).toBe('z'.repeat(512 - '<14>Jun 15 10:00:00 h app: '.length));
     expect(metric(ctx, 'oma_component_discarded_records_total', { reason: 'message_truncated' })).toBe(1);
   });
 
@@ -289,7 +294,7 @@ describe('syslog source over TCP', () => {
     expect(records(ctx)).toHaveLength(0);
     ctx.release();
     await vi.waitFor(() => expect(records(ctx)).toHaveLength(total), { timeout: 30_000 });
-    const seen = new Set(records(ctx).map((r) => String(r.SyslogMessage).split(' ')[3]));
+    const seen = new Set(records(ctx).map((r) => text(r).split(' ')[3]));
     expect(seen.size).toBe(total);
     }, 60_000);
 });
@@ -337,7 +342,7 @@ describe('syslog source on a unix datagram socket', () => {
       frames.forEach((f, i) => {
         offsets[i] = off;
         lengths[i] = Buffer.byteLength(f);
-        off += lengths[i]!;
+        off += lengths[i];
       });
       const t = new Uint8Array(frames.length);
       for (const i of truncated) t[i] = 1;
@@ -456,13 +461,13 @@ describe('malformed input', () => {
     expect(bad).toBeGreaterThanOrEqual(10_000);
     await vi.waitFor(
       () => {
-        const got = new Set(records(ctx).map((r) => String(r.SyslogMessage).replace('[m@1 k="v"] ', '')).filter((m) => good.has(m)));
+        const got = new Set(records(ctx).map((r) => text(r).replace('[m@1 k="v"] ', '')).filter((m) => good.has(m)));
         expect(got.size).toBe(good.size);
       },
       { timeout: 20_000 },
     );
     for (const r of records(ctx)) {
-      const m = /^wf#(\d+)#end$/.exec(String(r.SyslogMessage).replace('[m@1 k="v"] ', ''));
+      const m = /^wf#(\d+)#end$/.exec(text(r).replace('[m@1 k="v"] ', ''));
       if (!m) continue;
       expect(r).toMatchObject({ HostName: `host-${m[1]}`, ProcessName: 'app', ProcessID: Number(m[1]) });
     }
@@ -493,7 +498,7 @@ describe('syslog definition', () => {
       info: () => undefined,
       skip: () => undefined,
       stringList: () => undefined,
-      enumList: (key, allowed) => (entry[key as 'facilityNames'] as string[]).map((x) => (x === '*' ? '*' : allowed.find((a) => a.toLowerCase() === x.toLowerCase())!)),
+      enumList: (key, allowed) => entry[key as 'facilityNames'].map((x) => (x === '*' ? '*' : allowed.find((a) => a.toLowerCase() === x.toLowerCase())!)),
       set: (name, value) => (set[name] = value),
       customTable: () => ({ table: '', at: [] }),
     });

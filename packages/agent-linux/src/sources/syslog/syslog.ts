@@ -111,7 +111,8 @@ export class SyslogSource implements Source {
   }
 
   private async closeTransports(): Promise<void> {
-    const closing = [this.udp?.close(), this.tcp?.close(), this.unix?.close()];
+    const closing: Array<Promise<void>> = [];
+    for (const t of [this.udp, this.tcp, this.unix]) if (t) closing.push(t.close());
     this.udp = this.tcp = this.unix = undefined;
     await Promise.all(closing);
   }

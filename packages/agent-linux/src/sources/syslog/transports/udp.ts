@@ -1,7 +1,6 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { isIPv6, type AddressInfo } from 'node:net';
 import type { SyslogConfig } from '../config.js';
-import type { Peer } from '../encode.js';
 import type { FrameSink } from './peers.js';
 
 type UdpConfig = NonNullable<SyslogConfig['udp']>;
