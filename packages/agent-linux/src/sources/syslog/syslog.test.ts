@@ -299,58 +299,59 @@ describe('syslog source over TCP', () => {
     }, 60_000);
 });
 
-describe('syslog source on a unix datagram socket', () => {
-  /** A binding whose socket the test feeds, batch by batch, like the native one delivers them. */
-  function stubBinding() {
-    const state = {
-      opened: undefined as UnixDatagramOptions | undefined,
-      onBatch: undefined as ((b: DatagramBatch) => void) | undefined,
-      paused: false,
-      pauses: 0,
-      drops: 0,
-      closed: false,
-    };
-    const socket: UnixDatagramSocket = {
-      path: '/run/test/syslog.sock',
-      start(onBatch) {
-        state.onBatch = onBatch;
-      },
-      pause() {
-        state.paused = true;
-        state.pauses++;
-      },
-      resume() {
-        state.paused = false;
-      },
-      kernelDrops: () => state.drops,
-      close() {
-        state.closed = true;
-        return Promise.resolve();
-      },
-    };
-    const binding: UnixDatagramBinding = {
-      open(opts) {
-        state.opened = opts;
-        return Promise.resolve(socket);
-      },
-    };
-    const push = (frames: string[], truncated: number[] = []): void => {
-      const data = Buffer.concat(frames.map((f) => Buffer.from(f)));
-      const offsets = new Uint32Array(frames.length);
-      const lengths = new Uint32Array(frames.length);
-      let off = 0;
-      frames.forEach((f, i) => {
-        offsets[i] = off;
-        lengths[i] = Buffer.byteLength(f);
-        off += lengths[i];
-      });
-      const t = new Uint8Array(frames.length);
-      for (const i of truncated) t[i] = 1;
-      state.onBatch!({ count: frames.length, data, offsets, lengths, truncated: t });
-    };
-    return { binding, state, push };
-  }
+/** A binding whose socket the test feeds, batch by batch, like the native one delivers them. */
+function stubBinding() {
+  const state = {
+    opened: undefined as UnixDatagramOptions | undefined,
+    onBatch: undefined as ((b: DatagramBatch) => void) | undefined,
+    paused: false,
+    pauses: 0,
+    drops: 0,
+    closed: false,
+  };
+  const socket: UnixDatagramSocket = {
+    path: '/run/test/syslog.sock',
+    start(onBatch) {
+      state.onBatch = onBatch;
+    },
+    pause() {
+      state.paused = true;
+      state.pauses++;
+    },
+    resume() {
+      state.paused = false;
+    },
+    kernelDrops: () => state.drops,
+    close() {
+      state.closed = true;
+      return Promise.resolve();
+    },
+  };
+  const binding: UnixDatagramBinding = {
+    open(opts) {
+      state.opened = opts;
+      return Promise.resolve(socket);
+    },
+  };
+  const push = (frames: Array<string | Buffer>, truncated: number[] = []): void => {
+    const data = Buffer.concat(frames.map((f) => (typeof f === 'string' ? Buffer.from(f) : f)));
+    const offsets = new Uint32Array(frames.length);
+    const lengths = new Uint32Array(frames.length);
+    let off = 0;
+    frames.forEach((f, i) => {
+      offsets[i] = off;
+      lengths[i] = typeof f === 'string' ? Buffer.byteLength(f) : f.length;
+      off += lengths[i];
+    });
+    const t = new Uint8Array(frames.length);
+    for (const i of truncated) t[i] = 1;
+    state.onBatch!({ count: frames.length, data, offsets, lengths, truncated: t });
+  };
+  return { binding, state, push };
+}
 
+
+describe('syslog source on a unix datagram socket', () => {
   it('opens the socket with its options and stores what it drains, from this host', async () => {
     const stub = stubBinding();
     const { ctx } = await startSource({ unix: { path: '/run/test/syslog.sock', mode: '0660', group: 'adm' } }, { unixDatagram: () => stub.binding });
@@ -482,6 +483,49 @@ describe('malformed input', () => {
     await sendUdp(udpPort, ['<14>Jun 15 10:00:00 h app: still alive']);
     await vi.waitFor(() => expect(records(ctx).some((r) => r.SyslogMessage === 'still alive')).toBe(true));
   }, 60_000);
+});
+
+describe('malformed input on the unix socket', () => {
+  it('stores every well-formed datagram among 10,000 random and truncated ones, and counts the rest', async () => {
+    const stub = stubBinding();
+    const { ctx } = await startSource({ unix: { path: '/run/test/syslog.sock' } }, { unixDatagram: () => stub.binding });
+    let x = 0x1234567;
+    const rand = (n: number): number => {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      return (x >>> 0) % n;
+    };
+    const good = new Set<string>();
+    let bad = 0;
+    let n = 0;
+    while (bad < 10_000) {
+      const batch: Buffer[] = [];
+      for (let k = 0; k < 256; k++, n++) {
+        const wf = Buffer.from(`<30>Jun  5 08:00:00 app[${n}]: uwf#${n}#end`);
+        if (k % 5 === 0) {
+          good.add(`uwf#${n}#end`);
+          batch.push(wf);
+        } else if (k % 2 === 0) {
+          bad++;
+          batch.push(wf.subarray(0, rand(wf.length)));
+        } else {
+          bad++;
+          const b = Buffer.allocUnsafe(rand(200));
+          for (let i = 0; i < b.length; i++) b[i] = rand(256);
+          batch.push(b);
+        }
+      }
+      stub.push(batch);
+    }
+    await vi.waitFor(() => {
+      const got = records(ctx).filter((r) => good.has(text(r)));
+      expect(got).toHaveLength(good.size);
+    });
+    const dropped = metric(ctx, 'oma_component_discarded_records_total', { reason: 'empty' }) + metric(ctx, 'oma_component_discarded_records_total', { reason: 'binary' });
+    expect(records(ctx).length + dropped).toBe(n);
+    expect(metric(ctx, 'oma_syslog_received_messages_total', { transport: 'unix' })).toBe(n);
+  });
 });
 
 describe('syslog definition', () => {

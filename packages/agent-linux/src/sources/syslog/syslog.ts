@@ -59,7 +59,15 @@ export class SyslogSource implements Source {
     const { metrics, batcher, peers, config } = this;
     return {
       received: (bytes: number) => metrics.received(t, bytes),
-      frame: (buf: Buffer, start: number, end: number, peer: Peer) => batcher.add(buf, start, end, peer),
+      frame: (buf: Buffer, start: number, end: number, peer: Peer) => {
+        // Runs in socket event handlers, where nothing may throw: a failure restarts the source.
+        try {
+          batcher.add(buf, start, end, peer);
+        } catch (err) {
+          this.ctx.metrics.errors.inc({ ...this.ctx.labels, error_type: errorType(err), stage: 'receive' });
+          this.ctx.fail(err);
+        }
+      },
       dropped: (reason: DropReason) => metrics.dropped(reason),
       peer: (address: string) => peers.get(address),
       overloaded: () => batcher.queued >= config.maxQueuedBatches,
