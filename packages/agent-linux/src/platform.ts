@@ -1,6 +1,8 @@
 import type { Platform } from '@oma/core';
 import { linuxHostInfo } from './host-info.js';
+import { nativeUnixDatagram } from './native/unix-datagram.js';
 import { performanceCountersSource } from './sources/performance_counters/index.js';
+import { syslogSource } from './sources/syslog/index.js';
 
 export const platform = 'linux';
 
@@ -9,7 +11,7 @@ export function createPlatform(): Platform {
   return {
     name: platform,
     hostInfo: linuxHostInfo(),
-    components: [performanceCountersSource],
+    components: [performanceCountersSource, syslogSource({ unixDatagram: nativeUnixDatagram })],
     defaults: { dataDir: '/var/opt/oma' },
   };
 }

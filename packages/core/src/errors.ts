@@ -16,7 +16,9 @@ export type ErrorCode =
   | 'OMA_ERR_COMPONENT'
   /** A source's checkpoint file was unreadable or not understood; it was kept aside. */
   | 'OMA_ERR_CHECKPOINT_CORRUPT'
-  | 'OMA_ERR_ABORTED';
+  | 'OMA_ERR_ABORTED'
+  /** A syslog transport could not listen (address in use, no permission, a bad socket path). */
+  | 'OMA_ERR_SYSLOG_LISTEN';
 
 export class AgentError extends Error {
   readonly code: ErrorCode;

@@ -30,7 +30,8 @@ export const SYSLOG: TableSchema = {
     col('SeverityLevel', 'string', 'Syslog severity keyword (emerg, alert, crit, err, warning, notice, info, debug).'),
     col('ProcessID', 'int', 'Process id from the message, if any.'),
     col('ProcessName', 'string', 'Program name (RFC 3164 tag or RFC 5424 APP-NAME).'),
-    col('SyslogMessage', 'string', 'Message text.'),
+    col('SyslogMessage', 'string', 'Message text (RFC 5424: structured data, then the message).'),
+    col('CollectorHostName', 'string', 'Host of the agent that received the message (the collector when it was forwarded).'),
   ],
 };
 
