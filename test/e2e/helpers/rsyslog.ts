@@ -1,0 +1,195 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { accessSync, constants, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { delimiter, join } from 'node:path';
+
+/**
+ * A private rsyslogd for tests, a sender that goes through it with `logger`, and a TCP listener that reads
+ * what rsyslog forwards in octet-counted frames (RFC 6587). Never touches the system's rsyslog: its own
+ * config, pid file, work directory and input socket, all in the test's directory.
+ */
+
+/** The path of an executable on PATH, /usr/sbin or /sbin; undefined when there is none. */
+export function findExecutable(name: string): string | undefined {
+  for (const dir of [...(process.env.PATH ?? '').split(delimiter).filter((d) => d !== ''), '/usr/sbin', '/sbin']) {
+    const file = join(dir, name);
+    try {
+      accessSync(file, constants.X_OK);
+      return file;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+export const RSYSLOGD = findExecutable('rsyslogd');
+export const LOGGER = findExecutable('logger');
+/** Why the rsyslog scenarios cannot run here, or undefined when they can. */
+export const RSYSLOG_MISSING = RSYSLOGD === undefined ? 'rsyslogd is not installed (Debian package rsyslog)' : LOGGER === undefined ? 'logger is not installed (Debian package bsdutils)' : undefined;
+
+/** Waits until `check` returns true, polling every 20 ms; fails after `timeoutMs` with `what`. */
+export async function until(check: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** The files of a private rsyslogd in `dir`. */
+export interface RsyslogLayout {
+  /** Its main config. */
+  readonly mainConfig: string;
+  /** The directory the main config includes (`*.conf`): where `oma syslog configure` writes its snippet. */
+  readonly includeDir: string;
+  /** The snippet's path inside includeDir. */
+  readonly snippet: string;
+  /** Its work directory and the disk queue's spool directory. */
+  readonly workDir: string;
+  readonly spoolDir: string;
+  /** The unix datagram socket its imuxsock input reads (send with `logger -u`). */
+  readonly socket: string;
+  readonly pidFile: string;
+}
+
+/** Writes the main config of a private rsyslogd in `dir`: one imuxsock input on a socket in `dir`, the system socket off, no rate limit. */
+export function rsyslogLayout(dir: string): RsyslogLayout {
+  const layout: RsyslogLayout = {
+    mainConfig: join(dir, 'rsyslog.conf'),
+    includeDir: join(dir, 'rsyslog.d'),
+    snippet: join(dir, 'rsyslog.d', '95-oma.conf'),
+    workDir: join(dir, 'work'),
+    spoolDir: join(dir, 'spool'),
+    socket: join(dir, 'log.sock'),
+    pidFile: join(dir, 'rsyslogd.pid'),
+  };
+  for (const d of [layout.includeDir, layout.workDir, layout.spoolDir]) mkdirSync(d, { recursive: true });
+  writeFileSync(layout.mainConfig, [
+    `global(workDirectory="${layout.workDir}")`,
+    'module(load="imuxsock" SysSock.Use="off")',
+    `input(type="imuxsock" Socket="${layout.socket}" RateLimit.Interval="0")`,
+    `$IncludeConfig ${layout.includeDir}/*.conf`,
+    '',
+  ].join('\n'));
+  return layout;
+}
+
+/** A private rsyslogd in the foreground (`-n`) reading the layout's main config. */
+export class PrivateRsyslog {
+  stderr = '';
+  private child: ChildProcess | undefined;
+  private exited: Promise<void> = Promise.resolve();
+
+  constructor(readonly layout: RsyslogLayout) {}
+
+  /** Starts rsyslogd and resolves when its input socket exists. */
+  async start(): Promise<void> {
+    if (RSYSLOGD === undefined) throw new Error('rsyslogd is not installed');
+    const child = spawn(RSYSLOGD, ['-n', '-f', this.layout.mainConfig, '-i', this.layout.pidFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.child = child;
+    this.stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (this.stderr += d));
+    this.exited = new Promise((r) => child.once('exit', () => r()));
+    await until(() => {
+      if (child.exitCode !== null) throw new Error(`rsyslogd exited (${child.exitCode}) at start:\n${this.stderr}`);
+      return existsSync(this.layout.socket);
+    }, 'rsyslogd to open its input socket');
+  }
+
+  /** Stops rsyslogd (SIGTERM: it saves its queues when told to) and waits for it to exit. */
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (child !== undefined && child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    await this.exited;
+    this.child = undefined;
+  }
+}
+
+/**
+ * Sends each line of `lines` as one message through rsyslog's input socket with `logger` (one process for
+ * all: it reads the messages from stdin). Resolves when logger has sent them all.
+ */
+export function sendWithLogger(socket: string, lines: readonly string[], opts: { priority?: string; tag?: string } = {}): Promise<void> {
+  if (LOGGER === undefined) return Promise.reject(new Error('logger is not installed'));
+  const args = ['-u', socket, '-p', opts.priority ?? 'user.info', '-t', opts.tag ?? 'omatest'];
+  return new Promise((resolve, reject) => {
+    const child = spawn(LOGGER, args, { stdio: ['pipe', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.once('error', reject);
+    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`logger exited ${code}: ${stderr}`))));
+    child.stdin.end(`${lines.join('\n')}\n`);
+  });
+}
+
+/** True when the `logger` here can send to a unix socket given by path (util-linux's can). */
+export function loggerSupportsSocket(): boolean {
+  return LOGGER !== undefined && spawnSync(LOGGER, ['--help'], { encoding: 'utf8' }).stdout.includes('--socket');
+}
+
+/**
+ * A TCP listener on 127.0.0.1 reading octet-counted frames (`LEN SP MSG`): what rsyslog's omfwd sends with
+ * TCP_Framing="octet-counted" and syslog-ng's syslog() destination. A frame that does not start with a
+ * length is recorded in `framingErrors` and its connection closed.
+ */
+export class OctetCountedListener {
+  readonly messages: string[] = [];
+  readonly framingErrors: string[] = [];
+  private server: Server | undefined;
+  private readonly sockets = new Set<Socket>();
+  port = 0;
+
+  /** Listens on `port` (0: a free one; the same port again after close() to come back). */
+  async listen(port = this.port): Promise<number> {
+    const server = createServer((socket) => this.accept(socket));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => resolve());
+    });
+    this.server = server;
+    this.port = (server.address() as { port: number }).port;
+    return this.port;
+  }
+
+  private accept(socket: Socket): void {
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+    socket.on('error', () => socket.destroy());
+    let pending = Buffer.alloc(0);
+    socket.on('data', (chunk: Buffer) => {
+      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+      for (;;) {
+        const space = pending.indexOf(0x20);
+        if (space < 0) {
+          if (pending.length > 10) this.framingError(socket, pending);
+          return;
+        }
+        const head = pending.subarray(0, space).toString('latin1');
+        if (!/^[1-9][0-9]{0,9}$/.test(head)) return this.framingError(socket, pending);
+        const len = Number(head);
+        if (pending.length < space + 1 + len) return;
+        this.messages.push(pending.subarray(space + 1, space + 1 + len).toString('utf8'));
+        pending = pending.subarray(space + 1 + len);
+      }
+    });
+  }
+
+  private framingError(socket: Socket, data: Buffer): void {
+    this.framingErrors.push(data.subarray(0, 80).toString('latin1'));
+    socket.destroy();
+  }
+
+  /** Resolves when `count` messages have arrived. */
+  waitForCount(count: number, timeoutMs = 60_000): Promise<void> {
+    return until(() => this.messages.length >= count, `${count} messages (have ${this.messages.length})`, timeoutMs);
+  }
+
+  /** Stops listening and drops every connection (the agent going away). */
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    const server = this.server;
+    this.server = undefined;
+    if (server !== undefined) await new Promise<void>((r) => server.close(() => r()));
+  }
+}
