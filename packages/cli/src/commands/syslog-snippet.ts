@@ -221,7 +221,7 @@ export function validationMainConfig(
     else continue;
     if (target !== snippetFile && !pattern.test(name)) continue;
     found = true;
-    const files = [...new Set([...dirEntries.filter((f) => pattern.test(f) && f !== name), name])].sort();
+    const files = [...new Set([...dirEntries.filter((f) => pattern.test(f)), name])].sort();
     lines.splice(inc.index, 1, ...files.map((f) => includeLine(daemon, f === name ? tempSnippet : `${dir}/${f}`)));
   }
   return found ? lines.join('\n') : undefined;
