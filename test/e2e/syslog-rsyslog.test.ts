@@ -1,9 +1,12 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { delimiter, join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { runOma, tempDir } from './helpers.js';
-import { OctetCountedListener, PrivateRsyslog, RSYSLOG_MISSING, rsyslogLayout, sendWithLogger, until, type RsyslogLayout } from './helpers/rsyslog.js';
+import {
+  findSyslogNg, LOGGER, OctetCountedListener, PrivateRsyslog, PrivateSyslogNg, RSYSLOG_MISSING, rsyslogLayout, sendWithLogger, syslogNgLayout, until,
+  type DaemonLayout, type SyslogNg,
+} from './helpers/rsyslog.js';
 
 // `oma syslog configure rsyslog` against a private rsyslogd (its own config, socket, pid file and spool in a
 // temp directory; the system's rsyslog is never touched): what it writes must make rsyslog deliver every
@@ -14,7 +17,7 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-function scenario(): { layout: RsyslogLayout; rsyslog: PrivateRsyslog; listener: OctetCountedListener } {
+function scenario(): { layout: DaemonLayout; rsyslog: PrivateRsyslog; listener: OctetCountedListener } {
   const dir = tempDir('oma-rsyslog-');
   const layout = rsyslogLayout(dir.path);
   const rsyslog = new PrivateRsyslog(layout);
@@ -23,7 +26,7 @@ function scenario(): { layout: RsyslogLayout; rsyslog: PrivateRsyslog; listener:
   return { layout, rsyslog, listener };
 }
 
-function configure(layout: RsyslogLayout, ...args: string[]): ReturnType<typeof runOma> {
+function configure(layout: DaemonLayout, ...args: string[]): ReturnType<typeof runOma> {
   return runOma(['syslog', 'configure', 'rsyslog', '--file', layout.snippet, '--main-config', layout.mainConfig, '--queue-dir', layout.spoolDir, '--no-reload', ...args]);
 }
 
@@ -147,5 +150,69 @@ describe.skipIf(RSYSLOG_MISSING !== undefined)(`oma syslog configure rsyslog wit
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain('was not written by oma; left in place');
     expect(existsSync(other)).toBe(true);
+  });
+});
+
+// syslog-ng's snippet, checked and run by a private syslog-ng (Debian's conflicts with rsyslog: see findSyslogNg).
+const ngDir = tempDir('oma-syslog-ng-');
+afterAll(() => ngDir.remove());
+const syslogNg = findSyslogNg(ngDir.path);
+
+describe.skipIf(typeof syslogNg === 'string' || LOGGER === undefined)(`oma syslog configure syslog-ng with a private syslog-ng${typeof syslogNg === 'string' ? ` (skipped: ${syslogNg})` : ''}`, () => {
+  const ng = syslogNg as SyslogNg;
+  const withNg = { PATH: `${ng.binDir}${delimiter}${process.env.PATH ?? ''}` };
+
+  function ngScenario(): { layout: DaemonLayout; daemon: PrivateSyslogNg; listener: OctetCountedListener } {
+    const dir = tempDir('oma-syslog-ng-');
+    const layout = syslogNgLayout(dir.path);
+    const daemon = new PrivateSyslogNg(layout, ng);
+    const listener = new OctetCountedListener();
+    cleanups.push(dir.remove, () => listener.close(), () => daemon.stop());
+    return { layout, daemon, listener };
+  }
+
+  function configureNg(layout: DaemonLayout, ...args: string[]): ReturnType<typeof runOma> {
+    return runOma(['syslog', 'configure', 'syslog-ng', '--file', layout.snippet, '--main-config', layout.mainConfig, '--queue-dir', layout.spoolDir, '--no-reload', ...args], withNg);
+  }
+
+  it('writes a snippet that syslog-ng accepts and that forwards every message in RFC 5424, octet-counted', async () => {
+    const { layout, daemon, listener } = ngScenario();
+    const port = await listener.listen(0);
+    const r = await configureNg(layout, '--port', String(port), '--facilities', 'local0,local3', '--level', 'notice');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`${layout.snippet}: written (syslog-ng --syntax-only accepted it)`);
+    await daemon.start();
+    await sendWithLogger(layout.socket, ['skip-info'], { priority: 'local0.info' });
+    await sendWithLogger(layout.socket, ['skip-facility'], { priority: 'local1.err' });
+    const sent = ids(200, 'ng');
+    await sendWithLogger(layout.socket, sent, { priority: 'local3.notice' });
+    await listener.waitForCount(sent.length);
+    expect(listener.framingErrors).toEqual([]);
+    // <157> (local3.notice), version 1, an RFC 3339 timestamp with year and offset, then host, app, pid and
+    // msgid, syslog-ng's sequence number as structured data, the message and a line feed inside the frame.
+    expect(listener.messages[0], JSON.stringify(listener.messages[0])).toMatch(/^<157>1 \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?([+-]\d\d:\d\d|Z) \S+ omatest - - \[meta sequenceId="\d+"\] ng-0\n?$/);
+    expect(listener.messages.map((m) => m.replace(/^.*\] /, '').trimEnd())).toEqual(sent);
+  });
+
+  it('the unix socket snippet passes syslog-ng --syntax-only', async () => {
+    const { layout } = ngScenario();
+    const r = await configureNg(layout, '--transport', 'unix', '--socket', join(layout.workDir, 'agent.sock'), '--dry-run');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('syslog-ng --syntax-only accepted it');
+    expect(existsSync(layout.snippet)).toBe(false);
+  });
+
+  it('leaves the installed snippet untouched when syslog-ng rejects the configuration', async () => {
+    const { layout } = ngScenario();
+    expect((await configureNg(layout, '--port', '28330')).code).toBe(0);
+    const before = readFileSync(layout.snippet, 'utf8');
+    writeFileSync(join(layout.includeDir, 'zz-broken.conf'), 'destination d_broken { no_such_driver(); };\n');
+    const r = await configureNg(layout, '--port', '28331');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('syslog-ng rejected the snippet');
+    expect(r.stderr).toMatch(/no_such_driver|syntax error/i);
+    expect(readFileSync(layout.snippet, 'utf8')).toBe(before);
   });
 });

@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { delimiter, join } from 'node:path';
 
@@ -37,8 +37,8 @@ export async function until(check: () => boolean, what: string, timeoutMs = 30_0
   }
 }
 
-/** The files of a private rsyslogd in `dir`. */
-export interface RsyslogLayout {
+/** The files of a private syslog daemon in a test directory. */
+export interface DaemonLayout {
   /** Its main config. */
   readonly mainConfig: string;
   /** The directory the main config includes (`*.conf`): where `oma syslog configure` writes its snippet. */
@@ -54,8 +54,8 @@ export interface RsyslogLayout {
 }
 
 /** Writes the main config of a private rsyslogd in `dir`: one imuxsock input on a socket in `dir`, the system socket off, no rate limit. */
-export function rsyslogLayout(dir: string): RsyslogLayout {
-  const layout: RsyslogLayout = {
+export function rsyslogLayout(dir: string): DaemonLayout {
+  const layout: DaemonLayout = {
     mainConfig: join(dir, 'rsyslog.conf'),
     includeDir: join(dir, 'rsyslog.d'),
     snippet: join(dir, 'rsyslog.d', '95-oma.conf'),
@@ -81,7 +81,7 @@ export class PrivateRsyslog {
   private child: ChildProcess | undefined;
   private exited: Promise<void> = Promise.resolve();
 
-  constructor(readonly layout: RsyslogLayout) {}
+  constructor(readonly layout: DaemonLayout) {}
 
   /** Starts rsyslogd and resolves when its input socket exists. */
   async start(): Promise<void> {
@@ -191,5 +191,88 @@ export class OctetCountedListener {
     const server = this.server;
     this.server = undefined;
     if (server !== undefined) await new Promise<void>((r) => server.close(() => r()));
+  }
+}
+
+/**
+ * syslog-ng for tests. Debian's syslog-ng conflicts with rsyslog, so where rsyslog is installed the tests use
+ * a syslog-ng extracted without installing it: `apt-get download syslog-ng-core libivykis0 libnet1 libpcre3
+ * libwrap0` and `dpkg-deb -x` of each into one folder named by OMA_SYSLOG_NG_ROOT. A `syslog-ng` on PATH
+ * is used as it is.
+ */
+export interface SyslogNg {
+  /** A folder holding an executable `syslog-ng` (a wrapper setting the library and module paths where needed): put it first on PATH. */
+  readonly binDir: string;
+  readonly binary: string;
+}
+
+/** The syslog-ng to test with (its wrapper written into `dir`), or the reason there is none. */
+export function findSyslogNg(dir: string): SyslogNg | string {
+  const installed = findExecutable('syslog-ng');
+  if (installed !== undefined) return { binDir: join(installed, '..'), binary: installed };
+  const root = process.env.OMA_SYSLOG_NG_ROOT;
+  if (root === undefined || root === '') {
+    return 'syslog-ng is not installed (Debian\'s conflicts with rsyslog): set OMA_SYSLOG_NG_ROOT to a folder where syslog-ng-core, libivykis0, libnet1, libpcre3 and libwrap0 were extracted with dpkg-deb -x';
+  }
+  const real = join(root, 'usr', 'sbin', 'syslog-ng');
+  if (!existsSync(real)) return `OMA_SYSLOG_NG_ROOT has no usr/sbin/syslog-ng: ${root}`;
+  const modules = readdirSync(join(root, 'usr', 'lib', 'syslog-ng')).find((d) => /^\d+\.\d+$/.test(d));
+  if (modules === undefined) return `OMA_SYSLOG_NG_ROOT has no module folder under usr/lib/syslog-ng: ${root}`;
+  const libs = [join(root, 'usr', 'lib', 'x86_64-linux-gnu'), join(root, 'lib', 'x86_64-linux-gnu'), join(root, 'usr', 'lib', 'syslog-ng')].join(':');
+  const binDir = join(dir, 'syslog-ng-bin');
+  mkdirSync(binDir, { recursive: true });
+  const binary = join(binDir, 'syslog-ng');
+  writeFileSync(binary, `#!/bin/sh\nLD_LIBRARY_PATH='${libs}' exec '${real}' --module-path='${join(root, 'usr', 'lib', 'syslog-ng', modules)}' "$@"\n`, { mode: 0o755 });
+  return { binDir, binary };
+}
+
+/** The files of a private syslog-ng in `dir`: its main config defines `s_src` as a unix-dgram socket in `dir` and includes `conf.d/*.conf`. */
+export function syslogNgLayout(dir: string): DaemonLayout {
+  const layout: DaemonLayout = {
+    mainConfig: join(dir, 'syslog-ng.conf'),
+    includeDir: join(dir, 'conf.d'),
+    snippet: join(dir, 'conf.d', 'oma.conf'),
+    workDir: dir,
+    spoolDir: join(dir, 'spool'),
+    socket: join(dir, 'log.sock'),
+    pidFile: join(dir, 'syslog-ng.pid'),
+  };
+  for (const d of [layout.includeDir, layout.spoolDir]) mkdirSync(d, { recursive: true });
+  writeFileSync(layout.mainConfig, [
+    '@version: 3.38',
+    'options { stats_freq(0); };',
+    `source s_src { unix-dgram("${layout.socket}"); };`,
+    `@include "${layout.includeDir}/*.conf"`,
+    '',
+  ].join('\n'));
+  return layout;
+}
+
+/** A private syslog-ng in the foreground, with its own persist file, control socket and pid file. */
+export class PrivateSyslogNg {
+  stderr = '';
+  private child: ChildProcess | undefined;
+  private exited: Promise<void> = Promise.resolve();
+
+  constructor(readonly layout: DaemonLayout, readonly syslogNg: SyslogNg) {}
+
+  async start(): Promise<void> {
+    const d = this.layout.workDir;
+    const args = ['-F', '--no-caps', '-f', this.layout.mainConfig, '-R', join(d, 'syslog-ng.persist'), '-c', join(d, 'syslog-ng.ctl'), '-p', this.layout.pidFile];
+    const child = spawn(this.syslogNg.binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.child = child;
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (this.stderr += d));
+    this.exited = new Promise((r) => child.once('exit', () => r()));
+    await until(() => {
+      if (child.exitCode !== null) throw new Error(`syslog-ng exited (${child.exitCode}) at start:\n${this.stderr}`);
+      return existsSync(this.layout.socket);
+    }, 'syslog-ng to open its input socket');
+  }
+
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (child !== undefined && child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    await this.exited;
+    this.child = undefined;
   }
 }
