@@ -85,7 +85,7 @@ async function main(argv: string[]): Promise<number> {
       },
     );
     if (values.json) process.stdout.write(`${JSON.stringify({ kind: 'rsyslog-rate', durationSec, sizeBytes: size, best, steps })}\n`);
-    else process.stdout.write(best === undefined ? 'rsyslog lost messages at every rate tried\n' : `loss-free: ${best.requestedRate} msg/s at ${best.cpuUsPerMsg.toFixed(2)} us CPU per message${best.senderLimited ? ' (the sender could go no faster: rsyslog may take more)' : ''}\n`);
+    else process.stdout.write(best === undefined ? 'rsyslog lost messages at every rate tried\n' : `loss-free: ${best.sendRate} msg/s at ${best.cpuUsPerMsg.toFixed(2)} us CPU per message${best.senderLimited ? ' (the sender could go no faster: rsyslog may take more)' : ''}\n`);
     return 0;
   }
   if (values.format !== 'rfc3164' && values.format !== 'rfc5424') throw new Error('--format is rfc3164 or rfc5424');

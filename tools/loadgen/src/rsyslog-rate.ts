@@ -175,18 +175,21 @@ export interface SearchOptions extends RsyslogRateOptions {
 
 /**
  * The highest rate at which rsyslog wrote every message: doubles from startRate until a step loses
- * messages (or the sender cannot keep up, or maxRate), then bisects `refineSteps` times. `best` is
- * undefined when even startRate lost messages.
+ * messages (or the sender cannot keep up, or maxRate), then bisects `refineSteps` times. `best` is the
+ * loss-free step with the highest rate actually sent (a sender-limited step proves only the rate it sent
+ * at, its `sendRate`); undefined when every step lost messages.
  */
 export async function findRsyslogLossFreeRate(opts: SearchOptions, onStep: (s: RsyslogStep) => void = () => undefined): Promise<{ steps: RsyslogStep[]; best: RsyslogStep | undefined }> {
   const steps: RsyslogStep[] = [];
+  let best: RsyslogStep | undefined;
   const run = async (rate: number): Promise<RsyslogStep> => {
     const s = await measureRsyslogUdp(Math.round(rate), opts);
     steps.push(s);
     onStep(s);
+    if (s.lossFree && (best === undefined || s.sendRate > best.sendRate)) best = s;
     return s;
   };
-  let best: RsyslogStep | undefined;
+  let lastGood: number | undefined;
   let bad: number | undefined;
   for (let rate = opts.startRate; rate <= opts.maxRate; rate *= 2) {
     const s = await run(rate);
@@ -194,20 +197,16 @@ export async function findRsyslogLossFreeRate(opts: SearchOptions, onStep: (s: R
       bad = rate;
       break;
     }
-    best = s;
+    lastGood = rate;
     if (s.senderLimited) break;
   }
   if (bad !== undefined) {
-    let lo = best?.requestedRate ?? 0;
+    let lo = lastGood ?? 0;
     let hi = bad;
     for (let i = 0; i < opts.refineSteps && hi - lo > hi * 0.02; i++) {
       const s = await run((lo + hi) / 2);
-      if (s.lossFree) {
-        best = s;
-        lo = s.requestedRate;
-      } else {
-        hi = s.requestedRate;
-      }
+      if (s.lossFree) lo = s.requestedRate;
+      else hi = s.requestedRate;
     }
   }
   return { steps, best };
