@@ -90,11 +90,11 @@ describe('forwarding snippets', () => {
 
   it('validates in the main config with the new snippet in place of the installed one', () => {
     const main = ['$WorkDirectory /var/spool/rsyslog', '$IncludeConfig /etc/rsyslog.d/*.conf', '*.* /var/log/syslog', ''].join('\n');
-    const out = validationMainConfig('rsyslog', main, '/etc/rsyslog.d/95-oma.conf', ['50-site.conf', '95-oma.conf', '99-late.conf', 'README', '95-oma.conf.oma-new'], '/tmp/x/95-oma.conf');
+    const out = validationMainConfig('rsyslog', main, '/etc/rsyslog.d/95-oma.conf', ['50-site.conf', '95-oma.conf', '99-late.conf', 'README', '95-oma.conf.oma-new'], '/run/check/95-oma.conf');
     expect(out).toBe([
       '$WorkDirectory /var/spool/rsyslog',
       '$IncludeConfig /etc/rsyslog.d/50-site.conf',
-      '$IncludeConfig /tmp/x/95-oma.conf',
+      '$IncludeConfig /run/check/95-oma.conf',
       '$IncludeConfig /etc/rsyslog.d/99-late.conf',
       '*.* /var/log/syslog',
       '',
