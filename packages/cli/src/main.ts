@@ -28,6 +28,12 @@ Usage:
   oma gateway --config FILE             run the OMA gateway (HTTP CONNECT proxy with an allowlist)
   oma azure template --config FILE [--destination ID] [--out FILE]
                                         print the ARM template of the DCR and tables the config needs
+  oma syslog configure rsyslog|syslog-ng [--facilities LIST] [--level LEVEL] [--transport tcp|unix]
+              [--port N] [--socket PATH] [--dry-run] [--no-reload]
+                                        forward the syslog daemon's messages to the agent (writes,
+                                        validates and loads its snippet; \`oma syslog --help\`: all options)
+  oma syslog unconfigure [rsyslog|syslog-ng] [--dry-run] [--no-reload]
+                                        remove the snippet configure wrote
   oma docs config                       print the configuration reference (Markdown)
   oma version
   oma COMMAND --help | oma help COMMAND  the usage of one command
@@ -86,6 +92,11 @@ export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   // `oma COMMAND ... --help` and `oma help COMMAND`: that command's usage on stdout (`oma azure` has its own).
   const helpFor = cmd === 'help' && rest.length > 0 ? leadingWords(rest) : wantsHelp(rest) ? leadingWords(argv) : undefined;
+  if (helpFor?.[0] === 'syslog') {
+    const { SYSLOG_USAGE } = await import('./commands/syslog.js');
+    process.stdout.write(SYSLOG_USAGE);
+    return 0;
+  }
   if (helpFor?.[0] === 'azure') {
     const { runAzure } = await import('./commands/azure.js');
     const { GENERIC_DEFAULTS } = await import('@oma/core');
@@ -193,6 +204,10 @@ export async function main(argv: string[]): Promise<number> {
       case 'azure': {
         const { runAzure } = await import('./commands/azure.js');
         return await runAzure(rest, await loadPlatform(), process.stdout, process.stderr);
+      }
+      case 'syslog': {
+        const { runSyslog, systemHost } = await import('./commands/syslog.js');
+        return await runSyslog(rest, systemHost, process.stdout, process.stderr);
       }
       case 'docs': {
         if (rest[0] !== 'config') throw new UsageError('oma docs: the subcommand is `config`');
