@@ -204,7 +204,7 @@ describe.skipIf(reason !== undefined)(`the Linux package (.deb)${reason ? ` (ski
     expect(statSync('/var/opt/oma/queues').uid).toBe(omaUid);
   });
 
-  it('dpkg -r stops the agent and leaves no process, unit or command; the user, config and state stay', async () => {
+  it('dpkg -r stops the agent and leaves no process, unit or command; the user, config and state stay', () => {
     expect(agentPid).toBeGreaterThan(0);
     execFileSync('dpkg', ['-r', 'oma'], { stdio: ['ignore', 'pipe', 'pipe'] });
     // prerm stops it (SIGTERM, then SIGKILL after 30 s) before dpkg -r returns.
