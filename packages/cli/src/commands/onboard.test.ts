@@ -2,7 +2,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { main } from '../main.js';
 import { loadPlatform } from '../platform.js';
 import { defaultOnboardConfig, onboard, parseOnboardArgs, type OnboardOptions, type OnboardSystem } from './onboard.js';
 import { validateConfig } from './validate.js';
@@ -79,6 +80,10 @@ describe('oma onboard arguments', () => {
     [['--dce', 'https://x.ingest.monitor.azure.com', '--dcr-id', DCR, '--arc', '--managed-identity'], /give one credential/],
     [['--dce', 'https://x.ingest.monitor.azure.com', '--dcr-id', DCR, '--arc', '--stream', 'Syslog'], /--stream takes TABLE=STREAM/],
     [['--local', '--cloud', 'mars'], /--cloud takes public, usgov or china/],
+    [['--local', '--arc'], /--arc goes with --dce/],
+    [['--workspace-id', WORKSPACE_ID, '--shared-key', SHARED_KEY, '--client-secret', 'x', '--dcr-id', DCR], /--dcr-id goes with --dce; --client-secret goes with --dce/],
+    [['--dce', 'https://x.ingest.monitor.azure.com', '--dcr-id', DCR, '--arc', '--endpoint', 'https://x'], /--endpoint goes with --workspace-id/],
+    [['--local', '--proxy', 'http://proxy:3128'], /--proxy does not go with --local/],
     [['--workspace-id', WORKSPACE_ID, '--shared-key', SHARED_KEY, '--proxy', 'socks5://proxy:1080'], /--proxy: .*unsupported scheme/],
   ])('refuses %j', (argv, message) => {
     expect(() => parseOnboardArgs(argv)).toThrow(message);
@@ -204,5 +209,50 @@ describe('oma onboard', () => {
     const err = sink();
     expect(await onboard(opts({ destination: local }), loadPlatform, sink().stream, err.stream, failing)).toBe(1);
     expect(err.text()).toContain('restarting oma.service failed: Unit oma.service not found.');
+  });
+});
+
+describe('oma onboard on the command line', () => {
+  /** Runs `main(argv)` with stdout and stderr captured. */
+  async function run(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    let stdout = '';
+    let stderr = '';
+    vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      stdout += String(chunk);
+      return true;
+    });
+    vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      stderr += String(chunk);
+      return true;
+    });
+    try {
+      return { code: await main(argv), stdout, stderr };
+    } finally {
+      vi.restoreAllMocks();
+    }
+  }
+
+  it('prints its usage for --help and `oma help onboard`', async () => {
+    for (const argv of [['onboard', '--help'], ['help', 'onboard']]) {
+      const r = await run(...argv);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/^Usage:\n {2}oma onboard --workspace-id ID --shared-key KEY[\s\S]*--no-restart/);
+    }
+    expect((await run('--help')).stdout).toMatch(/^ {2}oma onboard \(--workspace-id ID --shared-key KEY \| --dce URL/m);
+  });
+
+  it('exits 2 with its usage for a bad combination, and writes the config otherwise', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'oma-onboard-cli-'));
+    try {
+      const bad = await run('onboard', '--config', join(dir, 'oma.yaml'));
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toMatch(/^oma onboard: give one of[\s\S]*Usage:/);
+      const ok = await run('onboard', '--local', '--config', join(dir, 'oma.yaml'), '--data-dir', join(dir, 'data'), '--no-restart');
+      expect(ok.stderr).toBe('');
+      expect(ok.code).toBe(0);
+      expect(readFileSync(join(dir, 'oma.yaml'), 'utf8')).toBe(defaultOnboardConfig(join(dir, 'data')));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

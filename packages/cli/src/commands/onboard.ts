@@ -303,6 +303,26 @@ export function parseOnboardArgs(argv: readonly string[], stdin: () => string = 
   const modes = [values['workspace-id'] !== undefined, values.dce !== undefined, values.local].filter(Boolean).length;
   if (modes !== 1) throw new OnboardUsageError('oma onboard: give one of --workspace-id (with --shared-key), --dce (with --dcr-id and a credential) or --local');
 
+  // Options of one mode given with another are mistakes, not something to ignore.
+  const dceOnly: Record<string, unknown> = {
+    'dcr-id': values['dcr-id'],
+    stream: values.stream.length > 0 ? true : undefined,
+    'tenant-id': values['tenant-id'],
+    'client-id': values['client-id'],
+    'client-secret': values['client-secret'],
+    certificate: values.certificate,
+    'key-file': values['key-file'],
+    'managed-identity': values['managed-identity'] || undefined,
+    arc: values.arc || undefined,
+    'authority-host': values['authority-host'],
+  };
+  const misplaced = [
+    ...(values.dce === undefined ? Object.entries(dceOnly).filter(([, v]) => v !== undefined).map(([k]) => `--${k} goes with --dce`) : []),
+    ...(values['workspace-id'] === undefined ? [values['shared-key'] !== undefined ? '--shared-key goes with --workspace-id' : '', values.endpoint !== undefined ? '--endpoint goes with --workspace-id' : ''] : []),
+    ...(values.local && values.proxy !== undefined ? ['--proxy does not go with --local'] : []),
+  ].filter(Boolean);
+  if (misplaced.length > 0) throw new OnboardUsageError(`oma onboard: ${misplaced.join('; ')}`);
+
   let destination: OnboardDestination;
   if (values.local) {
     destination = { kind: 'local' };
