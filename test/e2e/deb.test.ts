@@ -73,6 +73,7 @@ describe.skipIf(reason !== undefined)(`the Linux package (.deb)${reason ? ` (ski
   let deb: string;
   let omaUid: number;
   let agent: OmaProcess | undefined;
+  let gateway: OmaProcess | undefined;
   let agentPid = 0;
 
   beforeAll(() => {
@@ -128,6 +129,11 @@ describe.skipIf(reason !== undefined)(`the Linux package (.deb)${reason ? ` (ski
       // Enabled at install (even with no systemd running); the gateway is not.
       expect(lstatSync('/etc/systemd/system/multi-user.target.wants/oma.service').isSymbolicLink()).toBe(true);
       expect(existsSync('/etc/systemd/system/multi-user.target.wants/oma-gateway.service')).toBe(false);
+    }
+    if (has('systemd-analyze')) {
+      const verify = spawnSync('systemd-analyze', ['verify', UNIT, GATEWAY_UNIT], { encoding: 'utf8' });
+      expect(verify.stderr).toBe('');
+      expect(verify.status).toBe(0);
     }
     expect(execFileSync('dpkg-query', ['-W', '-f=${Conffiles}', 'oma'], { encoding: 'utf8' })).toMatch(/\/etc\/opt\/oma\/oma\.yaml [0-9a-f]{32}\n.*\/etc\/opt\/oma\/gateway\.yaml [0-9a-f]{32}/s);
   });
@@ -204,11 +210,29 @@ describe.skipIf(reason !== undefined)(`the Linux package (.deb)${reason ? ` (ski
     expect(statSync('/var/opt/oma/queues').uid).toBe(omaUid);
   });
 
-  it('dpkg -r stops the agent and leaves no process, unit or command; the user, config and state stay', () => {
+  it("runs the gateway unit's ExecStart as the oma user with the shipped gateway.yaml", async () => {
+    const shipped = readFileSync('/etc/opt/oma/gateway.yaml', 'utf8');
+    expect(shipped).toMatch(/^ {2}port: 8080$/m);
+    // Other tests run beside this one: any free port instead of 8080.
+    writeFileSync('/etc/opt/oma/gateway.yaml', shipped.replace(/^ {2}port: 8080$/m, '  port: 0'));
+    const unit = unitSettings(GATEWAY_UNIT);
+    gateway = new OmaProcess(
+      spawn('runuser', ['-u', unit.get('User')!, '--', ...unit.get('ExecStart')!.split(/\s+/)], {
+        cwd: unit.get('WorkingDirectory') ?? '/',
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8' },
+      }),
+    );
+    processes.push(gateway);
+    await gateway.waitForOutput(/OMA gateway listening on 127\.0\.0\.1:\d+/);
+  });
+
+  it('dpkg -r stops the agent and the gateway and leaves no process, unit or command; the user, config and state stay', async () => {
     expect(agentPid).toBeGreaterThan(0);
     execFileSync('dpkg', ['-r', 'oma'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    // prerm stops it (SIGTERM, then SIGKILL after 30 s) before dpkg -r returns.
+    // prerm stops them (SIGTERM, then SIGKILL after 30 s) before dpkg -r returns.
     expect(runsRuntime(agentPid)).toBe(false);
+    expect((await gateway!.exited).code).not.toBeNull();
     expect(runtimeProcesses()).toEqual([]);
     for (const gone of [UNIT, GATEWAY_UNIT, '/opt/oma', '/etc/systemd/system/multi-user.target.wants/oma.service']) {
       expect(existsSync(gone), gone).toBe(false);

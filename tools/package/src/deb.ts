@@ -1,7 +1,8 @@
 /**
  * Builds OMA's Debian package: `node dist/deb.js [--out DIR] [--compression fast|best]` (root script
  * `npm run package:deb`, which builds the workspace first). Writes `DIR/oma_<version>_amd64.deb`
- * (default DIR: dist-pkg/ at the repository root) and prints its path.
+ * (default DIR: dist-pkg/ at the repository root) and prints its path. `--list [--repo DIR] [--root
+ * NAME ...]` prints the packages that would go in instead, as JSON.
  *
  * Layout: /opt/oma/bin/oma (a shell wrapper), /opt/oma/lib/node (the bundled Node.js runtime),
  * /opt/oma/lib/node_modules (the built packages with their production dependencies and native
@@ -13,7 +14,7 @@ import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readF
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { productionClosure, readManifest, workspaceDirs } from './closure.js';
+import { productionClosure, readManifest, workspaceDirs, type ClosureEntry } from './closure.js';
 import { copyEntry } from './copy.js';
 import { extractRuntime, fetchRuntime, type RuntimeSpec } from './runtime.js';
 
@@ -72,6 +73,17 @@ function controlFile(version: string, installedKiB: number): string {
   ].join('\n');
 }
 
+/**
+ * What goes into lib/: the command line and every native addon of the repository (whatever has been
+ * built of them), with their production dependencies; nothing for Windows only.
+ */
+export function packageClosure(repo: string, roots?: readonly string[]): ClosureEntry[] {
+  const natives = workspaceDirs(repo)
+    .filter((d) => basename(dirname(d)) === 'native')
+    .map((d) => readManifest(d).name);
+  return productionClosure({ repo, roots: roots ?? ['@oma/cli', ...natives], excludeTags: ['os:windows'] });
+}
+
 export function buildDeb(opts: DebOptions): string {
   if (process.platform !== 'linux') throw new Error(`a .deb is built on Linux; this is ${process.platform}`);
   const cli = join(REPO, 'packages', 'cli');
@@ -87,11 +99,7 @@ export function buildDeb(opts: DebOptions): string {
     const opt = join(root, 'opt', 'oma');
     const lib = join(opt, 'lib');
 
-    // The command line and every native addon of the repository (whatever has been built of them).
-    const natives = workspaceDirs(REPO)
-      .filter((d) => basename(dirname(d)) === 'native')
-      .map((d) => readManifest(d).name);
-    for (const entry of productionClosure({ repo: REPO, roots: ['@oma/cli', ...natives], excludeTags: ['os:windows'] })) copyEntry(entry, lib);
+    for (const entry of packageClosure(REPO)) copyEntry(entry, lib);
 
     const node = extractRuntime(fetchRuntime(runtime, opts.cacheDir), join(lib, 'node'));
     // Native dependencies (better-sqlite3) were compiled for the Node.js that ran `npm ci`: its ABI must be the runtime's.
@@ -153,8 +161,16 @@ function main(argv: string[]): number {
       out: { type: 'string', default: join(REPO, 'dist-pkg') },
       compression: { type: 'string', default: 'best' },
       'cache-dir': { type: 'string', default: join(REPO, 'node_modules', '.cache', 'oma-package') },
+      list: { type: 'boolean', default: false },
+      repo: { type: 'string', default: REPO },
+      root: { type: 'string', multiple: true },
     },
   });
+  if (values.list) {
+    // The packages that would go into lib/, as JSON: [{ name, source, target, workspace }].
+    process.stdout.write(`${JSON.stringify(packageClosure(resolve(values.repo), values.root), null, 1)}\n`);
+    return 0;
+  }
   if (values.compression !== 'fast' && values.compression !== 'best') {
     process.stderr.write('--compression takes fast (gzip -1) or best (xz)\n');
     return 2;
