@@ -1,5 +1,5 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { countRows } from './db.js';
@@ -243,12 +243,14 @@ describe.skipIf(reason !== undefined)(`the Linux package (.deb)${reason ? ` (ski
     expect(existsSync('/etc/opt/oma/oma.yaml')).toBe(true);
   });
 
-  it('dpkg -P removes the user, the state and the config', () => {
+  it("dpkg -P removes the user, the state, the config and the secrets, and keeps the admin's own files", () => {
+    writeFileSync('/etc/opt/oma/admin.pem', 'not the package\'s\n');
     execFileSync('dpkg', ['-P', 'oma'], { stdio: ['ignore', 'pipe', 'pipe'] });
     expect(getent('passwd', 'oma')).toBeUndefined();
     expect(getent('group', 'oma')).toBeUndefined();
     expect(existsSync('/var/opt/oma')).toBe(false);
-    expect(existsSync('/etc/opt/oma')).toBe(false);
+    expect(readdirSync('/etc/opt/oma')).toEqual(['admin.pem']);
+    rmSync('/etc/opt/oma', { recursive: true });
     expect(spawnSync('dpkg-query', ['-W', '-f=${Status}', 'oma'], { encoding: 'utf8' }).stdout).not.toMatch(/ installed/);
   });
 });

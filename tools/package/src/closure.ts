@@ -5,6 +5,8 @@ import { dirname, join, relative, sep } from 'node:path';
 interface Manifest {
   readonly name: string;
   readonly version?: string;
+  readonly main?: string;
+  readonly files?: readonly string[];
   readonly dependencies?: Record<string, string>;
   readonly optionalDependencies?: Record<string, string>;
   readonly peerDependencies?: Record<string, string>;

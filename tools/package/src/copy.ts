@@ -1,6 +1,6 @@
 import { cpSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
-import type { ClosureEntry } from './closure.js';
+import { readManifest, type ClosureEntry } from './closure.js';
 
 /** Files of a built workspace package that are not needed at run time. */
 const WORKSPACE_SKIP = /(?:\.d\.ts|\.d\.ts\.map|\.tsbuildinfo|\.test\.js|\.test\.js\.map)$/;
@@ -18,7 +18,8 @@ function copyNativeBuild(from: string, to: string): void {
 
 /**
  * Copies one package of the closure to `lib/<entry.target>`. A workspace package brings what it runs
- * (package.json, dist without declarations and tests, bin, its native builds and prebuilds); a
+ * (package.json, dist without declarations and tests, bin, its native builds and prebuilds, and the
+ * `main` and `files` its package.json names; a glob in `files` is not expanded); a
  * dependency comes whole but for its own node_modules (those are entries of their own) and, when it
  * compiles native code (binding.gyp), its sources and intermediate build files.
  */
@@ -27,9 +28,12 @@ export function copyEntry(entry: ClosureEntry, lib: string): void {
   mkdirSync(to, { recursive: true });
   if (entry.workspace) {
     for (const f of ['package.json', 'README.md', 'LICENSE']) if (existsSync(join(entry.source, f))) cpSync(join(entry.source, f), join(to, f));
-    for (const d of ['dist', 'bin', 'prebuilds']) {
-      if (!existsSync(join(entry.source, d))) continue;
-      cpSync(join(entry.source, d), join(to, d), { recursive: true, filter: (src) => !WORKSPACE_SKIP.test(src) });
+    // What it builds and runs, and whatever its package.json names (`main`, `files`: an addon's JS, say).
+    const manifest = readManifest(entry.source);
+    const named = [...(manifest.main !== undefined ? [manifest.main] : []), ...(manifest.files ?? [])].map((f) => f.replace(/^\.\//, '').replace(/\/$/, ''));
+    for (const d of new Set(['dist', 'bin', 'prebuilds', ...named])) {
+      if (d === '' || d.includes('*') || d.startsWith('..') || !existsSync(join(entry.source, d))) continue;
+      cpSync(join(entry.source, d), join(to, d), { recursive: true, filter: (src) => !WORKSPACE_SKIP.test(src) && !src.includes(`${sep}node_modules`) });
     }
     copyNativeBuild(entry.source, to);
     return;
