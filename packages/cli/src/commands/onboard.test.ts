@@ -1,4 +1,5 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createSelfSignedCert } from '@oma/core/testing';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -172,6 +173,32 @@ describe('oma onboard', () => {
     expect(await onboard(opts({ destination: { kind: 'local' }, force: true }), loadPlatform, sink().stream, sink().stream, sys)).toBe(0);
     expect(readFileSync(configFile, 'utf8')).toContain('type: local_workspace');
     expect(existsSync(join(dir, 'secrets', 'shared-key'))).toBe(false);
+  });
+
+  it('warns when the agent user cannot read the client certificate, and not when it can', async () => {
+    const cert = createSelfSignedCert({ commonName: 'oma-onboard', usage: 'client' });
+    const pem = join(dir, 'oma.pem');
+    writeFileSync(pem, `${cert.certPem}${cert.keyPem}`);
+    // Owned by someone other than the agent user, in neither its group nor readable by others.
+    const other = { uid: owner.uid + 1, gid: owner.gid + 1 };
+    const sys: OnboardSystem = { ...fakeSystem(owner, false), lookupUser: () => other };
+    chownSync(pem, owner.uid, owner.gid);
+    chmodSync(pem, 0o600);
+    const destination = {
+      kind: 'logs_ingestion',
+      endpoint: 'https://my-dce.eastus-1.ingest.monitor.azure.com',
+      dcrImmutableId: DCR,
+      streams: {},
+      auth: { type: 'client_certificate', tenantId: TENANT, clientId: CLIENT, certificateFile: pem },
+    } as const;
+    const err = sink();
+    expect(await onboard(opts({ destination }), loadPlatform, sink().stream, err.stream, sys)).toBe(0);
+    expect(err.text()).toBe(`oma onboard: warning: oma cannot read ${pem}; the agent runs as oma (e.g. chgrp oma ${pem} && chmod 0640 ${pem})\n`);
+    expect(readFileSync(configFile, 'utf8')).toContain(`certificateFile: ${JSON.stringify(pem)}`);
+    chmodSync(pem, 0o604);
+    const quiet = sink();
+    expect(await onboard(opts({ destination, force: true }), loadPlatform, sink().stream, quiet.stream, sys)).toBe(0);
+    expect(quiet.text()).toBe('');
   });
 
   it("replaces the package's default config (what --local writes) without --force", async () => {

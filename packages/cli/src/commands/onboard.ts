@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
@@ -176,6 +176,20 @@ export function defaultOnboardConfig(dataDir = DEFAULT_ONBOARD_DATA_DIR): string
   return renderOnboardConfig({ dataDir, destination: { kind: 'local' }, cloud: 'public' }, '').text;
 }
 
+/** Files the config names that the agent reads itself: the certificate and key of a client_certificate credential. */
+function filesTheAgentReads(d: OnboardDestination): string[] {
+  if (d.kind !== 'logs_ingestion' || d.auth.type !== 'client_certificate') return [];
+  return [d.auth.certificateFile, ...(d.auth.keyFile !== undefined ? [d.auth.keyFile] : [])];
+}
+
+/** Whether `user` may read `file` by its mode bits (owner, group, other; supplementary groups not counted). */
+function readableBy(file: string, user: { uid: number; gid: number }): boolean {
+  const st = statSync(file);
+  if (st.uid === user.uid) return (st.mode & 0o400) !== 0;
+  if (st.gid === user.gid) return (st.mode & 0o040) !== 0;
+  return (st.mode & 0o004) !== 0;
+}
+
 function writePrivate(file: string, text: string, mode: number, owner: { uid: number; gid: number } | undefined): void {
   writeFileSync(file, text, { mode });
   chmodSync(file, mode);
@@ -241,6 +255,11 @@ export async function onboard(
   renameSync(tmp, configFile);
   out.write(`${configFile}: written${final.secrets.size > 0 ? ` (secrets in ${secretDir}, mode 0600${user ? `, owner ${opts.owner}` : ''})` : ''}\n`);
 
+  for (const file of filesTheAgentReads(opts.destination)) {
+    if (user !== undefined && !readableBy(file, user)) {
+      err.write(`oma onboard: warning: ${opts.owner} cannot read ${file}; the agent runs as ${opts.owner} (e.g. chgrp ${opts.owner} ${file} && chmod 0640 ${file})\n`);
+    }
+  }
   if (opts.restart && system.systemdRunning()) {
     try {
       system.restartService();
