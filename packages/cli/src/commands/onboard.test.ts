@@ -161,6 +161,16 @@ describe('oma onboard', () => {
     expect(check.text()).toMatch(/valid \(1 sources, 1 destinations\)/);
   });
 
+  it('gives a rewritten secret file mode 0600 again, whatever mode the old one had', async () => {
+    const legacy = { kind: 'data_collector', workspaceId: WORKSPACE_ID, sharedKey: SHARED_KEY } as const;
+    expect(await onboard(opts({ destination: legacy }), loadPlatform, sink().stream, sink().stream, fakeSystem(owner, false))).toBe(0);
+    const key = join(dir, 'secrets', 'shared-key');
+    chmodSync(key, 0o644);
+    expect(await onboard(opts({ destination: legacy, force: true }), loadPlatform, sink().stream, sink().stream, fakeSystem(owner, false))).toBe(0);
+    expect(statSync(key).mode & 0o777).toBe(0o600);
+    expect(existsSync(`${key}.new`)).toBe(false);
+  });
+
   it('refuses to replace an existing config without --force, and replaces it with --force (dropping secrets it no longer uses)', async () => {
     const sys = fakeSystem(owner, false);
     const legacy = { kind: 'data_collector', workspaceId: WORKSPACE_ID, sharedKey: SHARED_KEY } as const;
@@ -228,8 +238,10 @@ describe('oma onboard', () => {
     expect(await onboard(opts({ destination: local, restart: false }), loadPlatform, sink().stream, sink().stream, running)).toBe(0);
     expect(running.restarts).toBe(1);
     const noSystemd = fakeSystem(owner, false);
-    expect(await onboard(opts({ destination: local }), loadPlatform, sink().stream, sink().stream, noSystemd)).toBe(0);
+    const told = sink();
+    expect(await onboard(opts({ destination: local }), loadPlatform, told.stream, sink().stream, noSystemd)).toBe(0);
     expect(noSystemd.restarts).toBe(0);
+    expect(told.text()).toContain('systemd is not running: restart the agent to use the new config');
     const failing = fakeSystem(owner, true, () => {
       throw Object.assign(new Error('exit 5'), { stderr: Buffer.from('Unit oma.service not found.') });
     });

@@ -190,10 +190,15 @@ function readableBy(file: string, user: { uid: number; gid: number }): boolean {
   return (st.mode & 0o004) !== 0;
 }
 
+/** Writes `file` whole with `mode` (and `owner`) set before its content is visible: a new file renamed over the old one. */
 function writePrivate(file: string, text: string, mode: number, owner: { uid: number; gid: number } | undefined): void {
-  writeFileSync(file, text, { mode });
-  chmodSync(file, mode);
-  if (owner !== undefined) chownSync(file, owner.uid, owner.gid);
+  const tmp = `${file}.new`;
+  rmSync(tmp, { force: true });
+  writeFileSync(tmp, '', { mode, flag: 'wx' });
+  chmodSync(tmp, mode); // the umask may have taken bits away
+  if (owner !== undefined) chownSync(tmp, owner.uid, owner.gid);
+  writeFileSync(tmp, text);
+  renameSync(tmp, file);
 }
 
 /**
@@ -250,9 +255,7 @@ export async function onboard(
     if (value !== undefined) writePrivate(file, `${value}\n`, 0o600, user);
     else rmSync(file, { force: true });
   }
-  const tmp = `${configFile}.new`;
-  writePrivate(tmp, final.text, 0o640, user === undefined ? undefined : { uid: 0, gid: user.gid });
-  renameSync(tmp, configFile);
+  writePrivate(configFile, final.text, 0o640, user === undefined ? undefined : { uid: 0, gid: user.gid });
   out.write(`${configFile}: written${final.secrets.size > 0 ? ` (secrets in ${secretDir}, mode 0600${user ? `, owner ${opts.owner}` : ''})` : ''}\n`);
 
   for (const file of filesTheAgentReads(opts.destination)) {
@@ -260,6 +263,7 @@ export async function onboard(
       err.write(`oma onboard: warning: ${opts.owner} cannot read ${file}; the agent runs as ${opts.owner} (e.g. chgrp ${opts.owner} ${file} && chmod 0640 ${file})\n`);
     }
   }
+  if (opts.restart && !system.systemdRunning()) out.write('systemd is not running: restart the agent to use the new config\n');
   if (opts.restart && system.systemdRunning()) {
     try {
       system.restartService();
