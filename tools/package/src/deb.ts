@@ -10,7 +10,8 @@
  * /etc/opt/oma (conffiles); maintainer scripts create the oma user and /var/opt/oma.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -93,8 +94,8 @@ export function buildDeb(opts: DebOptions): string {
   const runtime = (JSON.parse(readFileSync(join(TOOL, 'package.json'), 'utf8')) as { omaPackage: { nodeRuntime: RuntimeSpec } }).omaPackage.nodeRuntime;
 
   mkdirSync(opts.out, { recursive: true });
-  const root = join(opts.out, `.staging-${process.pid}`);
-  rmSync(root, { recursive: true, force: true });
+  // Staged outside the repository: the smoke run below must not find a missing module in the repository's node_modules.
+  const root = mkdtempSync(join(tmpdir(), 'oma-deb-'));
   try {
     const opt = join(root, 'opt', 'oma');
     const lib = join(opt, 'lib');
