@@ -25,6 +25,10 @@ Usage:
   oma workspace serve [--data-dir DIR] [--host H] [--port N] [--tls] [--client-id ID --client-secret S]
                       [--client-certificate PEM] [--workspace-id ID [--shared-key KEY]] [--managed-identity]
                                         run the local workspace on its own
+  oma onboard (--workspace-id ID --shared-key KEY | --dce URL --dcr-id ID CREDENTIAL | --local)
+              [--proxy URL] [--cloud C] [--config FILE] [--force] [--no-restart]
+                                        write the agent's config for a workspace and restart oma.service
+                                        (default config: /etc/opt/oma/oma.yaml; oma onboard --help)
   oma gateway --config FILE             run the OMA gateway (HTTP CONNECT proxy with an allowlist)
   oma azure template --config FILE [--destination ID] [--out FILE]
                                         print the ARM template of the DCR and tables the config needs
@@ -101,6 +105,10 @@ export async function main(argv: string[]): Promise<number> {
     const { runAzure } = await import('./commands/azure.js');
     const { GENERIC_DEFAULTS } = await import('@oma/core');
     return runAzure([...helpFor.slice(1), '--help'], { name: 'generic', components: [], defaults: GENERIC_DEFAULTS }, process.stdout, process.stderr);
+  }
+  if (helpFor?.[0] === 'onboard') {
+    process.stdout.write((await import('./commands/onboard.js')).ONBOARD_USAGE);
+    return 0;
   }
   const usage = helpFor === undefined ? undefined : commandUsage(helpFor);
   if (usage !== undefined) {
@@ -200,6 +208,10 @@ export async function main(argv: string[]): Promise<number> {
         const { values } = parseArgs({ args: rest, options: { config: { type: 'string', short: 'c' } } });
         const { serveGateway } = await import('./commands/gateway.js');
         return await serveGateway(values.config, process.stdout);
+      }
+      case 'onboard': {
+        const { runOnboard } = await import('./commands/onboard.js');
+        return await runOnboard(rest, loadPlatform, process.stdout, process.stderr);
       }
       case 'azure': {
         const { runAzure } = await import('./commands/azure.js');
