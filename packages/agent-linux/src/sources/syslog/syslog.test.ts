@@ -2,6 +2,8 @@ import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import {
+  ComponentRegistry,
+  mapDcrToSources,
   SYSLOG,
   validateRecord,
   type DatagramBatch,
@@ -531,24 +533,12 @@ describe('malformed input on the unix socket', () => {
 describe('syslog definition', () => {
   it('maps a DCR syslog data source to facilities and levels', () => {
     const def = syslogSource(noUnix);
-    const set: Record<string, unknown> = {};
-    const problems: string[] = [];
     const entry = { name: 'base', streams: ['Microsoft-Syslog'], facilityNames: ['auth', 'CRON'], logLevels: ['*'] };
-    def.dcr!.fromDcr({
-      entry,
-      stream: 'Microsoft-Syslog',
-      error: (at, m) => problems.push(`${at.join('.')}: ${m}`),
-      warning: () => undefined,
-      info: () => undefined,
-      skip: () => undefined,
-      stringList: () => undefined,
-      enumList: (key, allowed) => entry[key as 'facilityNames'].map((x) => (x === '*' ? '*' : allowed.find((a) => a.toLowerCase() === x.toLowerCase())!)),
-      set: (name, value) => (set[name] = value),
-      customTable: () => ({ table: '', at: [] }),
-    });
+    const m = mapDcrToSources({ properties: { dataSources: { syslog: [entry] } } }, new ComponentRegistry([def]));
+    const problems = m.report.filter((r) => r.severity === 'error').map((r) => `${r.path}: ${r.message}`);
+    const { type: _t, ...set } = m.sources['dcr-base'] ?? { type: '' };
     expect(problems).toEqual([]);
-    expect(set).toEqual({ facilities: ['auth', 'cron'], levels: ['*'] });
-    expect(def.schema.safeParse({ ...set, udp: {} }).success).toBe(true);
+    expect(set).toMatchObject({ facilities: ['auth', 'cron'], levels: ['*'] });
     expect(def.dcr).toMatchObject({ kind: 'syslog', streams: ['Microsoft-Syslog'], unsupported: { 'Microsoft-CommonSecurityLog': expect.any(String) } });
   });
 
