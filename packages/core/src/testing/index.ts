@@ -4,3 +4,5 @@ export { MemoryCheckpointStore } from '../checkpoint/checkpoint-store.js';
 export * from './prng.js';
 export * from './certs.js';
 export * from './connect-proxy.js';
+export { FakeJournal, toJournalExport, type JournalTestEntry } from './fake-journal.js';
+export { decodeJournalBatch, journalContract, readAllEntries, type JournalHarness, type ReadEntry } from './contracts/journal.js';

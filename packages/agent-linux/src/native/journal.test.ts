@@ -1,0 +1,24 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { it } from 'vitest';
+import { journalContract } from '@oma/core/testing';
+import { canWriteJournals, writeJournal } from './journal-testing.js';
+
+// The real adapter, on journal files written by systemd-journal-remote (Linux with the package installed).
+if (canWriteJournals()) {
+  const { NativeJournalBinding } = await import('./journal.js');
+  await journalContract('native addon', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'oma-journal-'));
+    const path = (name: string) => join(dir, name);
+    return {
+      binding: new NativeJournalBinding(),
+      dir,
+      path,
+      write: (name, entries) => writeJournal(path(name), entries),
+      dispose: () => rm(dir, { recursive: true, force: true }),
+    };
+  });
+} else {
+  it.skip('JournalReader contract: native addon (needs Linux and /lib/systemd/systemd-journal-remote)', () => {});
+}
