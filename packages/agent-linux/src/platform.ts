@@ -1,5 +1,7 @@
 import type { Platform } from '@oma/core';
 import { linuxHostInfo } from './host-info.js';
+import { NativeJournalBinding } from './native/journal.js';
+import { journaldSource } from './sources/journald/index.js';
 
 export const platform = 'linux';
 
@@ -8,7 +10,7 @@ export function createPlatform(): Platform {
   return {
     name: platform,
     hostInfo: linuxHostInfo(),
-    components: [],
+    components: [journaldSource(() => new NativeJournalBinding())],
     defaults: { dataDir: '/var/opt/oma' },
   };
 }

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, stat, truncate } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { it } from 'vitest';
@@ -16,6 +16,8 @@ if (canWriteJournals()) {
       dir,
       path,
       write: (name, entries) => writeJournal(path(name), entries),
+      // Cut to half its size, as a crash can leave a file: libsystemd refuses it (ENODATA).
+      damage: async (name) => truncate(path(name), Math.floor((await stat(path(name))).size / 2)),
       dispose: () => rm(dir, { recursive: true, force: true }),
     };
   });

@@ -1,8 +1,11 @@
+import { readdirSync } from 'node:fs';
 import { constants } from 'node:os';
+import { join } from 'node:path';
 import {
   AgentError,
   type JournalBatch,
   type JournalBinding,
+  type JournalFileProblem,
   type JournalOpenOptions,
   type JournalReader,
   type JournalWaitResult,
@@ -70,7 +73,11 @@ class NativeJournalReader implements JournalReader {
   private waitStarted = false;
   private closed = false;
 
-  constructor(private readonly j: NativeJournal, private readonly opts: JournalOpenOptions) {
+  constructor(
+    private readonly j: NativeJournal,
+    private readonly opts: JournalOpenOptions,
+    readonly unreadable: readonly JournalFileProblem[],
+  ) {
     this.stride = opts.fields.length + 1;
     this.maxEntryBytes = opts.fields.length * opts.maxFieldBytes + 4096;
     this.slab = Buffer.allocUnsafe(Math.min(INITIAL_SLAB_BYTES, this.maxEntryBytes * opts.batchSize));
@@ -173,22 +180,60 @@ export class NativeJournalBinding implements JournalBinding {
     }
   }
 
-  private openNow(opts: JournalOpenOptions): JournalReader {
-    const j = new this.addon.Journal();
-    const loc = opts.location;
-    let r: number;
+  /** Runs a native open, turning a missing libsystemd into `OMA_ERR_NATIVE_LOAD`. */
+  private nativeOpen(j: NativeJournal, open: (j: NativeJournal) => number): number {
     try {
-      if (loc.kind === 'system') r = j.openSystem(loc.localOnly === true ? SD_JOURNAL_LOCAL_ONLY : 0);
-      else if (loc.kind === 'directory') r = j.openDirectory(loc.path, 0);
-      else r = j.openFiles([...loc.paths]);
+      return open(j);
     } catch (cause) {
       if ((cause as { code?: string }).code === 'OMA_ERR_JOURNAL_LIBSYSTEMD') {
         throw new AgentError('OMA_ERR_NATIVE_LOAD', (cause as Error).message, { cause });
       }
       throw cause;
     }
-    const where = loc.kind === 'system' ? 'open' : loc.kind === 'directory' ? 'open_directory' : 'open_files';
-    check(where, r);
+  }
+
+  /**
+   * Files among `paths` that libsystemd cannot open at all, each tried alone: opening several files
+   * fails for one bad file, and a directory's bad files are skipped without a word.
+   */
+  private probe(paths: readonly string[]): JournalFileProblem[] {
+    const bad: JournalFileProblem[] = [];
+    for (const path of paths) {
+      const j = new this.addon.Journal();
+      try {
+        const r = this.nativeOpen(j, (x) => x.openFiles([path]));
+        if (r < 0) bad.push({ path, error: journalError('open_files', r) });
+      } finally {
+        j.close();
+      }
+    }
+    return bad;
+  }
+
+  private openNow(opts: JournalOpenOptions): JournalReader {
+    const loc = opts.location;
+    let unreadable: JournalFileProblem[] = [];
+    let open: (j: NativeJournal) => number;
+    if (loc.kind === 'system') {
+      open = (j) => j.openSystem(loc.localOnly === true ? SD_JOURNAL_LOCAL_ONLY : 0);
+    } else if (loc.kind === 'directory') {
+      let names: string[] = [];
+      try {
+        names = readdirSync(loc.path).filter((n) => n.endsWith('.journal') || n.endsWith('.journal~'));
+      } catch {
+        // An unreadable or missing directory: opening it says why.
+      }
+      unreadable = this.probe(names.sort().map((n) => join(loc.path, n)));
+      open = (j) => j.openDirectory(loc.path, 0);
+    } else {
+      unreadable = this.probe(loc.paths);
+      const good = loc.paths.filter((p) => !unreadable.some((u) => u.path === p));
+      if (good.length === 0) throw unreadable[0]!.error;
+      open = (j) => j.openFiles(good);
+    }
+    const j = new this.addon.Journal();
+    const r = this.nativeOpen(j, open);
+    check(loc.kind === 'system' ? 'open' : loc.kind === 'directory' ? 'open_directory' : 'open_files', r);
     try {
       const groups = opts.matches ?? [];
       groups.forEach((g, i) => {
@@ -201,6 +246,6 @@ export class NativeJournalBinding implements JournalBinding {
       j.close();
       throw err;
     }
-    return new NativeJournalReader(j, opts);
+    return new NativeJournalReader(j, opts, unreadable);
   }
 }

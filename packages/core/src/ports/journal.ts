@@ -58,10 +58,23 @@ export interface JournalBatch {
   readonly flags: Uint8Array;
 }
 
+/** A journal file found unreadable as a whole when the reader opened (truncated, not a journal file). */
+export interface JournalFileProblem {
+  readonly path: string;
+  /** `OMA_ERR_NATIVE` with the symbolic errno (ENODATA: truncated; EBADMSG, EPROTONOSUPPORT…). */
+  readonly error: Error;
+}
+
 /** What a wait ended with. */
 export type JournalWaitResult = 'changed' | 'timeout' | 'closed';
 
 export interface JournalReader {
+  /**
+   * Files of a `files` or `directory` location that could not be opened at all, found when the reader
+   * opened (the others are read). A file damaged only at its tail is read up to the damage instead
+   * (libsystemd stops there without an error).
+   */
+  readonly unreadable: readonly JournalFileProblem[];
   /** Positions before the oldest entry. */
   seekHead(): void;
   /** Positions after the newest entry: only entries written later are read. */
@@ -91,7 +104,8 @@ export interface JournalReader {
 export interface JournalBinding {
   /**
    * Opens the journal, positioned at its head. Rejects with `OMA_ERR_NATIVE_LOAD` when libsystemd
-   * cannot be loaded, `OMA_ERR_NATIVE` (ENOENT, EACCES, …) when the journal cannot be opened.
+   * cannot be loaded, `OMA_ERR_NATIVE` (ENOENT, EACCES, …) when the journal cannot be opened (for a
+   * `files` location: when none of the files can).
    */
   open(opts: JournalOpenOptions): Promise<JournalReader>;
 }

@@ -10,6 +10,7 @@ await journalContract('fake', () => {
     dir,
     path,
     write: (name, entries) => Promise.resolve(fake.write(path(name), entries)),
+    damage: (name) => Promise.resolve(fake.damage(path(name))),
     dispose: () => Promise.resolve(),
   });
 });

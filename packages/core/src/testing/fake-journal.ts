@@ -4,6 +4,7 @@ import {
   JOURNAL_FIELD_ABSENT,
   type JournalBatch,
   type JournalBinding,
+  type JournalFileProblem,
   type JournalOpenOptions,
   type JournalReader,
   type JournalWaitResult,
@@ -76,6 +77,18 @@ export class FakeJournal implements JournalBinding {
   readonly opened: JournalOpenOptions[] = [];
   /** Set to make `open` reject, e.g. with libsystemd missing. */
   openError: Error | undefined;
+  /** Files that cannot be opened at all, with the errno opening them gives. */
+  private readonly damaged = new Map<string, string>();
+
+  /** Makes the file `path` unreadable as a whole (as a truncated journal file is: ENODATA). */
+  damage(path: string, errno = 'ENODATA'): void {
+    this.damaged.set(path, errno);
+  }
+
+  /** @internal */
+  isDamaged(path: string): boolean {
+    return this.damaged.has(path);
+  }
 
   /** Appends entries to the journal file `path`; waiting readers over it are woken. */
   write(path: string, entries: readonly JournalTestEntry[]): void {
@@ -110,7 +123,12 @@ export class FakeJournal implements JournalBinding {
   open(opts: JournalOpenOptions): Promise<JournalReader> {
     this.opened.push(opts);
     if (this.openError) return Promise.reject(this.openError);
-    const r = new FakeJournalReader(this, opts, () => this.readers.delete(r));
+    const loc = opts.location;
+    const files = new Set(this.entries.map((e) => e.file));
+    const inScope = loc.kind === 'files' ? loc.paths : loc.kind === 'directory' ? [...files].filter((f) => f.startsWith(`${loc.path}/`)) : [];
+    const unreadable = inScope.filter((f) => this.damaged.has(f)).map((path) => ({ path, error: nativeError('open_files', this.damaged.get(path)!) }));
+    if (loc.kind === 'files' && unreadable.length === loc.paths.length) return Promise.reject(unreadable[0]!.error);
+    const r = new FakeJournalReader(this, opts, unreadable, () => this.readers.delete(r));
     this.readers.add(r);
     return Promise.resolve(r);
   }
@@ -133,6 +151,7 @@ class FakeJournalReader implements JournalReader {
   constructor(
     private readonly journal: FakeJournal,
     private readonly opts: JournalOpenOptions,
+    readonly unreadable: readonly JournalFileProblem[],
     private readonly onClose: () => void,
   ) {
     this.fieldNames = opts.fields;
@@ -171,7 +190,7 @@ class FakeJournalReader implements JournalReader {
   }
 
   private visible(): StoredEntry[] {
-    return this.journal.all().filter((e) => this.covers(e.file) && this.matches(e));
+    return this.journal.all().filter((e) => this.covers(e.file) && !this.journal.isDamaged(e.file) && this.matches(e));
   }
 
   private check(op: string): void {

@@ -11,6 +11,8 @@ export interface JournalHarness {
   path(name: string): string;
   /** Appends entries to the journal file `name` in `dir` (created on first write); resolves once they are readable. */
   write(name: string, entries: readonly JournalTestEntry[]): Promise<void>;
+  /** Makes the journal file `name` unreadable as a whole (a real file: cut short, as a crash can leave it). */
+  damage(name: string): Promise<void>;
   /** Removes what the harness made. */
   dispose(): Promise<void>;
 }
@@ -167,6 +169,7 @@ export async function journalContract(name: string, makeHarness: () => Promise<J
     it('wait reports entries appended to the file being read and a new file in the directory', async () => {
       await h.write('a.journal', entries(3));
       const r = await open();
+      expect(r.unreadable).toEqual([]);
       expect(readAllEntries(r, FIELDS)).toHaveLength(3);
       const seen: string[] = [];
       const drain = async (want: number) => {
@@ -194,6 +197,20 @@ export async function journalContract(name: string, makeHarness: () => Promise<J
       const w = r.wait(10_000);
       r.close();
       expect(await w).toBe('closed');
+    });
+
+    it('reports a file it cannot open and reads the others (directory and file list); fails when no file opens', async () => {
+      await h.write('a.journal', entries(3));
+      await h.write('b.journal', entries(2, 3));
+      await h.damage('b.journal');
+      const dir = await open();
+      expect(dir.unreadable.map((p) => p.path)).toEqual([h.path('b.journal')]);
+      expect(dir.unreadable[0]!.error).toMatchObject({ code: 'OMA_ERR_NATIVE' });
+      expect(readAllEntries(dir, FIELDS).map((e) => text(e, 'MESSAGE'))).toEqual(['m0', 'm1', 'm2']);
+      const files = await open({ location: { kind: 'files', paths: [h.path('a.journal'), h.path('b.journal')] } });
+      expect(files.unreadable.map((p) => p.path)).toEqual([h.path('b.journal')]);
+      expect(readAllEntries(files, FIELDS)).toHaveLength(3);
+      await expect(open({ location: { kind: 'files', paths: [h.path('b.journal')] } })).rejects.toMatchObject({ code: 'OMA_ERR_NATIVE' });
     });
 
     it('reads the files it was given, and not the others', async () => {
