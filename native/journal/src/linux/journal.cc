@@ -51,6 +51,8 @@ struct SdApi {
   int (*next)(sd_journal *);
   int (*previous)(sd_journal *);
   int (*get_data)(sd_journal *, const char *, const void **, size_t *);
+  int (*enumerate_data)(sd_journal *, const void **, size_t *);
+  void (*restart_data)(sd_journal *);
   int (*get_cursor)(sd_journal *, char **);
   int (*get_realtime_usec)(sd_journal *, uint64_t *);
   int (*get_monotonic_usec)(sd_journal *, uint64_t *, sd_id128_t *);
@@ -98,6 +100,8 @@ bool LoadLibsystemd() {
   SD_SYM(next, "sd_journal_next");
   SD_SYM(previous, "sd_journal_previous");
   SD_SYM(get_data, "sd_journal_get_data");
+  SD_SYM(enumerate_data, "sd_journal_enumerate_data");
+  SD_SYM(restart_data, "sd_journal_restart_data");
   SD_SYM(get_cursor, "sd_journal_get_cursor");
   SD_SYM(get_realtime_usec, "sd_journal_get_realtime_usec");
   SD_SYM(get_monotonic_usec, "sd_journal_get_monotonic_usec");
@@ -424,37 +428,49 @@ class Journal : public Napi::ObjectWrap<Journal> {
     }
     offsets[n * stride] = static_cast<uint32_t>(start);
     lengths[n * stride] = static_cast<uint32_t>(clen);
-    for (size_t f = 0; f < fields_.size(); f++) {
+    // One pass over the entry's data items (sd_journal_get_data per field would walk them once per
+    // field); the first value of each field asked for is kept.
+    const size_t nf = fields_.size();
+    for (size_t f = 0; f < nf; f++) {
+      offsets[n * stride + 1 + f] = ABSENT;
+      lengths[n * stride + 1 + f] = 0;
+    }
+    size_t found = 0;
+    sd.restart_data(j_.get());
+    for (;;) {
       const void *data = nullptr;
       size_t len = 0;
-      size_t slot = n * stride + 1 + f;
-      r = sd.get_data(j_.get(), fields_[f].c_str(), &data, &len);
+      r = sd.enumerate_data(j_.get(), &data, &len);
+      if (r == 0) break;
       if (r < 0) {
-        if (r != -ENOENT) fl |= FLAG_BAD_FIELD;
-        offsets[slot] = ABSENT;
-        lengths[slot] = 0;
-        continue;
+        // A corrupt data object: the fields read so far are kept, the entry is flagged.
+        fl |= FLAG_BAD_FIELD;
+        break;
       }
-      // data is "NAME=value"
-      size_t skip = fields_[f].size() + 1;
-      if (len < skip) {
-        offsets[slot] = ABSENT;
-        lengths[slot] = 0;
-        continue;
+      const uint8_t *item = static_cast<const uint8_t *>(data);
+      const uint8_t *eq = static_cast<const uint8_t *>(memchr(item, '=', len));
+      if (eq == nullptr) continue;
+      size_t nameLen = static_cast<size_t>(eq - item);
+      for (size_t f = 0; f < nf; f++) {
+        size_t slot = n * stride + 1 + f;
+        if (offsets[slot] != ABSENT || fields_[f].size() != nameLen || memcmp(fields_[f].data(), item, nameLen) != 0) continue;
+        const uint8_t *v = eq + 1;
+        size_t vlen = len - nameLen - 1;
+        if (vlen > maxFieldBytes_) {
+          vlen = maxFieldBytes_;
+          fl |= FLAG_TRUNCATED;
+        }
+        size_t at = *pos;
+        if (!Put(slab, cap, pos, v, vlen)) {
+          *pos = start;
+          return false;
+        }
+        offsets[slot] = static_cast<uint32_t>(at);
+        lengths[slot] = static_cast<uint32_t>(vlen);
+        found++;
+        break;
       }
-      const uint8_t *v = static_cast<const uint8_t *>(data) + skip;
-      size_t vlen = len - skip;
-      if (vlen > maxFieldBytes_) {
-        vlen = maxFieldBytes_;
-        fl |= FLAG_TRUNCATED;
-      }
-      size_t at = *pos;
-      if (!Put(slab, cap, pos, v, vlen)) {
-        *pos = start;
-        return false;
-      }
-      offsets[slot] = static_cast<uint32_t>(at);
-      lengths[slot] = static_cast<uint32_t>(vlen);
+      if (found == nf) break;
     }
     uint64_t rt = 0, mono = 0;
     sd_id128_t boot;

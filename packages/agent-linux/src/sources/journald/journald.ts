@@ -61,6 +61,21 @@ function validateCheckpoint(state: Record<string, unknown>): string | undefined 
   return undefined;
 }
 
+/** Writes `part` into `out` at `pos`; returns the position after it. */
+function put(out: Buffer, pos: number, part: Buffer): number {
+  out.set(part, pos);
+  return pos + part.length;
+}
+
+/** Writes a non-negative integer in decimal at `pos`; returns the position after it. */
+function putUint(out: Buffer, pos: number, v: number): number {
+  let digits = 1;
+  for (let x = v; x >= 10; x = Math.floor(x / 10)) digits++;
+  let p = pos + digits;
+  for (let x = v; p > pos; x = Math.floor(x / 10)) out[--p] = 0x30 + (x % 10);
+  return pos + digits;
+}
+
 /** Parses a small unsigned decimal number from bytes; -1 when it is not one. */
 function parseUint(buf: Buffer, start: number, len: number): number {
   if (len === 0 || len > 10) return -1;
@@ -77,6 +92,8 @@ function parseUint(buf: Buffer, start: number, len: number): number {
 interface PendingBatch {
   readonly builder: EncodedBatchBuilder;
   cursor: string | undefined;
+  /** Index in the reader's current batch of the last entry taken, whose cursor is not read yet (-1: none). */
+  last: number;
 }
 
 /**
@@ -277,7 +294,7 @@ export class JournaldSource implements Source {
 
   private newBatch(): PendingBatch {
     const max = this.config.maxBatchRecords;
-    return { builder: new EncodedBatchBuilder(TABLE, this.batchCapacity, Math.min(max, 1024), this.pool.take(this.batchCapacity), { maxRecords: max }), cursor: undefined };
+    return { builder: new EncodedBatchBuilder(TABLE, this.batchCapacity, Math.min(max, 1024), this.pool.take(this.batchCapacity), { maxRecords: max }), cursor: undefined, last: -1 };
   }
 
   /** `{"TimeGenerated":"<t>","EventTime":"<t>"` for a time in ms (the last one kept: entries come in order). */
@@ -301,14 +318,12 @@ export class JournaldSource implements Source {
     for (let i = 0; i < batch.count; i++) {
       const base = i * stride;
       const slot = (f: number): number => base + 1 + f;
-      const cursorAt = offsets[base]!;
-      const cursor = data.toString('latin1', cursorAt, cursorAt + lengths[base]!);
       const pOff = offsets[slot(F_PRIORITY)]!;
       let priority = pOff === JOURNAL_FIELD_ABSENT ? DEFAULT_PRIORITY : parseUint(data, pOff, lengths[slot(F_PRIORITY)]!);
       if (priority < 0 || priority > 7) priority = DEFAULT_PRIORITY;
       if (priority > this.maxSeverity) {
         filtered++;
-        this.pending.cursor = cursor;
+        this.pending.last = i;
         continue;
       }
       const fl = flags[i]!;
@@ -318,7 +333,7 @@ export class JournaldSource implements Source {
       // Room: the fixed parts, and every field escaped at worst.
       let size = 256 + this.computerPart.length;
       for (let f = 0; f < this.fields.length; f++) size += maxEscapedBytes(lengths[slot(f)]!);
-      if (this.pending.builder.count > 0 && this.pending.builder.bytes + size > maxBytes) this.rollOver();
+      if (this.pending.builder.count > 0 && this.pending.builder.bytes + size > maxBytes) this.rollOver(batch);
       const b = this.pending;
       const w = b.builder;
       w.beginRecord();
@@ -326,25 +341,25 @@ export class JournaldSource implements Source {
       const out = w.buf;
       let pos = w.pos;
       const head = this.timeHead(Math.floor(times[2 * i]! / 1000));
-      pos += head.copy(out, pos);
-      pos += this.computerPart.copy(out, pos);
+      pos = put(out, pos, head);
+      pos = put(out, pos, this.computerPart);
       // HostName
       const hOff = offsets[slot(F_HOSTNAME)]!;
       if (hOff !== JOURNAL_FIELD_ABSENT) {
-        pos += P_HOSTNAME.copy(out, pos);
+        pos = put(out, pos, P_HOSTNAME);
         pos = writeEscapedUtf8(data, hOff, hOff + lengths[slot(F_HOSTNAME)]!, out, pos);
-        pos += P_QUOTE.copy(out, pos);
+        pos = put(out, pos, P_QUOTE);
       }
       // Facility: SYSLOG_FACILITY, else kern for the kernel's messages and user for the others.
       const fOff = offsets[slot(F_FACILITY)]!;
       let facility = fOff === JOURNAL_FIELD_ABSENT ? -1 : parseUint(data, fOff, lengths[slot(F_FACILITY)]!);
       if (facility < 0 || facility >= FACILITY_PARTS.length) {
         const tOff = offsets[slot(F_TRANSPORT)]!;
-        const isKernel = tOff !== JOURNAL_FIELD_ABSENT && data.subarray(tOff, tOff + lengths[slot(F_TRANSPORT)]!).equals(KERNEL);
+        const isKernel = tOff !== JOURNAL_FIELD_ABSENT && KERNEL.compare(data, tOff, tOff + lengths[slot(F_TRANSPORT)]!) === 0;
         facility = isKernel ? 0 : 1;
       }
-      pos += FACILITY_PARTS[facility]!.copy(out, pos);
-      pos += SEVERITY_PARTS[priority]!.copy(out, pos);
+      pos = put(out, pos, FACILITY_PARTS[facility]!);
+      pos = put(out, pos, SEVERITY_PARTS[priority]!);
       // ProcessID: _PID, else SYSLOG_PID.
       let pid = -1;
       const pidOff = offsets[slot(F_PID)]!;
@@ -354,15 +369,15 @@ export class JournaldSource implements Source {
         if (sOff !== JOURNAL_FIELD_ABSENT) pid = parseUint(data, sOff, lengths[slot(F_SYSLOG_PID)]!);
       }
       if (pid >= 0 && pid <= 0x7fffffff) {
-        pos += P_PROCESS_ID.copy(out, pos);
-        pos += out.write(String(pid), pos, 'latin1');
+        pos = put(out, pos, P_PROCESS_ID);
+        pos = putUint(out, pos, pid);
       }
       // ProcessName: the first of processNameFields the entry has.
       let inString = false;
       for (const s of this.nameSlots) {
         const nOff = offsets[slot(s)]!;
         if (nOff === JOURNAL_FIELD_ABSENT) continue;
-        pos += P_PROCESS_NAME_FIRST.copy(out, pos);
+        pos = put(out, pos, P_PROCESS_NAME_FIRST);
         pos = writeEscapedUtf8(data, nOff, nOff + lengths[slot(s)]!, out, pos);
         inString = true;
         break;
@@ -370,17 +385,19 @@ export class JournaldSource implements Source {
       // SyslogMessage: the bytes decoded as UTF-8, invalid sequences replaced by U+FFFD.
       const mOff = offsets[slot(F_MESSAGE)]!;
       if (mOff !== JOURNAL_FIELD_ABSENT) {
-        pos += (inString ? P_MESSAGE_AFTER_STRING : P_MESSAGE).copy(out, pos);
+        pos = put(out, pos, inString ? P_MESSAGE_AFTER_STRING : P_MESSAGE);
         pos = writeEscapedUtf8(data, mOff, mOff + lengths[slot(F_MESSAGE)]!, out, pos);
-        pos += P_END.copy(out, pos);
+        pos = put(out, pos, P_END);
       } else {
-        pos += (inString ? P_END : P_CLOSE).copy(out, pos);
+        pos = put(out, pos, inString ? P_END : P_CLOSE);
       }
       w.pos = pos;
       w.endRecord();
-      b.cursor = cursor;
-      if (w.count >= maxRecords) this.rollOver();
+      b.last = i;
+      if (w.count >= maxRecords) this.rollOver(batch);
     }
+    // The pending batch goes on with the next read: the cursor of its last entry is taken while the slab holds it.
+    this.takeCursor(this.pending, batch);
     if (filtered > 0) this.ctx.metrics.recordsDropped.inc(this.labels.filtered, filtered);
     if (truncated > 0) {
       this.ctx.metrics.recordsDropped.inc(this.labels.truncated, truncated);
@@ -392,8 +409,17 @@ export class JournaldSource implements Source {
     }
   }
 
+  /** The cursor of the last entry `b` took from `batch` (read from the slab only here: once per batch, not per entry). */
+  private takeCursor(b: PendingBatch, batch: JournalBatch): void {
+    if (b.last < 0) return;
+    const at = batch.offsets[b.last * batch.stride]!;
+    b.cursor = batch.data.toString('latin1', at, at + batch.lengths[b.last * batch.stride]!);
+    b.last = -1;
+  }
+
   /** The pending batch is full (or to be sent now): it waits to be emitted, and a new one is begun. */
-  private rollOver(): void {
+  private rollOver(batch?: JournalBatch): void {
+    if (batch) this.takeCursor(this.pending, batch);
     this.full.push(this.pending);
     this.pending = this.newBatch();
   }
