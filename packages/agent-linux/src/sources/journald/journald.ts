@@ -206,19 +206,28 @@ export class JournaldSource implements Source {
       this.ctx.log.error({ err: p.error, path: p.path }, 'journal file unreadable; skipped');
     }
     this.committed = this.savedCursor = cursor;
-    if (cursor !== undefined) {
-      try {
-        reader.seekCursor(cursor);
-      } catch (err) {
-        this.ctx.metrics.errors.inc({ ...this.ctx.labels, error_type: errorType(err), stage: 'seek' });
-        this.ctx.log.warn({ err, startAt: this.config.startAt }, 'saved journal cursor not usable; starting over');
-        this.seekStart(reader);
-      }
-    } else {
-      this.seekStart(reader);
+    try {
+      this.position(reader, cursor);
+    } catch (err) {
+      reader.close();
+      throw err;
     }
     // A reader loop that dies is reported: the pipeline replaces this instance from the saved cursor.
     this.loop = this.run(reader).catch((err: unknown) => this.ctx.fail(err));
+  }
+
+  /** Positions the reader after the saved cursor, or per `startAt` without a usable one. */
+  private position(reader: JournalReader, cursor: string | undefined): void {
+    if (cursor !== undefined) {
+      try {
+        reader.seekCursor(cursor);
+        return;
+      } catch (err) {
+        this.ctx.metrics.errors.inc({ ...this.ctx.labels, error_type: errorType(err), stage: 'seek' });
+        this.ctx.log.warn({ err, startAt: this.config.startAt }, 'saved journal cursor not usable; starting over');
+      }
+    }
+    this.seekStart(reader);
   }
 
   private seekStart(reader: JournalReader): void {
