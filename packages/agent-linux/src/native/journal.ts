@@ -173,11 +173,7 @@ export class NativeJournalBinding implements JournalBinding {
   }
 
   open(opts: JournalOpenOptions): Promise<JournalReader> {
-    try {
-      return Promise.resolve(this.openNow(opts));
-    } catch (err) {
-      return Promise.reject(err as Error);
-    }
+    return Promise.resolve().then(() => this.openNow(opts));
   }
 
   /** Runs a native open, turning a missing libsystemd into `OMA_ERR_NATIVE_LOAD`. */
