@@ -2,3 +2,4 @@ export * from './clock.js';
 export * from './host-info.js';
 export * from './network.js';
 export * from './unix-datagram.js';
+export * from './journal.js';
