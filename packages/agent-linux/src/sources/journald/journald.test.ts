@@ -28,8 +28,8 @@ class Harness {
     return journaldConfigSchema.parse({ directory: DIR, startAt: 'head', waitTimeoutMs: 20, ...over });
   }
 
-  async start(over: Record<string, unknown> = {}, binding: () => JournalBinding = () => this.fake): Promise<JournaldSource> {
-    this.source = new JournaldSource(this.config(over), this.ctx, binding);
+  async start(over: Record<string, unknown> = {}, binding: () => JournalBinding = () => this.fake, reopenAfterEntries?: number): Promise<JournaldSource> {
+    this.source = new JournaldSource(this.config(over), this.ctx, binding, { reopenAfterEntries });
     await this.source.start();
     return this.source;
   }
@@ -57,6 +57,34 @@ class Harness {
 }
 
 describe('journald source', () => {
+  it('opens the journal again every so many entries, and reads on after the last entry with no gap or duplicate', async () => {
+    const h = new Harness();
+    h.fake.write(`${DIR}/a.journal`, Array.from({ length: 250 }, (_, i) => entry(i)));
+    await h.start({ maxBatchRecords: 20 }, () => h.fake, 100);
+    await vi.waitFor(() => expect(h.records()).toHaveLength(250));
+    // Opened at start, then after 100 and 200 entries; the older readers are closed.
+    expect(h.fake.opened).toHaveLength(3);
+    h.fake.write(`${DIR}/a.journal`, [entry(250)]);
+    await vi.waitFor(() => expect(h.records()).toHaveLength(251));
+    await h.stop();
+    expect(h.messages()).toEqual(Array.from({ length: 251 }, (_, i) => `m${i}`));
+  });
+
+  it('reads on with the open reader when opening the journal again fails', async () => {
+    const h = new Harness();
+    h.fake.write(`${DIR}/a.journal`, Array.from({ length: 60 }, (_, i) => entry(i)));
+    let opens = 0;
+    const binding: JournalBinding = {
+      open: (o) => (++opens === 1 ? h.fake.open(o) : Promise.reject(new AgentError('OMA_ERR_NATIVE', 'sd_journal_open_directory: EMFILE'))),
+    };
+    await h.start({ maxBatchRecords: 10 }, () => binding, 25);
+    await vi.waitFor(() => expect(h.records()).toHaveLength(60));
+    await h.stop();
+    expect(h.messages()).toEqual(Array.from({ length: 60 }, (_, i) => `m${i}`));
+    expect(opens).toBeGreaterThan(1);
+    expect(h.logs.some((l) => l.msg === 'journal not reopened; reading on with the open reader')).toBe(true);
+  });
+
   it('maps journal fields to Syslog records', async () => {
     const h = new Harness();
     h.fake.write(`${DIR}/a.journal`, [

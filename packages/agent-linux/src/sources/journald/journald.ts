@@ -96,6 +96,14 @@ interface PendingBatch {
   last: number;
 }
 
+/** Entries read between two reopenings of the journal (each costs about 1 ms; bounds the mapped pages). */
+const REOPEN_AFTER_ENTRIES = 50_000;
+
+export interface JournaldSourceOptions {
+  /** Entries read before the journal is opened again (default 50,000). */
+  readonly reopenAfterEntries?: number;
+}
+
 /**
  * Reads the systemd journal through the `JournalReader` port and writes Syslog records: entries are
  * read in batches (filtered by the journal's own matches for units and fields), filtered by priority,
@@ -133,11 +141,17 @@ export class JournaldSource implements Source {
     readonly badField: Readonly<Record<string, string>>;
   };
 
+  /** Entries read since the reader was (re)opened. */
+  private sinceOpen = 0;
+  private readonly reopenAfterEntries: number;
+
   constructor(
     private readonly config: JournaldConfig,
     private readonly ctx: SourceContext,
     private readonly binding: () => JournalBinding,
+    opts: JournaldSourceOptions = {},
   ) {
+    this.reopenAfterEntries = opts.reopenAfterEntries ?? REOPEN_AFTER_ENTRIES;
     const fields = [...FIXED_FIELDS];
     const nameSlots: number[] = [];
     for (const f of config.processNameFields) {
@@ -283,10 +297,41 @@ export class JournaldSource implements Source {
         continue;
       }
       this.encode(batch);
+      this.sinceOpen += batch.count;
+      if (this.sinceOpen >= this.reopenAfterEntries) reader = await this.reopen(reader, batch);
       if (!(await this.emitFull())) break;
     }
     // Entries read are handed over (unless the stop deadline passed); their cursor is then saved.
     await this.emitPending();
+  }
+
+  /**
+   * Opens the journal again and positions it after the last entry of `batch` (already encoded): libsystemd
+   * keeps the windows of the files it read mapped until the journal is closed, so a long read would
+   * keep hundreds of MiB of journal pages resident (docs/journald.md#memory). On failure the open reader
+   * reads on.
+   */
+  private async reopen(old: JournalReader, batch: JournalBatch): Promise<JournalReader> {
+    this.sinceOpen = 0;
+    const slot = (batch.count - 1) * batch.stride;
+    const cursor = batch.data.toString('latin1', batch.offsets[slot], batch.offsets[slot]! + batch.lengths[slot]!);
+    let next: JournalReader | undefined;
+    try {
+      next = await this.binding().open(this.openOptions());
+      next.seekCursor(cursor);
+    } catch (err) {
+      next?.close();
+      this.warn('reopen', { err }, 'journal not reopened; reading on with the open reader');
+      return old;
+    }
+    if (this.stopping) {
+      // Stopping closed the old reader; the loop ends on its next turn.
+      next.close();
+      return old;
+    }
+    this.reader = next;
+    old.close();
+    return next;
   }
 
   /** A read that failed (a corrupt journal file, EBADMSG): counted, logged (rate-limited), read again later. */
