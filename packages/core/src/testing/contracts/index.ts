@@ -1,1 +1,2 @@
 export * from './unix-datagram.js';
+export * from './udp-datagram.js';
