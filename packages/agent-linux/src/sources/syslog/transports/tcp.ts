@@ -1,7 +1,6 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { SyslogConfig } from '../config.js';
-import type { SyslogMetrics } from '../metrics.js';
-import type { FrameSink } from './peers.js';
+import type { FrameSink, ListenerMetrics } from './peers.js';
 import { TcpFramer } from './tcp-framer.js';
 
 type TcpConfig = NonNullable<SyslogConfig['tcp']>;
@@ -20,7 +19,7 @@ export class TcpListener {
     private readonly config: TcpConfig,
     private readonly maxMessageBytes: number,
     private readonly sink: FrameSink,
-    private readonly metrics: SyslogMetrics,
+    private readonly metrics: ListenerMetrics,
   ) {}
 
   async open(onError: (err: Error) => void): Promise<AddressInfo> {
@@ -67,6 +66,11 @@ export class TcpListener {
       this.metrics.connectionClosed();
     });
     if (this.paused) socket.pause();
+  }
+
+  /** Connections open now. */
+  get connections(): number {
+    return this.sockets.size;
   }
 
   pause(): void {
