@@ -187,6 +187,17 @@ describe('syslog source over TCP', () => {
     await vi.waitFor(() => expect(metric(ctx, 'oma_syslog_connections_total')).toBe(2));
   });
 
+  it("stores syslog-ng's octet-counted RFC 5424 frames (a LF inside each frame) without the LF", async () => {
+    const { src, ctx } = await startSource({ tcp: { port: 0 } });
+    const c = await tcpConnect(src.addresses.tcp!.port);
+    const frames = [1, 2].map((i) => `<157>1 2024-06-15T12:00:00+02:00 web01 omatest - - [meta sequenceId="${i}"] ng-${i}\n`);
+    c.write(frames.map((f) => `${Buffer.byteLength(f)} ${f}`).join(''));
+    await endAndClose(c);
+    await vi.waitFor(() => expect(records(ctx)).toHaveLength(2));
+    expect(records(ctx).map(text)).toEqual(['[meta sequenceId="1"] ng-1', '[meta sequenceId="2"] ng-2']);
+    expect(records(ctx)[0]).toMatchObject({ ProcessName: 'omatest', Facility: 'local3', SeverityLevel: 'notice', EventTime: '2024-06-15T10:00:00.000Z' });
+  });
+
   it('delivers every message of many connections at once', async () => {
     const { src, ctx } = await startSource({ tcp: { port: 0 }, maxBatchRecords: 50 });
     const port = src.addresses.tcp!.port;
