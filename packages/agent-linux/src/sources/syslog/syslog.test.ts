@@ -387,6 +387,44 @@ describe('syslog source on a unix datagram socket', () => {
   });
 });
 
+describe.runIf(process.platform === 'linux')('syslog source on a real unix socket (the unixdgram addon)', async () => {
+  const { nativeUnixDatagram, UnixDatagramSender } = await import('../../native/unix-datagram.js');
+  const { execFile } = await import('node:child_process');
+  const real: SyslogDeps = { ...noUnix, unixDatagram: nativeUnixDatagram };
+
+  it('stores what a sendmmsg sender sends in batches, every message once, as from this host', async () => {
+    const path = join(sockDir, 'real.sock');
+    const { src, ctx } = await startSource({ unix: { path, mode: '0600' } }, real);
+    expect(src.addresses.unix).toBe(path);
+    // Non-blocking (the receiver runs on this thread): what the full queue refuses is sent again once it drained.
+    const sender = UnixDatagramSender.open();
+    try {
+      let left = Array.from({ length: 1000 }, (_, i) => Buffer.from(line(i)));
+      while (left.length > 0) {
+        const r = sender.send(path, left.slice(0, 50));
+        left = left.slice(r.sent);
+        if (r.sent < 50) await new Promise((resolve) => setImmediate(resolve));
+      }
+    } finally {
+      sender.close();
+    }
+    await vi.waitFor(() => expect(records(ctx)).toHaveLength(1000));
+    expect(new Set(records(ctx).map(text)).size).toBe(1000);
+    expect(records(ctx).every((r) => r.HostIP === '127.0.0.1' && r.ProcessName === 'sshd')).toBe(true);
+    await vi.waitFor(() => expect(metric(ctx, 'oma_syslog_received_messages_total', { transport: 'unix' })).toBe(1000));
+  });
+
+  it('stores what logger -u sends, parsed', async () => {
+    const path = join(sockDir, 'logger.sock');
+    const { ctx } = await startSource({ unix: { path } }, real);
+    await new Promise<void>((resolve, reject) =>
+      execFile('logger', ['-u', path, '-p', 'local2.warning', '-t', 'omatest', 'from logger'], (err) => (err ? reject(err) : resolve())),
+    );
+    await vi.waitFor(() => expect(records(ctx)).toHaveLength(1));
+    expect(records(ctx)[0]).toMatchObject({ SyslogMessage: 'from logger', ProcessName: 'omatest', Facility: 'local2', SeverityLevel: 'warning', HostIP: '127.0.0.1' });
+  });
+});
+
 describe('malformed input', () => {
   /** A seeded xorshift generator: the same frames every run. */
   function rng(seed: number) {
