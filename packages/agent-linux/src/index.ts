@@ -14,3 +14,4 @@ export {
   type UnixDatagramSenderOptions,
   type UnixDatagramSendResult,
 } from './native/unix-datagram.js';
+export { DCR_SYSLOG_DEFAULTS, syslogConfigSchema } from './sources/syslog/index.js';
