@@ -4,6 +4,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { connect } from 'node:net';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { agentYaml, runOma, useScenario, type OmaProcess } from './helpers.js';
 
@@ -97,8 +98,7 @@ describe.runIf(process.platform === 'linux')('syslog source through the oma bina
   });
 
   it('stores messages sent to its unix socket (logger -u, RFC 3164 and RFC 5424) as Syslog rows from this host', async () => {
-    const logger = (args: string[]) =>
-      new Promise<void>((resolve, reject) => execFile('logger', ['-u', socket, ...args], (err) => (err ? reject(err) : resolve())));
+    const logger = (args: string[]) => promisify(execFile)('logger', ['-u', socket, ...args]);
     await logger(['-p', 'mail.err', '-t', 'postfix', 'unix 3164']);
     await logger(['--rfc5424=notq', '-p', 'local1.info', '-t', 'billing', 'unix 5424']);
     await vi.waitFor(async () => expect((await rows()).filter((r) => String(r.SyslogMessage).startsWith('unix ')).length).toBe(2), { timeout: 15_000, interval: 250 });

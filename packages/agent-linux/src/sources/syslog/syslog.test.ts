@@ -390,6 +390,7 @@ describe('syslog source on a unix datagram socket', () => {
 describe.runIf(process.platform === 'linux')('syslog source on a real unix socket (the unixdgram addon)', async () => {
   const { nativeUnixDatagram, UnixDatagramSender } = await import('../../native/unix-datagram.js');
   const { execFile } = await import('node:child_process');
+  const { promisify } = await import('node:util');
   const real: SyslogDeps = { ...noUnix, unixDatagram: nativeUnixDatagram };
 
   it('stores what a sendmmsg sender sends in batches, every message once, as from this host', async () => {
@@ -417,9 +418,7 @@ describe.runIf(process.platform === 'linux')('syslog source on a real unix socke
   it('stores what logger -u sends, parsed', async () => {
     const path = join(sockDir, 'logger.sock');
     const { ctx } = await startSource({ unix: { path } }, real);
-    await new Promise<void>((resolve, reject) =>
-      execFile('logger', ['-u', path, '-p', 'local2.warning', '-t', 'omatest', 'from logger'], (err) => (err ? reject(err) : resolve())),
-    );
+    await promisify(execFile)('logger', ['-u', path, '-p', 'local2.warning', '-t', 'omatest', 'from logger']);
     await vi.waitFor(() => expect(records(ctx)).toHaveLength(1));
     expect(records(ctx)[0]).toMatchObject({ SyslogMessage: 'from logger', ProcessName: 'omatest', Facility: 'local2', SeverityLevel: 'warning', HostIP: '127.0.0.1' });
   });
