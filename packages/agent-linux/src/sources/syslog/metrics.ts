@@ -94,9 +94,9 @@ export class SyslogMetrics {
     this.dirty();
   }
 
-  /** Connections already open on a shared listener this source joins (not counted as accepted). */
+  /** Connections already open on a shared listener this source joins (not counted as accepted), or less those it leaves open (n < 0). */
   adoptConnections(n: number): void {
-    this.openConnections += n;
+    this.openConnections = Math.max(0, this.openConnections + n);
     this.dirty();
   }
 

@@ -236,6 +236,19 @@ describe('syslog source over TCP', () => {
     });
   });
 
+  it('stores the last line without LF of a connection still open when the source stops', async () => {
+    const { src, ctx } = await startSource({ tcp: { port: 0 } });
+    const c = await tcpConnect(src.addresses.tcp!.port);
+    c.on('error', () => undefined);
+    c.write(`${line(1)}\n${line(2)}`);
+    await vi.waitFor(() => expect(records(ctx)).toHaveLength(1));
+    running.splice(running.indexOf(src), 1);
+    await src.stop(AbortSignal.timeout(5000));
+    expect(records(ctx).map(text)).toEqual(['message 1', 'message 2']);
+    await vi.waitFor(() => expect(metric(ctx, 'oma_syslog_open_connections')).toBe(0));
+    c.destroy();
+  });
+
   it('closes a connection idle for idleTimeoutMs', async () => {
     const { src, ctx } = await startSource({ tcp: { port: 0, idleTimeoutMs: 150 } });
     const c = await tcpConnect(src.addresses.tcp!.port);
@@ -636,8 +649,14 @@ describe('shared listeners', () => {
     await sendTcp(port, [line(1)]);
     await vi.waitFor(() => expect([records(a.ctx).length, records(b.ctx).length]).toEqual([1, 1]));
 
+    // A connection open across the stop: the source that stays still reads it; the one that left has none open.
+    const open = await tcpConnect(port);
+    await vi.waitFor(() => expect([metric(a.ctx, 'oma_syslog_open_connections'), metric(b.ctx, 'oma_syslog_open_connections')]).toEqual([1, 1]));
     await stopSource(a.src);
     expect(listeners.size).toBe(1);
+    expect(metric(a.ctx, 'oma_syslog_open_connections')).toBe(0);
+    expect(metric(b.ctx, 'oma_syslog_open_connections')).toBe(1);
+    await endAndClose(open);
     await sendTcp(port, [line(2)]);
     await vi.waitFor(() => expect(records(b.ctx).map(text)).toEqual(['message 1', 'message 2']));
     expect(records(a.ctx)).toHaveLength(1);

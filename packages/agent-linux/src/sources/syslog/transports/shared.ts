@@ -236,9 +236,19 @@ export class SyslogListeners {
 
   private async leave(shared: SharedListener, sub: Subscriber): Promise<void> {
     if (!shared.subs.has(sub)) return;
-    shared.leave(sub);
-    if (shared.subs.size > 0) return;
+    if (shared.subs.size > 1) {
+      shared.leave(sub);
+      // The connections stay open for the others: none is open for this source any more.
+      sub.metrics.adoptConnections(-(shared.listener?.connections ?? 0));
+      return;
+    }
+    // The last source: the socket closes while it still listens, so that what closing delivers (a last
+    // line without LF) reaches it.
     this.forget(shared);
-    await shared.listener?.close();
+    try {
+      await shared.listener?.close();
+    } finally {
+      shared.leave(sub);
+    }
   }
 }
