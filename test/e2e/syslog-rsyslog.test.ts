@@ -4,26 +4,41 @@ import { delimiter, join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { runOma, tempDir } from './helpers.js';
 import {
-  findSyslogNg, LOGGER, OctetCountedListener, PrivateRsyslog, PrivateSyslogNg, RSYSLOG_MISSING, rsyslogLayout, sendWithLogger, syslogNgLayout, until,
-  type DaemonLayout, type SyslogNg,
+  findSyslogNg, LOGGER, OctetCountedListener, PrivateRsyslog, PrivateSyslogNg, RSYSLOG_MISSING, rsyslogLayout, sendWithLogger, SyslogAgent, syslogNgLayout, until,
+  type DaemonLayout, type SyslogNg, type SyslogRow,
 } from './helpers/rsyslog.js';
 
 // `oma syslog configure rsyslog` against a private rsyslogd (its own config, socket, pid file and spool in a
-// temp directory; the system's rsyslog is never touched): what it writes must make rsyslog deliver every
-// message to the agent's TCP port, octet-counted, including through an outage of the agent.
+// temp directory; the system's rsyslog is never touched) and the real agent (the built `oma` binary, its
+// syslog source and local workspace in the same temp directory): what it writes must make rsyslog deliver
+// every message into the agent's Syslog table, parsed, over TCP or the agent's unix socket, including
+// through an outage of the agent. syslog-ng (below) still forwards to a test listener where it runs.
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-function scenario(): { layout: DaemonLayout; rsyslog: PrivateRsyslog; listener: OctetCountedListener } {
+/**
+ * rsyslogd's zone in these tests: 5 h 30 min east of UTC (a POSIX TZ, no tzdata needed). A message whose
+ * offset were lost would be stored hours away from when it was received.
+ */
+const RSYSLOG_TZ = 'OMA-05:30';
+
+function scenario(): { layout: DaemonLayout; rsyslog: PrivateRsyslog; dir: string } {
   const dir = tempDir('oma-rsyslog-');
   const layout = rsyslogLayout(dir.path);
-  const rsyslog = new PrivateRsyslog(layout);
-  const listener = new OctetCountedListener();
-  cleanups.push(dir.remove, () => listener.close(), () => rsyslog.stop());
-  return { layout, rsyslog, listener };
+  const rsyslog = new PrivateRsyslog(layout, { TZ: RSYSLOG_TZ });
+  cleanups.push(dir.remove, () => rsyslog.stop());
+  return { layout, rsyslog, dir: dir.path };
+}
+
+/** The agent (the built `oma` binary) with a syslog source on TCP 127.0.0.1, into its local workspace in `dir`. */
+async function tcpAgent(dir: string): Promise<{ agent: SyslogAgent; port: number }> {
+  const agent = new SyslogAgent(join(dir, 'agent'), { tcp: 0 });
+  cleanups.push(() => agent.stop());
+  const port = (await agent.start())!;
+  return { agent, port };
 }
 
 function configure(layout: DaemonLayout, ...args: string[]): ReturnType<typeof runOma> {
@@ -35,13 +50,28 @@ const rsyslogBatch = 128;
 
 const ids = (n: number, prefix: string): string[] => Array.from({ length: n }, (_, i) => `${prefix}-${i}`);
 
-/** The message text after the tag of each forwarded frame. */
-const bodies = (messages: readonly string[]): string[] => messages.map((m) => m.replace(/^.*? omatest: /s, ''));
+const messages = (rows: readonly SyslogRow[]): string[] => rows.map((r) => r.SyslogMessage as string);
 
-describe.skipIf(RSYSLOG_MISSING !== undefined)(`oma syslog configure rsyslog with a private rsyslogd${RSYSLOG_MISSING ? ` (skipped: ${RSYSLOG_MISSING})` : ''}`, () => {
-  it('writes a snippet that rsyslog accepts and that forwards every message, with the year and the zone', async () => {
-    const { layout, rsyslog, listener } = scenario();
-    const port = await listener.listen(0);
+/**
+ * Checks that every row was parsed from what rsyslog forwarded: the tag as ProcessName, facility and level,
+ * this host's name, and an EventTime with the year and the zone of rsyslog's RFC 3339 timestamp (within
+ * a minute of the receive time, which a lost +05:30 offset would miss by hours).
+ */
+function expectParsed(rows: readonly SyslogRow[], facility: string, level: string): void {
+  const host = hostname().split('.')[0]!;
+  for (const r of rows) {
+    expect(r).toMatchObject({ ProcessName: 'omatest', Facility: facility, SeverityLevel: level, HostName: expect.stringMatching(new RegExp(`^${host}`)) });
+    const event = Date.parse(r.EventTime as string);
+    const received = Date.parse(r.TimeGenerated as string);
+    expect(Math.abs(received - event), JSON.stringify(r)).toBeLessThan(60_000);
+    expect(new Date(event).getUTCFullYear()).toBe(new Date(received).getUTCFullYear());
+  }
+}
+
+describe.skipIf(RSYSLOG_MISSING !== undefined)(`oma syslog configure rsyslog with a private rsyslogd, into the agent${RSYSLOG_MISSING ? ` (skipped: ${RSYSLOG_MISSING})` : ''}`, () => {
+  it('writes a snippet that rsyslog accepts and that forwards every message to the agent, parsed, with the year and the zone', async () => {
+    const { layout, rsyslog, dir } = scenario();
+    const { agent, port } = await tcpAgent(dir);
     const r = await configure(layout, '--port', String(port));
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
@@ -50,11 +80,9 @@ describe.skipIf(RSYSLOG_MISSING !== undefined)(`oma syslog configure rsyslog wit
     await rsyslog.start();
     const sent = ids(200, 'plain');
     await sendWithLogger(layout.socket, sent, { priority: 'local3.notice' });
-    await listener.waitForCount(sent.length);
-    expect(bodies(listener.messages)).toEqual(sent);
-    expect(listener.framingErrors).toEqual([]);
-    // <PRI> (local3 = 19, notice = 5: 19 * 8 + 5), an RFC 3339 timestamp with year and offset, the host, the tag.
-    expect(listener.messages[0]).toMatch(new RegExp(`^<157>\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d(\\.\\d+)?([+-]\\d\\d:\\d\\d|Z) ${hostname().split('.')[0]}\\S* omatest: plain-0$`));
+    const rows = await agent.waitForRows(sent.length);
+    expect(messages(rows).sort()).toEqual([...sent].sort());
+    expectParsed(rows, 'local3', 'notice');
     // A second run with the same options changes nothing.
     const again = await configure(layout, '--port', String(port));
     expect(again.code).toBe(0);
@@ -62,44 +90,49 @@ describe.skipIf(RSYSLOG_MISSING !== undefined)(`oma syslog configure rsyslog wit
   });
 
   it('forwards only the facilities and levels asked for', async () => {
-    const { layout, rsyslog, listener } = scenario();
-    const port = await listener.listen(0);
+    const { layout, rsyslog, dir } = scenario();
+    const { agent, port } = await tcpAgent(dir);
     expect((await configure(layout, '--port', String(port), '--facilities', 'local0,auth', '--level', 'warning')).code).toBe(0);
     await rsyslog.start();
     await sendWithLogger(layout.socket, ['skip-info'], { priority: 'local0.info' });
     await sendWithLogger(layout.socket, ['skip-other-facility'], { priority: 'local1.err' });
     await sendWithLogger(layout.socket, ['keep-warning'], { priority: 'local0.warning' });
     await sendWithLogger(layout.socket, ['keep-auth-crit'], { priority: 'auth.crit' });
-    await listener.waitForCount(2);
-    expect(bodies(listener.messages)).toEqual(['keep-warning', 'keep-auth-crit']);
+    const rows = await agent.waitForRows(2);
+    // Whatever was filtered out was sent before the last one kept: nothing else comes later.
+    const byMsg = new Map(rows.map((row) => [row.SyslogMessage, row]));
+    expect([...byMsg.keys()].sort()).toEqual(['keep-auth-crit', 'keep-warning']);
+    expectParsed([byMsg.get('keep-warning')!], 'local0', 'warning');
+    expectParsed([byMsg.get('keep-auth-crit')!], 'auth', 'crit');
   });
 
   it('delivers a burst of 20,000 messages with none lost', async () => {
-    const { layout, rsyslog, listener } = scenario();
-    const port = await listener.listen(0);
+    const { layout, rsyslog, dir } = scenario();
+    const { agent, port } = await tcpAgent(dir);
     expect((await configure(layout, '--port', String(port))).code).toBe(0);
     await rsyslog.start();
     const sent = ids(20_000, 'burst');
     await sendWithLogger(layout.socket, sent);
-    await listener.waitForCount(sent.length, 120_000);
-    const got = bodies(listener.messages);
+    const rows = await agent.waitForRows(sent.length, 120_000);
+    const got = messages(rows);
     expect(got.length).toBe(sent.length);
     expect(new Set(got)).toEqual(new Set(sent));
+    expectParsed(rows.slice(0, 100), 'user', 'info');
   });
 
-  it('keeps messages in its disk-assisted queue while the agent is away, over a restart of rsyslog, and delivers them when it is back', async () => {
-    const { layout, rsyslog, listener } = scenario();
-    const port = await listener.listen(0);
+  it('keeps messages in its disk-assisted queue while the agent is away, over a restart of rsyslog, and delivers them when the agent is back', async () => {
+    const { layout, rsyslog, dir } = scenario();
+    const { agent, port } = await tcpAgent(dir);
     expect((await configure(layout, '--port', String(port))).code).toBe(0);
     await rsyslog.start();
     await sendWithLogger(layout.socket, ['before']);
-    await listener.waitForCount(1);
+    await agent.waitForRows(1);
     // rsyslog stops first (closing its connection), then the agent; rsyslog comes back while the agent is
     // away: its connection attempts fail, it queues what arrives, and saves the queue to disk when it stops.
     // (The other order, the agent closing a connection rsyslog is writing to, costs the message in flight:
     // plain TCP has no acknowledgement; docs/syslog-forwarding.md.)
     await rsyslog.stop();
-    await listener.close();
+    await agent.stop();
     await rsyslog.start();
     const held = ids(500, 'held');
     await sendWithLogger(layout.socket, held);
@@ -107,17 +140,33 @@ describe.skipIf(RSYSLOG_MISSING !== undefined)(`oma syslog configure rsyslog wit
     await rsyslog.stop();
     expect(rsyslog.stderr).toMatch(/queue holds \d+ messages after shutdown of workers/);
     expect(readdirSync(layout.spoolDir)).toContain('oma-forward.qi');
-    expect(listener.messages.length).toBe(1);
-    // rsyslog comes back first, then the agent: the queue drains from disk.
+    // rsyslog comes back first, then the agent on the same port: the queue drains from disk.
     await rsyslog.start();
-    await listener.listen(port);
-    await listener.waitForCount(1 + held.length, 90_000);
+    expect(await agent.start()).toBe(port);
+    const rows = await agent.waitForRows(1 + held.length, 90_000);
     // Every message arrives. What was in memory and what was on disk may arrive in either order, and the
     // batch rsyslog was handing to its action when it stopped may come again (rsyslog's delivery is at
     // least once; the agent's own de-duplication is not part of this test).
-    const got = bodies(listener.messages);
+    const got = messages(rows);
     expect(new Set(got)).toEqual(new Set(['before', ...held]));
     expect(got.length - new Set(got).size).toBeLessThanOrEqual(rsyslogBatch);
+    expectParsed(rows.filter((row) => row.SyslogMessage === 'before'), 'user', 'info');
+  });
+
+  it('delivers through the agent\'s unix socket with --transport unix (omuxsock), parsed', async () => {
+    const { layout, rsyslog, dir } = scenario();
+    const socket = join(dir, 'agent', 'run', 'syslog.sock');
+    const agent = new SyslogAgent(join(dir, 'agent'), { unix: socket });
+    cleanups.push(() => agent.stop());
+    await agent.start();
+    expect((await configure(layout, '--transport', 'unix', '--socket', socket)).code).toBe(0);
+    await rsyslog.start();
+    const sent = ids(300, 'unix');
+    await sendWithLogger(layout.socket, sent, { priority: 'daemon.err' });
+    const rows = await agent.waitForRows(sent.length);
+    expect(messages(rows).sort()).toEqual([...sent].sort());
+    expectParsed(rows, 'daemon', 'err');
+    expect(rows.every((row) => row.HostIP === '127.0.0.1')).toBe(true);
   });
 
   it('leaves the installed snippet untouched when rsyslog rejects the configuration, and prints why', async () => {

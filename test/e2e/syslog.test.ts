@@ -1,16 +1,20 @@
+import { execFile } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { connect } from 'node:net';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { agentYaml, runOma, useScenario, type OmaProcess } from './helpers.js';
 
-/** `oma run` with a syslog source on UDP and TCP, into the embedded local workspace's Syslog table. */
+/** `oma run` with a syslog source on UDP, TCP and a unix socket, into the embedded local workspace's Syslog table. */
 describe.runIf(process.platform === 'linux')('syslog source through the oma binary (the source type is Linux only)', () => {
   const s = useScenario('oma-e2e-syslog-');
   const config = s.path('oma.yaml');
   const logFile = join(s.path('data'), 'logs', 'oma.log');
+  // In a directory that does not exist yet: the source creates it.
+  const socket = s.path('run', 'syslog.sock');
   let agent: OmaProcess;
   const ports: Record<string, number> = {};
 
@@ -28,7 +32,7 @@ describe.runIf(process.platform === 'linux')('syslog source through the oma bina
       config,
       agentYaml({
         dataDir: s.path('data'),
-        sources: ['  syslog:', '    type: syslog', '    udp: { port: 0 }', '    tcp: { port: 0 }'],
+        sources: ['  syslog:', '    type: syslog', '    udp: { port: 0 }', '    tcp: { port: 0 }', `    unix: { path: ${JSON.stringify(socket)} }`],
         destinations: ['  local: { type: local_workspace }'],
       }),
     );
@@ -91,6 +95,16 @@ describe.runIf(process.platform === 'linux')('syslog source through the oma bina
       expect(r.Computer).toEqual(expect.any(String));
       expect(r.CollectorHostName).toBe(r.Computer);
     }
+  });
+
+  it('stores messages sent to its unix socket (logger -u, RFC 3164 and RFC 5424) as Syslog rows from this host', async () => {
+    const logger = (args: string[]) => promisify(execFile)('logger', ['-u', socket, ...args]);
+    await logger(['-p', 'mail.err', '-t', 'postfix', 'unix 3164']);
+    await logger(['--rfc5424=notq', '-p', 'local1.info', '-t', 'billing', 'unix 5424']);
+    await vi.waitFor(async () => expect((await rows()).filter((r) => String(r.SyslogMessage).startsWith('unix ')).length).toBe(2), { timeout: 15_000, interval: 250 });
+    const byMsg = new Map((await rows()).map((r) => [r.SyslogMessage, r]));
+    expect(byMsg.get('unix 3164')).toMatchObject({ ProcessName: 'postfix', Facility: 'mail', SeverityLevel: 'err', HostIP: '127.0.0.1' });
+    expect(byMsg.get('unix 5424')).toMatchObject({ ProcessName: 'billing', Facility: 'local1', SeverityLevel: 'info', HostIP: '127.0.0.1' });
     expect((await agent.kill('SIGTERM')).code).toBe(0);
   });
 });

@@ -6,12 +6,12 @@ export { privateIPs } from '@oma/core';
 export {
   nativeUnixDatagram,
   openUdpDatagram,
+  nativeUdpDatagram,
   UnixDatagramSender,
   unixDatagramError,
   errnoName,
   MAX_BATCHES_PER_EVENT,
-  type UdpDatagramOptions,
-  type UdpDatagramSocket,
   type UnixDatagramSenderOptions,
   type UnixDatagramSendResult,
 } from './native/unix-datagram.js';
+export { DCR_SYSLOG_DEFAULTS, syslogConfigSchema } from './sources/syslog/index.js';

@@ -2,7 +2,7 @@ import type { Platform } from '@oma/core';
 import { linuxHostInfo } from './host-info.js';
 import { NativeJournalBinding } from './native/journal.js';
 import { journaldSource } from './sources/journald/index.js';
-import { nativeUnixDatagram } from './native/unix-datagram.js';
+import { nativeUdpDatagram, nativeUnixDatagram } from './native/unix-datagram.js';
 import { performanceCountersSource } from './sources/performance_counters/index.js';
 import { syslogSource } from './sources/syslog/index.js';
 
@@ -13,7 +13,7 @@ export function createPlatform(): Platform {
   return {
     name: platform,
     hostInfo: linuxHostInfo(),
-    components: [performanceCountersSource, syslogSource({ unixDatagram: nativeUnixDatagram }), journaldSource(() => new NativeJournalBinding())],
+    components: [performanceCountersSource, syslogSource({ unixDatagram: nativeUnixDatagram, udpDatagram: nativeUdpDatagram }), journaldSource(() => new NativeJournalBinding())],
     defaults: { dataDir: '/var/opt/oma' },
   };
 }

@@ -1,7 +1,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { delimiter, join } from 'node:path';
+import { agentYaml, runOma, startOma, type OmaProcess } from '../helpers.js';
 
 /**
  * A private rsyslogd for tests, a sender that goes through it with `logger`, and a TCP listener that reads
@@ -81,12 +82,19 @@ export class PrivateRsyslog {
   private child: ChildProcess | undefined;
   private exited: Promise<void> = Promise.resolve();
 
-  constructor(readonly layout: DaemonLayout) {}
+  /** `env` is added to rsyslogd's environment (e.g. TZ, the zone of its timestamps). */
+  constructor(
+    readonly layout: DaemonLayout,
+    private readonly env: NodeJS.ProcessEnv = {},
+  ) {}
 
   /** Starts rsyslogd and resolves when its input socket exists. */
   async start(): Promise<void> {
     if (RSYSLOGD === undefined) throw new Error('rsyslogd is not installed');
-    const child = spawn(RSYSLOGD, ['-n', '-f', this.layout.mainConfig, '-i', this.layout.pidFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(RSYSLOGD, ['-n', '-f', this.layout.mainConfig, '-i', this.layout.pidFile], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, ...this.env },
+    });
     this.child = child;
     this.stderr = '';
     child.stderr.setEncoding('utf8').on('data', (d: string) => (this.stderr += d));
@@ -274,5 +282,101 @@ export class PrivateSyslogNg {
     if (child !== undefined && child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
     await this.exited;
     this.child = undefined;
+  }
+}
+
+/** A row of the Syslog table as `oma query --json` prints it. */
+export type SyslogRow = Record<string, unknown>;
+
+/**
+ * The real agent for these tests: the built `oma` binary running a syslog source (TCP on 127.0.0.1, or a
+ * unix datagram socket) into its embedded local workspace, all in `dir`. `stop()` and `start()` again
+ * keep the data directory and the TCP port (an outage of the agent).
+ */
+export class SyslogAgent {
+  private proc: OmaProcess | undefined;
+  private readonly config: string;
+  private readonly logFile: string;
+  /** The TCP port (0 until the first start picked one), or undefined on the unix socket. */
+  port: number | undefined;
+
+  constructor(
+    private readonly dir: string,
+    private readonly transport: { readonly tcp: number } | { readonly unix: string },
+  ) {
+    mkdirSync(dir, { recursive: true });
+    this.config = join(dir, 'oma.yaml');
+    this.logFile = join(dir, 'data', 'logs', 'oma.log');
+    this.port = 'tcp' in transport ? transport.tcp : undefined;
+  }
+
+  /** Starts the agent and resolves once its syslog source listens (with the TCP port it bound). */
+  async start(): Promise<number | undefined> {
+    const listen = this.port !== undefined ? `    tcp: { port: ${this.port} }` : `    unix: { path: ${JSON.stringify((this.transport as { unix: string }).unix)} }`;
+    writeFileSync(
+      this.config,
+      agentYaml({
+        dataDir: join(this.dir, 'data'),
+        sources: ['  syslog:', '    type: syslog', listen],
+        destinations: ['  local: { type: local_workspace }'],
+      }),
+    );
+    const seen = this.listening().length;
+    this.proc = startOma(['run', '--config', this.config]);
+    await this.proc.waitForOutput(/local workspace: http/);
+    const proc = this.proc;
+    await until(() => this.listening().length > seen || proc.child.exitCode !== null, 'the agent\'s syslog source to listen');
+    if (proc.child.exitCode !== null) throw new Error(`oma exited (${proc.child.exitCode})\n${proc.stderr}`);
+    const line = this.listening().at(-1)!;
+    const port = /"endpoint":"127\.0\.0\.1:(\d+)"/.exec(line);
+    if (port) this.port = Number(port[1]);
+    return this.port;
+  }
+
+  /** The agent log's "syslog listening" lines so far. */
+  private listening(): string[] {
+    const text = existsSync(this.logFile) ? readFileSync(this.logFile, 'utf8') : '';
+    return text.split('\n').filter((l) => l.includes('"msg":"syslog listening"'));
+  }
+
+  /** Stops the agent (SIGTERM: it hands what it received to its queue first) and waits for it to exit. */
+  async stop(): Promise<void> {
+    const p = this.proc;
+    this.proc = undefined;
+    if (p !== undefined) await p.kill('SIGTERM');
+  }
+
+  /** Rows in the local workspace's Syslog table (0 before the first batch made the table). */
+  async count(): Promise<number> {
+    const r = await runOma(['query', '--json', '--config', this.config]);
+    if (r.code !== 0) throw new Error(`oma query failed (${r.code}): ${r.stderr}`);
+    const t = r.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { name: string; rowCount: number })
+      .find((x) => x.name === 'Syslog');
+    return t?.rowCount ?? 0;
+  }
+
+  /** Every row of the Syslog table, oldest first. */
+  async rows(limit = 100_000): Promise<SyslogRow[]> {
+    const r = await runOma(['query', 'Syslog', '--json', '--limit', String(limit), '--config', this.config]);
+    if (r.code !== 0) throw new Error(`oma query failed (${r.code}): ${r.stderr}`);
+    return r.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as SyslogRow)
+      .reverse();
+  }
+
+  /** Resolves with the rows once the Syslog table holds at least `n`. */
+  async waitForRows(n: number, timeoutMs = 60_000): Promise<SyslogRow[]> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const have = await this.count();
+      if (have >= n) return this.rows();
+      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${n} Syslog rows (have ${have})`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
   }
 }

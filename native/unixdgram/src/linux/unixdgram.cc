@@ -115,6 +115,9 @@ struct PollBox {
 };
 
 constexpr size_t kControlBytes = CMSG_SPACE(sizeof(uint32_t)) + CMSG_SPACE(sizeof(ucred));
+// Bytes per datagram of the optional sender-address array: family (4, 6 or 0), 0, port (big endian),
+// then the address (4 bytes for IPv4, 16 for IPv6).
+constexpr size_t kNameBytes = 20;
 
 class Receiver : public Napi::ObjectWrap<Receiver> {
  public:
@@ -259,7 +262,8 @@ class Receiver : public Napi::ObjectWrap<Receiver> {
   }
 
   // start(slab, offsets, lengths, truncated, pids|null, uids|null, slotBytes, batchSize, maxBatchesPerEvent,
-  //       onBatch(count), onError(errno, syscall)) -> undefined | { errno, syscall }
+  //       onBatch(count), onError(errno, syscall), names|null) -> undefined | { errno, syscall }
+  // names (a Uint8Array of batchSize * kNameBytes) receives each datagram's sender address (UDP).
   Napi::Value Start(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!fd_.valid()) return ThrowType(env, "receiver not bound");
@@ -290,6 +294,13 @@ class Receiver : public Napi::ObjectWrap<Receiver> {
       uids_ = uids.Data();
       pids_ref_ = Napi::Persistent(static_cast<Napi::Object>(pids));
       uids_ref_ = Napi::Persistent(static_cast<Napi::Object>(uids));
+    }
+    if (info.Length() > 11 && info[11].IsTypedArray()) {
+      auto names = info[11].As<Napi::Uint8Array>();
+      if (names.ElementLength() < static_cast<size_t>(batch_size_) * kNameBytes) return ThrowType(env, "names too small");
+      names_ = names.Data();
+      names_ref_ = Napi::Persistent(static_cast<Napi::Object>(names));
+      addrs_.assign(batch_size_, sockaddr_storage{});
     }
     slab_ = slab.Data();
     offsets_ = offsets.Data();
@@ -388,6 +399,8 @@ class Receiver : public Napi::ObjectWrap<Receiver> {
       lengths_ref_.Reset();
       truncated_ref_.Reset();
       pids_ref_.Reset();
+      names_ref_.Reset();
+      names_ = nullptr;
       uids_ref_.Reset();
       on_batch_.Reset();
       on_error_.Reset();
@@ -410,8 +423,8 @@ class Receiver : public Napi::ObjectWrap<Receiver> {
     for (uint32_t batch = 0; batch < max_batches_ && !paused_ && !closed_; batch++) {
       for (uint32_t i = 0; i < batch_size_; i++) {
         msghdr& h = msgs_[i].msg_hdr;
-        h.msg_name = nullptr;
-        h.msg_namelen = 0;
+        h.msg_name = names_ != nullptr ? &addrs_[i] : nullptr;
+        h.msg_namelen = names_ != nullptr ? sizeof(sockaddr_storage) : 0;
         h.msg_iov = &iovs_[i];
         h.msg_iovlen = 1;
         h.msg_control = control_.data() + static_cast<size_t>(i) * kControlBytes;
@@ -430,6 +443,7 @@ class Receiver : public Napi::ObjectWrap<Receiver> {
         msghdr& h = msgs_[i].msg_hdr;
         lengths_[i] = msgs_[i].msg_len;
         truncated_[i] = (h.msg_flags & MSG_TRUNC) != 0 ? 1 : 0;
+        if (names_ != nullptr) WriteName(addrs_[i], h.msg_namelen, names_ + static_cast<size_t>(i) * kNameBytes);
         if (pids_ != nullptr) {
           pids_[i] = 0;
           uids_[i] = 0;
@@ -457,6 +471,22 @@ class Receiver : public Napi::ObjectWrap<Receiver> {
         return;
       }
       if (static_cast<uint32_t>(n) < batch_size_) return;  // drained: the next datagram fires the poll again
+    }
+  }
+
+  // One datagram's sender address into its kNameBytes entry (all zero when the kernel gave none).
+  static void WriteName(const sockaddr_storage& a, socklen_t len, uint8_t* out) {
+    memset(out, 0, kNameBytes);
+    if (a.ss_family == AF_INET && len >= sizeof(sockaddr_in)) {
+      const auto* v4 = reinterpret_cast<const sockaddr_in*>(&a);
+      out[0] = 4;
+      memcpy(out + 2, &v4->sin_port, 2);
+      memcpy(out + 4, &v4->sin_addr, 4);
+    } else if (a.ss_family == AF_INET6 && len >= sizeof(sockaddr_in6)) {
+      const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&a);
+      out[0] = 6;
+      memcpy(out + 2, &v6->sin6_port, 2);
+      memcpy(out + 4, &v6->sin6_addr, 16);
     }
   }
 
@@ -488,11 +518,13 @@ class Receiver : public Napi::ObjectWrap<Receiver> {
   uint8_t* truncated_ = nullptr;
   int32_t* pids_ = nullptr;
   uint32_t* uids_ = nullptr;
+  uint8_t* names_ = nullptr;
+  std::vector<sockaddr_storage> addrs_;
   std::vector<mmsghdr> msgs_;
   std::vector<iovec> iovs_;
   std::vector<uint8_t> control_;
 
-  Napi::ObjectReference slab_ref_, offsets_ref_, lengths_ref_, truncated_ref_, pids_ref_, uids_ref_, self_ref_;
+  Napi::ObjectReference slab_ref_, offsets_ref_, lengths_ref_, truncated_ref_, pids_ref_, uids_ref_, names_ref_, self_ref_;
   Napi::FunctionReference on_batch_, on_error_;
   std::unique_ptr<Napi::AsyncContext> async_;
 };

@@ -29,8 +29,8 @@ async function otherGroup(): Promise<{ name: string; gid: number }> {
 
 describe.runIf(linux)('nativeUnixDatagram (the unixdgram addon)', async () => {
   // Imported inside the gate: the addon exists on Linux only.
-  const { unixDatagramContract } = await import('@oma/core/testing/contracts');
-  const { nativeUnixDatagram, UnixDatagramSender, errnoName, MAX_BATCHES_PER_EVENT, openUdpDatagram } = await import('./unix-datagram.js');
+  const { unixDatagramContract, udpDatagramContract } = await import('@oma/core/testing/contracts');
+  const { nativeUnixDatagram, nativeUdpDatagram, UnixDatagramSender, errnoName, MAX_BATCHES_PER_EVENT, openUdpDatagram } = await import('./unix-datagram.js');
   const { loadAddon } = await import('./load.js');
   const qlen = Number((await readFile('/proc/sys/net/unix/max_dgram_qlen', 'utf8')).trim());
   const group = await otherGroup();
@@ -68,6 +68,33 @@ describe.runIf(linux)('nativeUnixDatagram (the unixdgram addon)', async () => {
         await rm(dir, { recursive: true, force: true });
       },
     };
+  });
+
+  const ipv6 = await new Promise<boolean>((resolve) => {
+    const probe = createSocket('udp6');
+    probe.once('error', () => resolve(false));
+    probe.bind(0, '::1', () => probe.close(() => resolve(true)));
+  });
+
+  udpDatagramContract('unixdgram addon', () => {
+    const senders: Array<ReturnType<typeof createSocket>> = [];
+    return Promise.resolve({
+      binding: nativeUdpDatagram(),
+      ipv6,
+      send: async (host: string, port: number, datagrams: readonly Uint8Array[]) => {
+        const client = createSocket(host.includes(':') ? 'udp6' : 'udp4');
+        senders.push(client);
+        await new Promise<void>((resolve) => client.bind(0, host, () => resolve()));
+        for (const d of datagrams) {
+          await new Promise<void>((resolve, reject) => client.send(d, port, host, (err) => (err ? reject(err) : resolve())));
+        }
+        const a = client.address();
+        return { address: a.address, port: a.port };
+      },
+      dispose: async () => {
+        for (const c of senders.splice(0)) await new Promise<void>((r) => c.close(() => r()));
+      },
+    });
   });
 
   it('names errno values symbolically', () => {

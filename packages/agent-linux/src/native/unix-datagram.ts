@@ -1,6 +1,16 @@
 import { constants } from 'node:os';
 import { AgentError } from '@oma/core';
-import type { DatagramBatch, UnixDatagramBinding, UnixDatagramOptions, UnixDatagramSocket } from '@oma/core';
+import { datagramAddress, datagramPort, UDP_NAME_BYTES } from '@oma/core';
+import type {
+  DatagramBatch,
+  UdpDatagramBatch,
+  UdpDatagramBinding,
+  UdpDatagramOptions,
+  UdpDatagramSocket,
+  UnixDatagramBinding,
+  UnixDatagramOptions,
+  UnixDatagramSocket,
+} from '@oma/core';
 import { loadAddon } from './load.js';
 
 /** What the addon returns for a failed operation (success is `undefined`). */
@@ -27,6 +37,7 @@ interface NativeReceiver {
     maxBatchesPerEvent: number,
     onBatch: (count: number) => void,
     onError: (errno: number, syscall: string) => void,
+    names?: Uint8Array | null,
   ): NativeFailure | undefined;
   pause(): void;
   resume(): NativeFailure | undefined;
@@ -111,6 +122,16 @@ function checkSizes(opts: UnixDatagramOptions): void {
   }
 }
 
+/** The slab and arrays one socket's batches are delivered in (its own memory, reused for every batch). */
+interface Slab {
+  readonly data: Buffer;
+  readonly offsets: Uint32Array;
+  readonly lengths: Uint32Array;
+  readonly truncated: Uint8Array;
+  readonly pids: Int32Array | undefined;
+  readonly uids: Uint32Array | undefined;
+}
+
 class NativeUnixDatagramSocket implements UnixDatagramSocket {
   private state: 'bound' | 'started' | 'closed' = 'bound';
   private lastDrops = 0;
@@ -123,33 +144,40 @@ class NativeUnixDatagramSocket implements UnixDatagramSocket {
   ) {}
 
   start(onBatch: (batch: DatagramBatch) => void, onError: (err: Error) => void): void {
+    this.startWith(null, (count, slab) => onBatch({ count, ...slab }), onError);
+  }
+
+  /** Starts the receiver; `names` (UDP) receives each datagram's sender address. */
+  protected startWith(names: Uint8Array | null, deliver: (count: number, slab: Slab) => void, onError: (err: Error) => void): void {
     if (this.state !== 'bound') throw new Error(`unix datagram socket ${this.path} is ${this.state === 'closed' ? 'closed' : 'already started'}`);
     const { batchSize, maxDatagramBytes } = this.opts;
     // Slots of maxDatagramBytes, one per datagram of a batch; its own memory (not the Buffer pool),
     // reused for every batch.
-    const data = Buffer.allocUnsafeSlow(batchSize * maxDatagramBytes);
-    const offsets = new Uint32Array(batchSize);
-    const lengths = new Uint32Array(batchSize);
-    const truncated = new Uint8Array(batchSize);
-    const pids = this.opts.passCredentials === true ? new Int32Array(batchSize) : undefined;
-    const uids = this.opts.passCredentials === true ? new Uint32Array(batchSize) : undefined;
+    const slab: Slab = {
+      data: Buffer.allocUnsafeSlow(batchSize * maxDatagramBytes),
+      offsets: new Uint32Array(batchSize),
+      lengths: new Uint32Array(batchSize),
+      truncated: new Uint8Array(batchSize),
+      pids: this.opts.passCredentials === true ? new Int32Array(batchSize) : undefined,
+      uids: this.opts.passCredentials === true ? new Uint32Array(batchSize) : undefined,
+    };
     const fail = (err: Error): void => {
       this.closeNow();
       onError(err);
     };
     const failure = this.receiver.start(
-      data,
-      offsets,
-      lengths,
-      truncated,
-      pids ?? null,
-      uids ?? null,
+      slab.data,
+      slab.offsets,
+      slab.lengths,
+      slab.truncated,
+      slab.pids ?? null,
+      slab.uids ?? null,
       maxDatagramBytes,
       batchSize,
       MAX_BATCHES_PER_EVENT,
       (count) => {
         try {
-          onBatch({ count, data, offsets, lengths, truncated, pids, uids });
+          deliver(count, slab);
         } catch (err) {
           fail(err instanceof Error ? err : new Error(String(err)));
         }
@@ -161,6 +189,7 @@ class NativeUnixDatagramSocket implements UnixDatagramSocket {
           // onError itself threw: nothing is left to tell.
         }
       },
+      names,
     );
     if (failure !== undefined) {
       this.closeNow();
@@ -222,39 +251,30 @@ export function nativeUnixDatagram(): UnixDatagramBinding {
   };
 }
 
-export interface UdpDatagramOptions {
-  /** IPv4 or IPv6 address literal to bind, e.g. 127.0.0.1. */
-  readonly host: string;
-  /** Port to bind; 0 picks a free one (see `port` on the socket). */
-  readonly port: number;
-  /** SO_RCVBUF in bytes (the kernel doubles it and caps it at net.core.rmem_max). */
-  readonly receiveBufferBytes?: number;
-  readonly maxDatagramBytes: number;
-  readonly batchSize: number;
-}
-
-/** A UDP socket drained like the unix one; `kernelDrops()` counts datagrams the kernel dropped on overflow. */
-export interface UdpDatagramSocket extends UnixDatagramSocket {
-  readonly host: string;
-  readonly port: number;
-}
-
 class NativeUdpDatagramSocket extends NativeUnixDatagramSocket implements UdpDatagramSocket {
   constructor(
     readonly host: string,
     readonly port: number,
     receiver: NativeReceiver,
-    opts: UdpDatagramOptions,
+    private readonly udpOpts: UdpDatagramOptions,
     maxPathBytes: number,
   ) {
-    super(`${host}:${port}`, receiver, { ...opts, path: `${host}:${port}` }, maxPathBytes);
+    super(`${host}:${port}`, receiver, { ...udpOpts, path: `${host}:${port}` }, maxPathBytes);
+  }
+
+  override start(onBatch: (batch: UdpDatagramBatch) => void, onError: (err: Error) => void): void {
+    const names = new Uint8Array(this.udpOpts.batchSize * UDP_NAME_BYTES);
+    const address = (i: number): string => datagramAddress(names, i);
+    const port = (i: number): number => datagramPort(names, i);
+    this.startWith(names, (count, slab) => onBatch({ count, ...slab, address, port }), onError);
   }
 }
 
 /**
  * A UDP socket over the same addon: recvmmsg batches into one slab, one JS callback per batch, where
- * `node:dgram` makes one callback (and one Buffer) per datagram. The kernel's drop count (SO_RXQ_OVFL)
- * comes with each received datagram, so `kernelDrops()` is up to date as of the last datagram read.
+ * `node:dgram` makes one callback (and one Buffer) per datagram; the sender's address of each datagram
+ * comes in an array beside the slab. The kernel's drop count (SO_RXQ_OVFL) comes with each received
+ * datagram, so `kernelDrops()` is up to date as of the last datagram read.
  */
 export function openUdpDatagram(opts: UdpDatagramOptions): Promise<UdpDatagramSocket> {
   return new Promise((resolve) => {
@@ -265,6 +285,11 @@ export function openUdpDatagram(opts: UdpDatagramOptions): Promise<UdpDatagramSo
     if (failure !== undefined) throw unixDatagramError(failure, `${opts.host}:${opts.port}`, addon.maxPathBytes);
     resolve(new NativeUdpDatagramSocket(opts.host, receiver.port(), receiver, opts, addon.maxPathBytes));
   });
+}
+
+/** The UDP datagram port over the `unixdgram` addon (`openUdpDatagram`); the addon is loaded on first `open`. */
+export function nativeUdpDatagram(): UdpDatagramBinding {
+  return { open: openUdpDatagram };
 }
 
 export interface UnixDatagramSenderOptions {

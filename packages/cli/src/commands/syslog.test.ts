@@ -198,3 +198,14 @@ describe('oma syslog configure', () => {
     }
   });
 });
+
+describe.runIf(process.platform === 'linux')('oma syslog configure defaults', () => {
+  it("point where the syslog source listens by default, and where a DCR's syslog sources listen", async () => {
+    const { DCR_SYSLOG_DEFAULTS, syslogConfigSchema } = await import('@oma/linux');
+    const { DEFAULT_TCP_PORT, DEFAULT_SOCKET } = await import('./syslog-snippet.js');
+    expect(DEFAULT_TCP_PORT).toBe(syslogConfigSchema.parse({ tcp: {} }).tcp!.port);
+    expect(DEFAULT_TCP_PORT).toBe(DCR_SYSLOG_DEFAULTS.tcpPort);
+    expect(DEFAULT_SOCKET).toBe(DCR_SYSLOG_DEFAULTS.socketPath);
+    expect(syslogConfigSchema.parse({ udp: {} }).udp!.port).toBe(DCR_SYSLOG_DEFAULTS.udpPort);
+  });
+});

@@ -2,4 +2,5 @@ export * from './clock.js';
 export * from './host-info.js';
 export * from './network.js';
 export * from './unix-datagram.js';
+export * from './udp-datagram.js';
 export * from './journal.js';

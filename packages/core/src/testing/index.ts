@@ -5,5 +5,6 @@ export * from './prng.js';
 export * from './certs.js';
 export * from './connect-proxy.js';
 export * from './fake-unix-datagram.js';
+export * from './fake-udp-datagram.js';
 export { FakeJournal, toJournalExport, type JournalTestEntry } from './fake-journal.js';
 export { decodeJournalBatch, journalContract, readAllEntries, type JournalHarness, type ReadEntry } from './contracts/journal.js';

@@ -2,7 +2,7 @@ import { BufferPool, EncodedBatchBuilder, JSON_FORMAT_CODE, errorType, frameRoom
 import type { SyslogConfig } from './config.js';
 import { SyslogEncoder, makePeer, type Peer } from './encode.js';
 import { facilityMask, levelMask } from './names.js';
-import { DROP_EMPTY, ParsedSyslog, parseSyslog } from './parse.js';
+import type { ParsedSyslog } from './parse.js';
 import { SyslogMetrics } from './metrics.js';
 
 const TABLE = 'Syslog';
@@ -23,7 +23,6 @@ export class SyslogBatcher {
   private inFlight = 0;
   private paused = false;
   private linger: NodeJS.Timeout | undefined;
-  private readonly parsed = new ParsedSyslog();
   private readonly encoder: SyslogEncoder;
   private readonly facilities: number;
   private readonly levels: number;
@@ -57,15 +56,12 @@ export class SyslogBatcher {
     return this.waiting.length;
   }
 
-  /** Takes one frame `src[start, end)` from `peer`, received now. */
-  add(src: Buffer, start: number, end: number, peer: Peer): void {
-    const now = this.ctx.clock.now();
-    const m = this.parsed;
-    const r = parseSyslog(src, start, end, now, m);
-    if (r < 0) {
-      this.metrics.dropped(r === DROP_EMPTY ? 'empty' : 'binary');
-      return;
-    }
+  /**
+   * Takes a frame parsed already (`r`, `m`: what `parseSyslog` returned for it at `now`): counts its
+   * format, applies this source's facility and level filter, and encodes it into the current batch.
+   * A shared listener parses each frame once and hands it to every source listening there.
+   */
+  addParsed(src: Buffer, start: number, end: number, m: ParsedSyslog, r: number, now: number, peer: Peer): void {
     this.metrics.parsed(FORMAT_INDEX[r]!);
     if ((this.facilities & (1 << (m.pri >> 3))) === 0 || (this.levels & (1 << (m.pri & 7))) === 0) {
       this.metrics.filtered();

@@ -47,7 +47,7 @@ export class SyslogMetrics {
     const accepted = reg.counter('oma_syslog_connections_total', 'TCP connections accepted.');
     const refused = reg.counter('oma_syslog_connections_refused_total', 'TCP connections refused at maxConnections.');
     const idle = reg.counter('oma_syslog_connections_idle_closed_total', 'TCP connections closed after idleTimeoutMs without data.');
-    const kernel = reg.counter('oma_syslog_kernel_drops_total', 'Datagrams the kernel dropped on the unix socket because its receive queue was full.');
+    const kernel = reg.counter('oma_syslog_kernel_drops_total', 'Datagrams the kernel dropped on the UDP or unix socket because its receive queue was full.');
     for (const t of TRANSPORTS) this.counters[Slot.Received + TRANSPORTS.indexOf(t)] = { counter: received, labels: { ...l, transport: t } };
     for (const t of TRANSPORTS) this.counters[Slot.Bytes + TRANSPORTS.indexOf(t)] = { counter: bytes, labels: { ...l, transport: t } };
     for (const f of FORMATS) this.counters[Slot.Parsed + FORMATS.indexOf(f)] = { counter: parsed, labels: { ...l, format: f } };
@@ -89,7 +89,14 @@ export class SyslogMetrics {
   }
 
   connectionClosed(): void {
-    this.openConnections--;
+    // A source that joined a shared listener later was told of the connections open then (adoptConnections).
+    if (this.openConnections > 0) this.openConnections--;
+    this.dirty();
+  }
+
+  /** Connections already open on a shared listener this source joins (not counted as accepted), or less those it leaves open (n < 0). */
+  adoptConnections(n: number): void {
+    this.openConnections = Math.max(0, this.openConnections + n);
     this.dirty();
   }
 

@@ -217,6 +217,16 @@ describe('RFC 5424', () => {
       '<86>1 2024-06-15T10:00:00.123456+00:00 web01 sshd 2741 - - Accepted publickey for deploy\n',
       { facility: 'authpriv', severity: 'info', time: '2024-06-15T10:00:00.123Z', host: 'web01', app: 'sshd', pid: 2741, msg: 'Accepted publickey for deploy' },
     ],
+    [
+      "syslog-ng's syslog() destination: [meta sequenceId] and a LF inside the frame",
+      '<157>1 2024-06-15T12:00:00+02:00 web01 omatest - - [meta sequenceId="17"] ng-0\n',
+      { facility: 'local3', severity: 'notice', time: '2024-06-15T10:00:00.000Z', host: 'web01', app: 'omatest', sd: '[meta sequenceId="17"]', msg: 'ng-0' },
+    ],
+    [
+      'syslog-ng with CR LF and an empty message',
+      '<157>1 2024-06-15T12:00:00.5+02:00 web01 omatest 42 - [meta sequenceId="18"]\r\n',
+      { facility: 'local3', severity: 'notice', time: '2024-06-15T10:00:00.500Z', host: 'web01', app: 'omatest', pid: 42, sd: '[meta sequenceId="18"]', msg: '' },
+    ],
   ];
   it.each(cases)('%s', (_name, frame, expected) => {
     expect(parse(frame)).toEqual({ format: FORMAT_RFC5424, ...expected });

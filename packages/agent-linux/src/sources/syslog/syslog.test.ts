@@ -1,28 +1,36 @@
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
+  AgentError,
   ComponentRegistry,
   mapDcrToSources,
   SYSLOG,
   validateRecord,
-  type DatagramBatch,
   type LogRecord,
-  type UnixDatagramBinding,
-  type UnixDatagramOptions,
-  type UnixDatagramSocket,
 } from '@oma/core';
-import { testSourceContext, type TestSourceContext } from '@oma/core/testing';
+import { FakeUdpDatagramBinding, FakeUnixDatagramBinding, testSourceContext, type TestSourceContext } from '@oma/core/testing';
+import { pino } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { nativeUdpDatagram } from '../../native/unix-datagram.js';
 import { syslogConfigSchema } from './config.js';
 import { syslogSource } from './index.js';
 import { SyslogSource, type SyslogDeps } from './syslog.js';
+import { SyslogListeners } from './transports/shared.js';
 
+/** UDP through the unixdgram addon (Linux), no unix binding. */
 const noUnix: SyslogDeps = {
   unixDatagram: () => {
     throw new Error('no unix binding in this test');
   },
+  ...(process.platform === 'linux' ? { udpDatagram: nativeUdpDatagram } : {}),
 };
+
+/** A directory of this test run's own for socket paths. */
+const sockDir = mkdtempSync(join(tmpdir(), 'oma-syslog-'));
 
 const running: SyslogSource[] = [];
 afterEach(async () => {
@@ -179,6 +187,17 @@ describe('syslog source over TCP', () => {
     await vi.waitFor(() => expect(metric(ctx, 'oma_syslog_connections_total')).toBe(2));
   });
 
+  it("stores syslog-ng's octet-counted RFC 5424 frames (a LF inside each frame) without the LF", async () => {
+    const { src, ctx } = await startSource({ tcp: { port: 0 } });
+    const c = await tcpConnect(src.addresses.tcp!.port);
+    const frames = [1, 2].map((i) => `<157>1 2024-06-15T12:00:00+02:00 web01 omatest - - [meta sequenceId="${i}"] ng-${i}\n`);
+    c.write(frames.map((f) => `${Buffer.byteLength(f)} ${f}`).join(''));
+    await endAndClose(c);
+    await vi.waitFor(() => expect(records(ctx)).toHaveLength(2));
+    expect(records(ctx).map(text)).toEqual(['[meta sequenceId="1"] ng-1', '[meta sequenceId="2"] ng-2']);
+    expect(records(ctx)[0]).toMatchObject({ ProcessName: 'omatest', Facility: 'local3', SeverityLevel: 'notice', EventTime: '2024-06-15T10:00:00.000Z' });
+  });
+
   it('delivers every message of many connections at once', async () => {
     const { src, ctx } = await startSource({ tcp: { port: 0 }, maxBatchRecords: 50 });
     const port = src.addresses.tcp!.port;
@@ -215,6 +234,19 @@ describe('syslog source over TCP', () => {
       expect(records(ctx).map((r) => r.SyslogMessage).sort()).toEqual(['message 1', 'message 2', 'message 3']);
       expect(metric(ctx, 'oma_component_discarded_records_total', { reason: 'frame_incomplete' })).toBe(1);
     });
+  });
+
+  it('stores the last line without LF of a connection still open when the source stops', async () => {
+    const { src, ctx } = await startSource({ tcp: { port: 0 } });
+    const c = await tcpConnect(src.addresses.tcp!.port);
+    c.on('error', () => undefined);
+    c.write(`${line(1)}\n${line(2)}`);
+    await vi.waitFor(() => expect(records(ctx)).toHaveLength(1));
+    running.splice(running.indexOf(src), 1);
+    await src.stop(AbortSignal.timeout(5000));
+    expect(records(ctx).map(text)).toEqual(['message 1', 'message 2']);
+    await vi.waitFor(() => expect(metric(ctx, 'oma_syslog_open_connections')).toBe(0));
+    c.destroy();
   });
 
   it('closes a connection idle for idleTimeoutMs', async () => {
@@ -301,65 +333,22 @@ describe('syslog source over TCP', () => {
     }, 60_000);
 });
 
-/** A binding whose socket the test feeds, batch by batch, like the native one delivers them. */
-function stubBinding() {
-  const state = {
-    opened: undefined as UnixDatagramOptions | undefined,
-    onBatch: undefined as ((b: DatagramBatch) => void) | undefined,
-    paused: false,
-    pauses: 0,
-    drops: 0,
-    closed: false,
-  };
-  const socket: UnixDatagramSocket = {
-    path: '/run/test/syslog.sock',
-    start(onBatch) {
-      state.onBatch = onBatch;
-    },
-    pause() {
-      state.paused = true;
-      state.pauses++;
-    },
-    resume() {
-      state.paused = false;
-    },
-    kernelDrops: () => state.drops,
-    close() {
-      state.closed = true;
-      return Promise.resolve();
-    },
-  };
-  const binding: UnixDatagramBinding = {
-    open(opts) {
-      state.opened = opts;
-      return Promise.resolve(socket);
-    },
-  };
-  const push = (frames: Array<string | Buffer>, truncated: number[] = []): void => {
-    const data = Buffer.concat(frames.map((f) => (typeof f === 'string' ? Buffer.from(f) : f)));
-    const offsets = new Uint32Array(frames.length);
-    const lengths = new Uint32Array(frames.length);
-    let off = 0;
-    frames.forEach((f, i) => {
-      offsets[i] = off;
-      lengths[i] = typeof f === 'string' ? Buffer.byteLength(f) : f.length;
-      off += lengths[i];
-    });
-    const t = new Uint8Array(frames.length);
-    for (const i of truncated) t[i] = 1;
-    state.onBatch!({ count: frames.length, data, offsets, lengths, truncated: t });
-  };
-  return { binding, state, push };
+/** The fake unix binding with room for big bursts, and a sock path of this run's own. */
+function fakeUnix() {
+  const binding = new FakeUnixDatagramBinding({ queueDatagrams: 1_000_000, groups: { adm: 4 } });
+  const path = join(sockDir, `s${Math.random().toString(36).slice(2, 10)}.sock`);
+  const send = (frames: Array<string | Buffer>) => binding.send(path, frames.map((f) => (typeof f === 'string' ? Buffer.from(f) : f)));
+  return { binding, path, send, deps: { ...noUnix, unixDatagram: () => binding } as SyslogDeps };
 }
-
 
 describe('syslog source on a unix datagram socket', () => {
   it('opens the socket with its options and stores what it drains, from this host', async () => {
-    const stub = stubBinding();
-    const { ctx } = await startSource({ unix: { path: '/run/test/syslog.sock', mode: '0660', group: 'adm' } }, { unixDatagram: () => stub.binding });
-    expect(stub.state.opened).toMatchObject({ path: '/run/test/syslog.sock', mode: 0o660, group: 'adm', maxDatagramBytes: 64 * 1024 });
-    stub.state.drops = 3;
-    stub.push(['<30>Jun  5 08:00:00 systemd[1]: Started.', '<13>Jun  5 08:00:01 logger: hi'], [1]);
+    const u = fakeUnix();
+    const { ctx } = await startSource({ unix: { path: u.path, mode: '0660', group: 'adm' }, maxMessageBytes: 480 }, u.deps);
+    expect(u.binding.opened[0]).toMatchObject({ path: u.path, mode: 0o660, group: 'adm', maxDatagramBytes: 480 });
+    expect(u.binding.stat(u.path)).toEqual({ kind: 'socket', mode: 0o660, gid: 4 });
+    u.binding.socket(u.path)!.simulateKernelDrops(3);
+    u.send(['<30>Jun  5 08:00:00 systemd[1]: Started.', `<13>Jun  5 08:00:01 logger: ${'x'.repeat(600)}`]);
     await vi.waitFor(() => expect(records(ctx)).toHaveLength(2));
     expect(records(ctx)[0]).toMatchObject({ HostName: 'test-host', HostIP: '127.0.0.1', ProcessName: 'systemd', ProcessID: 1, SyslogMessage: 'Started.' });
     await vi.waitFor(() => {
@@ -370,22 +359,81 @@ describe('syslog source on a unix datagram socket', () => {
   });
 
   it('pauses the socket while batches wait for the queue, and resumes when they are taken', async () => {
-    const stub = stubBinding();
+    const u = fakeUnix();
     const ctx = testSourceContext({ type: 'syslog' });
-    await startSource({ unix: { path: '/run/test/syslog.sock' }, maxBatchRecords: 2, maxEmitsInFlight: 1 }, { unixDatagram: () => stub.binding }, ctx);
+    await startSource({ unix: { path: u.path }, maxBatchRecords: 2, maxEmitsInFlight: 1 }, u.deps, ctx);
+    const socket = u.binding.socket(u.path)!;
     ctx.hold();
-    stub.push([line(1), line(2)]); // in flight (held)
-    expect(stub.state.paused).toBe(false);
-    stub.push([line(3), line(4)]); // waits: the socket is paused
-    expect(stub.state.paused).toBe(true);
+    u.send([line(1), line(2)]); // in flight (held)
+    await vi.waitFor(() => expect(socket.batches).toBe(1));
+    expect(socket.isPaused).toBe(false);
+    u.send([line(3), line(4)]); // waits: the socket is paused
+    await vi.waitFor(() => expect(socket.isPaused).toBe(true));
     ctx.release();
     await vi.waitFor(() => expect(records(ctx)).toHaveLength(4));
-    expect(stub.state.paused).toBe(false);
+    expect(socket.isPaused).toBe(false);
   });
 
   it('reports a platform without the binding when the unix transport is configured', async () => {
-    const src = new SyslogSource(syslogConfigSchema.parse({ unix: { path: '/run/x.sock' }, tcp: { port: 0 } }), testSourceContext(), noUnix);
+    const src = new SyslogSource(syslogConfigSchema.parse({ unix: { path: join(sockDir, 'x.sock') }, tcp: { port: 0 } }), testSourceContext(), noUnix);
     await expect(src.start()).rejects.toThrow(/no unix binding/);
+  });
+
+  it('creates the socket directory when missing; when it cannot be, logs why and runs the other transports', async () => {
+    const u = fakeUnix();
+    const deep = join(sockDir, 'run', 'oma', 'syslog.sock');
+    await startSource({ unix: { path: deep } }, u.deps);
+    expect(u.binding.socket(deep)).toBeDefined();
+    // A regular file where the directory should be: mkdir fails (EEXIST), even for root.
+    const file = join(sockDir, 'not-a-dir');
+    writeFileSync(file, '');
+    const logs: Array<Record<string, unknown>> = [];
+    const log = pino({ level: 'info' }, { write: (l: string) => logs.push(JSON.parse(l) as Record<string, unknown>) });
+    const ctx = testSourceContext({ type: 'syslog', log });
+    const { src } = await startSource({ unix: { path: join(file, 'syslog.sock') }, tcp: { port: 0 } }, u.deps, ctx);
+    expect(src.addresses.unix).toBeUndefined();
+    expect(src.addresses.tcp!.port).toBeGreaterThan(0);
+    expect(logs.find((l) => l.msg === 'syslog unix socket directory cannot be created; the other transports run')).toMatchObject({ transport: 'unix', err: { code: 'EEXIST' } });
+    // Alone, the unix transport fails the start.
+    const alone = new SyslogSource(syslogConfigSchema.parse({ unix: { path: join(file, 'syslog.sock') } }), testSourceContext(), u.deps);
+    await expect(alone.start()).rejects.toMatchObject({ code: 'OMA_ERR_SYSLOG_LISTEN' });
+  });
+});
+
+describe.runIf(process.platform === 'linux')('syslog source on a real unix socket (the unixdgram addon)', async () => {
+  const { nativeUnixDatagram, UnixDatagramSender } = await import('../../native/unix-datagram.js');
+  const { execFile } = await import('node:child_process');
+  const { promisify } = await import('node:util');
+  const real: SyslogDeps = { ...noUnix, unixDatagram: nativeUnixDatagram };
+
+  it('stores what a sendmmsg sender sends in batches, every message once, as from this host', async () => {
+    const path = join(sockDir, 'real.sock');
+    const { src, ctx } = await startSource({ unix: { path, mode: '0600' } }, real);
+    expect(src.addresses.unix).toBe(path);
+    // Non-blocking (the receiver runs on this thread): what the full queue refuses is sent again once it drained.
+    const sender = UnixDatagramSender.open();
+    try {
+      let left = Array.from({ length: 1000 }, (_, i) => Buffer.from(line(i)));
+      while (left.length > 0) {
+        const r = sender.send(path, left.slice(0, 50));
+        left = left.slice(r.sent);
+        if (r.sent < 50) await new Promise((resolve) => setImmediate(resolve));
+      }
+    } finally {
+      sender.close();
+    }
+    await vi.waitFor(() => expect(records(ctx)).toHaveLength(1000));
+    expect(new Set(records(ctx).map(text)).size).toBe(1000);
+    expect(records(ctx).every((r) => r.HostIP === '127.0.0.1' && r.ProcessName === 'sshd')).toBe(true);
+    await vi.waitFor(() => expect(metric(ctx, 'oma_syslog_received_messages_total', { transport: 'unix' })).toBe(1000));
+  });
+
+  it('stores what logger -u sends, parsed', async () => {
+    const path = join(sockDir, 'logger.sock');
+    const { ctx } = await startSource({ unix: { path } }, real);
+    await promisify(execFile)('logger', ['-u', path, '-p', 'local2.warning', '-t', 'omatest', 'from logger']);
+    await vi.waitFor(() => expect(records(ctx)).toHaveLength(1));
+    expect(records(ctx)[0]).toMatchObject({ SyslogMessage: 'from logger', ProcessName: 'omatest', Facility: 'local2', SeverityLevel: 'warning', HostIP: '127.0.0.1' });
   });
 });
 
@@ -489,8 +537,8 @@ describe('malformed input', () => {
 
 describe('malformed input on the unix socket', () => {
   it('stores every well-formed datagram among 10,000 random and truncated ones, and counts the rest', async () => {
-    const stub = stubBinding();
-    const { ctx } = await startSource({ unix: { path: '/run/test/syslog.sock' } }, { unixDatagram: () => stub.binding });
+    const u = fakeUnix();
+    const { ctx } = await startSource({ unix: { path: u.path } }, u.deps);
     let x = 0x1234567;
     const rand = (n: number): number => {
       x ^= x << 13;
@@ -518,7 +566,7 @@ describe('malformed input on the unix socket', () => {
           batch.push(b);
         }
       }
-      stub.push(batch);
+      u.send(batch);
     }
     await vi.waitFor(() => {
       const got = records(ctx).filter((r) => good.has(text(r)));
@@ -546,5 +594,197 @@ describe('syslog definition', () => {
     expect(syslogConfigSchema.safeParse({}).success).toBe(false);
     expect(syslogConfigSchema.parse({ udp: {} }).udp).toEqual({ host: '127.0.0.1', port: 25224, receiveBufferBytes: 4 * 1024 * 1024 });
     expect(syslogConfigSchema.parse({ tcp: {} }).tcp).toMatchObject({ host: '127.0.0.1', port: 28330 });
+  });
+});
+
+describe('shared listeners', () => {
+  /** Starts a source on `listeners`, kept running until the test ends (or stopped by it). */
+  async function startShared(listeners: SyslogListeners, options: Record<string, unknown>, deps: SyslogDeps = noUnix, ctx = testSourceContext({ type: 'syslog' })) {
+    return startSource(options, { ...deps, listeners }, ctx);
+  }
+
+  async function stopSource(src: SyslogSource): Promise<void> {
+    running.splice(running.indexOf(src), 1);
+    await src.stop(AbortSignal.timeout(5000));
+  }
+
+  async function sendTcp(port: number, lines: string[]): Promise<void> {
+    const c = await tcpConnect(port);
+    c.write(lines.map((l) => `${l}\n`).join(''));
+    await endAndClose(c);
+  }
+
+  it('listens once for two sources on one UDP port; each applies its own filter, a message both collect is stored twice', async () => {
+    const listeners = new SyslogListeners();
+    const a = await startShared(listeners, { udp: { port: 0 }, facilities: ['auth'], levels: ['*'] });
+    const port = a.src.addresses.udp!.port;
+    const b = await startShared(listeners, { udp: { port }, levels: ['Warning', 'Error', 'Critical', 'Alert', 'Emergency'] });
+    expect(b.src.addresses.udp!.port).toBe(port);
+    expect(listeners.size).toBe(1);
+    await sendUdp(port, [
+      '<38>Jun 15 10:00:00 h sshd: auth info', // auth.info: a only
+      '<36>Jun 15 10:00:01 h sshd: auth warning', // auth.warning: both
+      '<11>Jun 15 10:00:02 h app: user error', // user.err: b only
+      '<14>Jun 15 10:00:03 h app: user info', // user.info: neither
+    ]);
+    await vi.waitFor(() => {
+      expect(records(a.ctx).map(text).sort()).toEqual(['auth info', 'auth warning']);
+      expect(records(b.ctx).map(text).sort()).toEqual(['auth warning', 'user error']);
+    });
+    expect(records(b.ctx)[0]).toMatchObject({ HostIP: '127.0.0.1' });
+    await vi.waitFor(() => {
+      for (const ctx of [a.ctx, b.ctx]) {
+        expect(metric(ctx, 'oma_syslog_received_messages_total', { transport: 'udp' })).toBe(4);
+        expect(metric(ctx, 'oma_syslog_filtered_messages_total')).toBe(2);
+      }
+    });
+  });
+
+  it('keeps a shared TCP listener for the source that stays when another stops, and takes a restarted source back', async () => {
+    const listeners = new SyslogListeners();
+    const a = await startShared(listeners, { tcp: { port: 0 } });
+    const port = a.src.addresses.tcp!.port;
+    const b = await startShared(listeners, { tcp: { port } });
+    expect(listeners.size).toBe(1);
+    await sendTcp(port, [line(1)]);
+    await vi.waitFor(() => expect([records(a.ctx).length, records(b.ctx).length]).toEqual([1, 1]));
+
+    // A connection open across the stop: the source that stays still reads it; the one that left has none open.
+    const open = await tcpConnect(port);
+    await vi.waitFor(() => expect([metric(a.ctx, 'oma_syslog_open_connections'), metric(b.ctx, 'oma_syslog_open_connections')]).toEqual([1, 1]));
+    await stopSource(a.src);
+    expect(listeners.size).toBe(1);
+    expect(metric(a.ctx, 'oma_syslog_open_connections')).toBe(0);
+    expect(metric(b.ctx, 'oma_syslog_open_connections')).toBe(1);
+    await endAndClose(open);
+    await sendTcp(port, [line(2)]);
+    await vi.waitFor(() => expect(records(b.ctx).map(text)).toEqual(['message 1', 'message 2']));
+    expect(records(a.ctx)).toHaveLength(1);
+
+    // The restart of a source: a new instance with the same config subscribes again.
+    const again = await startShared(listeners, { tcp: { port } });
+    await sendTcp(port, [line(3)]);
+    await vi.waitFor(() => expect(records(again.ctx).map(text)).toEqual(['message 3']));
+    await vi.waitFor(() => expect(records(b.ctx)).toHaveLength(3));
+
+    await stopSource(b.src);
+    await stopSource(again.src);
+    expect(listeners.size).toBe(0);
+    await expect(tcpConnect(port)).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+  });
+
+  it('pauses a shared socket while any of its sources holds batches, and resumes when none does', async () => {
+    const u = fakeUnix();
+    const listeners = new SyslogListeners();
+    const ctxA = testSourceContext({ type: 'syslog' });
+    const ctxB = testSourceContext({ type: 'syslog' });
+    const small = { unix: { path: u.path }, maxBatchRecords: 1, maxEmitsInFlight: 1 };
+    await startShared(listeners, small, u.deps, ctxA);
+    await startShared(listeners, small, u.deps, ctxB);
+    expect(u.binding.opened).toHaveLength(1);
+    const socket = u.binding.socket(u.path)!;
+    ctxA.hold();
+    ctxB.hold();
+    u.send([line(1), line(2)]);
+    await vi.waitFor(() => expect(socket.isPaused).toBe(true));
+    // B lets go, A still holds: the socket stays paused.
+    ctxB.release();
+    await vi.waitFor(() => expect(records(ctxB)).toHaveLength(2));
+    expect(socket.isPaused).toBe(true);
+    u.send([line(3)]);
+    ctxA.release();
+    await vi.waitFor(() => expect(records(ctxA)).toHaveLength(3));
+    await vi.waitFor(() => expect(records(ctxB)).toHaveLength(3));
+    expect(socket.isPaused).toBe(false);
+  });
+
+  it('restarts every source on a shared socket that fails, and opens a new socket for them', async () => {
+    const u = fakeUnix();
+    const listeners = new SyslogListeners();
+    const a = await startShared(listeners, { unix: { path: u.path } }, u.deps);
+    const b = await startShared(listeners, { unix: { path: u.path } }, u.deps);
+    u.binding.socket(u.path)!.fail(new Error('socket broke'));
+    expect(a.ctx.failures).toHaveLength(1);
+    expect(b.ctx.failures).toHaveLength(1);
+    expect(listeners.size).toBe(0);
+    // The pipeline restarts them: stop, then a new instance each.
+    await stopSource(a.src);
+    await stopSource(b.src);
+    const a2 = await startShared(listeners, { unix: { path: u.path } }, u.deps);
+    await startShared(listeners, { unix: { path: u.path } }, u.deps);
+    expect(u.binding.opened).toHaveLength(2);
+    u.send([line(7)]);
+    await vi.waitFor(() => expect(records(a2.ctx).map(text)).toEqual(['message 7']));
+  });
+});
+
+describe('syslog source over UDP through the platform binding', () => {
+  it("receives batches with each sender's address as HostIP, and counts the kernel's drops", async () => {
+    const udp = new FakeUdpDatagramBinding();
+    const { src, ctx } = await startSource({ udp: { port: 0 }, maxMessageBytes: 480 }, { ...noUnix, udpDatagram: () => udp });
+    const port = src.addresses.udp!.port;
+    expect(udp.opened[0]).toMatchObject({ host: '127.0.0.1', port: 0, maxDatagramBytes: 480 });
+    udp.send(port, [Buffer.from('<13>Jun 15 10:00:00 remote: from afar')], { address: '192.0.2.7', port: 514 });
+    udp.send(port, [Buffer.from('<13>1 2024-06-15T10:00:00Z - app - - - from v6')], { address: '2001:db8::7', port: 514 });
+    udp.send(port, [Buffer.from(`<13>Jun 15 10:00:00 h app: ${'y'.repeat(600)}`)]);
+    await vi.waitFor(() => expect(records(ctx)).toHaveLength(3));
+    const byMsg = new Map(records(ctx).map((r) => [text(r).slice(0, 10), r]));
+    expect(byMsg.get('from afar')).toMatchObject({ HostIP: '192.0.2.7', HostName: '192.0.2.7' });
+    expect(byMsg.get('from v6')).toMatchObject({ HostIP: '2001:db8::7', HostName: '2001:db8::7' });
+    await vi.waitFor(() => expect(metric(ctx, 'oma_component_discarded_records_total', { reason: 'message_truncated' })).toBe(1));
+    // The kernel drops what overflows a receive buffer that is not read: counted with the next read.
+    const socket = udp.socket(port)!;
+    socket.pause();
+    udp.send(port, Array.from({ length: 1030 }, (_, i) => Buffer.from(line(i))));
+    socket.resume();
+    await vi.waitFor(() => expect(metric(ctx, 'oma_syslog_kernel_drops_total')).toBe(6));
+    socket.fail(new Error('socket broke'));
+    expect(ctx.failures).toHaveLength(1);
+  });
+
+  it('falls back to node:dgram when the addon cannot be loaded, with one warning for all sources', async () => {
+    const logs: Array<Record<string, unknown>> = [];
+    const log = pino({ level: 'info' }, { write: (l: string) => logs.push(JSON.parse(l) as Record<string, unknown>) });
+    const missing: SyslogDeps = {
+      ...noUnix,
+      udpDatagram: () => ({ open: () => Promise.reject(new AgentError('OMA_ERR_NATIVE_LOAD', 'native addon unixdgram is not built')) }),
+      listeners: new SyslogListeners(),
+    };
+    const a = await startSource({ udp: { port: 0 } }, missing, testSourceContext({ type: 'syslog', log }));
+    const b = await startSource({ udp: { port: 0 } }, missing, testSourceContext({ type: 'syslog', log }));
+    await sendUdp(a.src.addresses.udp!.port, [line(1)]);
+    await sendUdp(b.src.addresses.udp!.port, [line(2)]);
+    await vi.waitFor(() => expect([records(a.ctx).length, records(b.ctx).length]).toEqual([1, 1]));
+    expect(records(a.ctx)[0]).toMatchObject({ HostIP: '127.0.0.1' });
+    expect(logs.filter((l) => l.msg === 'syslog UDP receives through node:dgram: the unixdgram addon is not available')).toHaveLength(1);
+  });
+});
+
+describe('syslog sources made from a DCR', () => {
+  it('listen on the default transports, the same for every syslog data source of the rule', () => {
+    const def = syslogSource(noUnix);
+    const rule = {
+      properties: {
+        dataSources: {
+          syslog: [
+            { name: 'auth', streams: ['Microsoft-Syslog'], facilityNames: ['auth', 'authpriv'], logLevels: ['Debug', 'Info', 'Notice', 'Warning', 'Error', 'Critical', 'Alert', 'Emergency'] },
+            { name: 'rest', streams: ['Microsoft-Syslog'], facilityNames: ['*'], logLevels: ['Warning', 'Error', 'Critical', 'Alert', 'Emergency'] },
+          ],
+        },
+      },
+    };
+    const m = mapDcrToSources(rule, new ComponentRegistry([def]));
+    expect(m.report.filter((r) => r.severity === 'error')).toEqual([]);
+    const configs = ['dcr-auth', 'dcr-rest'].map((id) => {
+      const { type: _t, ...set } = m.sources[id] ?? { type: '' };
+      return syslogConfigSchema.parse(set);
+    });
+    for (const c of configs) {
+      expect(c.udp).toMatchObject({ host: '127.0.0.1', port: 25224 });
+      expect(c.tcp).toMatchObject({ host: '127.0.0.1', port: 28330 });
+      expect(c.unix).toMatchObject({ path: '/run/oma/syslog.sock', mode: 0o666 });
+    }
+    expect(configs[0]!.facilities).toEqual(['auth', 'authpriv']);
+    expect(configs[1]!.levels).toEqual(['Warning', 'Error', 'Critical', 'Alert', 'Emergency']);
   });
 });

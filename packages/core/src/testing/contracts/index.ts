@@ -1,2 +1,3 @@
-export * from './unix-datagram.js';
 export * from './journal.js';
+export * from './udp-datagram.js';
+export * from './unix-datagram.js';

@@ -1,6 +1,15 @@
 import { makePeer, type Peer } from '../encode.js';
 import type { DropReason } from '../metrics.js';
 
+/** The listener-level events a transport reports besides frames (TCP connections, kernel drops). */
+export interface ListenerMetrics {
+  connectionOpened(): void;
+  connectionClosed(): void;
+  refused(): void;
+  idleClosed(): void;
+  kernelDrops(n: number): void;
+}
+
 /** What a transport hands its frames to. */
 export interface FrameSink {
   /** Counts a frame of `bytes` received. */

@@ -1,7 +1,6 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { SyslogConfig } from '../config.js';
-import type { SyslogMetrics } from '../metrics.js';
-import type { FrameSink } from './peers.js';
+import type { FrameSink, ListenerMetrics } from './peers.js';
 import { TcpFramer } from './tcp-framer.js';
 
 type TcpConfig = NonNullable<SyslogConfig['tcp']>;
@@ -13,14 +12,15 @@ type TcpConfig = NonNullable<SyslogConfig['tcp']>;
  */
 export class TcpListener {
   private server: Server | undefined;
-  private readonly sockets = new Set<Socket>();
+  /** Open connections and their framers. */
+  private readonly sockets = new Map<Socket, TcpFramer>();
   private paused = false;
 
   constructor(
     private readonly config: TcpConfig,
     private readonly maxMessageBytes: number,
     private readonly sink: FrameSink,
-    private readonly metrics: SyslogMetrics,
+    private readonly metrics: ListenerMetrics,
   ) {}
 
   async open(onError: (err: Error) => void): Promise<AddressInfo> {
@@ -40,9 +40,8 @@ export class TcpListener {
   }
 
   private accept(socket: Socket): void {
-    this.sockets.add(socket);
-    this.metrics.connectionOpened();
     const sink = this.sink;
+    this.metrics.connectionOpened();
     const peer = sink.peer(socket.remoteAddress ?? 'unknown');
     const framer = new TcpFramer(this.maxMessageBytes, {
       frame: (buf, start, end) => {
@@ -53,6 +52,7 @@ export class TcpListener {
       framingError: () => sink.dropped('framing_error'),
       incomplete: () => sink.dropped('frame_incomplete'),
     });
+    this.sockets.set(socket, framer);
     if (this.config.idleTimeoutMs > 0) socket.setTimeout(this.config.idleTimeoutMs);
     socket.on('timeout', () => {
       this.metrics.idleClosed();
@@ -62,21 +62,27 @@ export class TcpListener {
     // A reset or a write error: the connection is gone; what it framed is kept.
     socket.on('error', () => undefined);
     socket.once('close', () => {
+      // Not when close() took the connection down already.
+      if (!this.sockets.delete(socket)) return;
       framer.finish();
-      this.sockets.delete(socket);
       this.metrics.connectionClosed();
     });
     if (this.paused) socket.pause();
   }
 
+  /** Connections open now. */
+  get connections(): number {
+    return this.sockets.size;
+  }
+
   pause(): void {
     this.paused = true;
-    for (const s of this.sockets) s.pause();
+    for (const s of this.sockets.keys()) s.pause();
   }
 
   resume(): void {
     this.paused = false;
-    for (const s of this.sockets) s.resume();
+    for (const s of this.sockets.keys()) s.resume();
   }
 
   /** Stops listening and closes every connection (a last line without LF still counts as a message). */
@@ -85,7 +91,14 @@ export class TcpListener {
     this.server = undefined;
     if (!server) return;
     const closed = new Promise<void>((r) => server.close(() => r()));
-    for (const s of this.sockets) s.destroy();
+    // What each connection has framed so far counts now, while the sources still listen (a last line
+    // without LF is a message), and so does its end.
+    for (const [s, framer] of [...this.sockets]) {
+      this.sockets.delete(s);
+      framer.finish();
+      s.destroy();
+      this.metrics.connectionClosed();
+    }
     await closed;
   }
 }

@@ -1,7 +1,6 @@
 import type { DatagramBatch, UnixDatagramBinding, UnixDatagramSocket } from '@oma/core';
 import type { SyslogConfig } from '../config.js';
-import type { SyslogMetrics } from '../metrics.js';
-import type { FrameSink } from './peers.js';
+import type { FrameSink, ListenerMetrics } from './peers.js';
 
 type UnixConfig = NonNullable<SyslogConfig['unix']>;
 
@@ -22,7 +21,7 @@ export class UnixListener {
     private readonly maxMessageBytes: number,
     private readonly binding: UnixDatagramBinding,
     private readonly sink: FrameSink,
-    private readonly metrics: SyslogMetrics,
+    private readonly metrics: ListenerMetrics,
   ) {}
 
   async open(onError: (err: Error) => void): Promise<string> {
