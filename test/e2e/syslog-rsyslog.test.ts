@@ -244,6 +244,20 @@ describe.skipIf(typeof syslogNg === 'string' || LOGGER === undefined)(`oma syslo
     expect(listener.messages.map((m) => m.replace(/^.*\] /, '').trimEnd())).toEqual(sent);
   });
 
+  it('forwards into the agent, where every message is stored parsed (syslog-ng\'s sequence number kept as structured data)', async () => {
+    const { layout, daemon } = ngScenario();
+    const { agent, port } = await tcpAgent(layout.workDir);
+    const r = await configureNg(layout, '--port', String(port), '--facilities', 'local3', '--level', 'notice');
+    expect(r.code, r.stderr).toBe(0);
+    await daemon.start();
+    const sent = ids(200, 'ng-agent');
+    await sendWithLogger(layout.socket, sent, { priority: 'local3.warning' });
+    const rows = await agent.waitForRows(sent.length);
+    expect(rows.map((row) => (row.SyslogMessage as string).replace(/^\[meta sequenceId="\d+"\] /, '')).sort()).toEqual([...sent].sort());
+    for (const row of rows) expect(row.SyslogMessage as string).not.toMatch(/\n$/);
+    expectParsed(rows, 'local3', 'warning');
+  });
+
   it('the unix socket snippet passes syslog-ng --syntax-only', async () => {
     const { layout } = ngScenario();
     const r = await configureNg(layout, '--transport', 'unix', '--socket', join(layout.workDir, 'agent.sock'), '--dry-run');
