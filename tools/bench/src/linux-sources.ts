@@ -11,8 +11,9 @@
  *    rate (unix and TCP senders block when the receiver does not keep up: their loss shows as a shortfall).
  *    Each step runs a fresh receiver; its CPU (utime + stime over the step, from its first message until
  *    the stand-in has stopped receiving) per message stored, and its peak RSS (VmHWM).
- * 2. rsyslog (imudp → omfile, 4 MB receive buffer) at the rate found for OMA over UDP (at most rsyslog's
- *    own loss-free rate is not searched): its CPU per message in the same run.
+ * 2. rsyslog (imudp → omfile, 4 MB receive buffer) over the full window at the rate found for OMA over UDP
+ *    (without one, the highest rate a UDP step held): its CPU per message in the same run (rsyslog's own
+ *    loss-free rate is not searched: `loadgen rsyslog-rate` does that).
  * 3. journald: a journal of OMA_BENCH_JOURNAL_ENTRIES entries made with systemd-journal-remote from
  *    export-format text; entries/s of `journalctl -D DIR -o export` and `-o json` to /dev/null, and of the
  *    agent's journald source from its start to the last entry stored at the stand-in (read → delivered).
@@ -171,8 +172,8 @@ function fbSyslogInput(listen: Listen): string[] {
 function spawnFluentBit(config: string): Receiver {
   let out = '';
   const child = spawn(FLUENT_BIT!, ['-c', config], { stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out = (out + d).slice(-20_000)));
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (out = (out + d).slice(-20_000)));
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (out = (out + d).slice(-20_000)));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (out = (out + d).slice(-20_000)));
   return { child, out: () => out };
 }
 
@@ -301,9 +302,15 @@ async function syslogStep(agent: Agent, transport: Transport, rate: number, wind
   }
 }
 
+function verdict(s: SyslogStep): string {
+  if (s.lossFree) return '';
+  if (s.stored < s.sent) return ' [lost]';
+  return ' [fell behind: the sender was held back]';
+}
+
 function describe(s: SyslogStep): string {
   return `  ${s.agent} ${s.transport} ${s.windowSec} s at ${s.requestedRate}/s (sent at ${s.sendRate}/s): ${s.stored}/${s.sent} stored` +
-    `${s.transport === 'udp' ? `, ${s.kernelDrops} kernel drops` : ''}, ${s.cpuUsPerMsg} us CPU/msg, peak RSS ${s.peakRssMiB} MiB${s.lossFree ? '' : ' [LOSS]'}\n`;
+    `${s.transport === 'udp' ? `, ${s.kernelDrops} kernel drops` : ''}, ${s.cpuUsPerMsg} us CPU/msg, peak RSS ${s.peakRssMiB} MiB${verdict(s)}\n`;
 }
 
 export interface SyslogResult {
@@ -497,7 +504,9 @@ async function main(): Promise<void> {
     }
     let rsyslog: RsyslogResult | null = null;
     if (PARTS.has('rsyslog')) {
-      const rate = syslog.find((r) => r.agent === 'oma' && r.transport === 'udp')?.best?.requestedRate ?? START_RATE;
+      // At OMA's loss-free UDP rate; without one, at the highest rate any UDP step held.
+      const udpSteps = syslog.filter((r) => r.transport === 'udp').flatMap((r) => r.steps.filter((x) => x.lossFree));
+      const rate = syslog.find((r) => r.agent === 'oma' && r.transport === 'udp')?.best?.requestedRate ?? Math.max(START_RATE / 2, ...udpSteps.map((x) => x.requestedRate));
       process.stdout.write(`rsyslog imudp → omfile at ${rate}/s for ${WINDOW_S} s:\n`);
       try {
         const s = await measureRsyslogUdp(rate, { durationSec: WINDOW_S, sizeBytes: SIZE, rcvbufBytes: RCVBUF, senders: SENDERS, fast: true, settleMs: SETTLE_MS });
@@ -547,8 +556,10 @@ async function main(): Promise<void> {
       rows.push(`| ${r.transport} | ${r.agent} | ${b ? b.requestedRate : 'none held'} | ${b ? b.cpuUsPerMsg : '-'} | ${b ? b.peakRssMiB : '-'} | ${vs} |`);
     }
     if (rsyslog) {
-      const oma = best('oma', 'udp');
-      rows.push(`| udp | rsyslog imudp → omfile (at the OMA udp rate) | ${rsyslog.sendRate}${rsyslog.lossFree ? '' : ' (lost some)'} | ${rsyslog.cpuUsPerMsg} | - | OMA / rsyslog CPU per msg: ${ratio(oma?.cpuUsPerMsg, rsyslog.cpuUsPerMsg)} |`);
+      // OMA's CPU per message at the same rate: its confirmed UDP step, else its last step at that rate.
+      const omaUdp = syslog.find((r) => r.agent === 'oma' && r.transport === 'udp');
+      const oma = omaUdp?.best ?? omaUdp?.steps.filter((x) => x.requestedRate === rsyslog?.rate).pop();
+      rows.push(`| udp | rsyslog imudp → omfile, ${WINDOW_S} s at ${rsyslog.rate}/s | ${rsyslog.lossFree ? 'no loss' : `lost ${rsyslog.sent - rsyslog.written}`} | ${rsyslog.cpuUsPerMsg} | - | OMA / rsyslog, CPU per msg: ${ratio(oma?.cpuUsPerMsg, rsyslog.cpuUsPerMsg)} |`);
     }
     if (journal.length > 0) {
       const oma = journal.find((r) => r.what.startsWith('OMA'));
