@@ -90,14 +90,14 @@ function omaDestination(standin: Standin): string[] {
   ];
 }
 
-function omaConfig(dir: string, standin: Standin, source: string[]): string {
+function omaConfig(dir: string, standin: Standin, source: string[], metricsPort?: number): string {
   const file = join(dir, `oma-${Date.now()}.yaml`);
   writeFileSync(
     file,
     [
       `dataDir: ${JSON.stringify(join(dir, `data-${Date.now()}`))}`,
       'statusIntervalMs: 0',
-      'observability: { enabled: false }',
+      metricsPort === undefined ? 'observability: { enabled: false }' : `observability: { enabled: true, host: 127.0.0.1, port: ${metricsPort} }`,
       'log: { level: warn }',
       'sources:',
       ...source.map((l) => `  ${l}`),
@@ -177,8 +177,8 @@ function spawnFluentBit(config: string): Receiver {
   return { child, out: () => out };
 }
 
-function startReceiver(agent: Agent, dir: string, standin: Standin, listen: Listen): Receiver {
-  if (agent === 'oma') return spawnOma(['run', '--config', omaConfig(dir, standin, omaSyslogSource(listen))]);
+function startReceiver(agent: Agent, dir: string, standin: Standin, listen: Listen, metricsPort: number): Receiver {
+  if (agent === 'oma') return spawnOma(['run', '--config', omaConfig(dir, standin, omaSyslogSource(listen), metricsPort)]);
   return spawnFluentBit(fbConfig(dir, standin, fbSyslogInput(listen)));
 }
 
@@ -254,6 +254,8 @@ export interface SyslogStep {
   readonly stored: number;
   /** Datagrams the kernel dropped at the receiver's UDP socket during the step. */
   readonly kernelDrops: number;
+  /** OMA: the records its syslog source discarded, by reason (from its /metrics). */
+  readonly agentDrops: Record<string, number>;
   readonly cpuSec: number;
   readonly cpuUsPerMsg: number;
   readonly peakRssMiB: number;
@@ -263,7 +265,8 @@ export interface SyslogStep {
 async function syslogStep(agent: Agent, transport: Transport, rate: number, windowSec: number, dir: string): Promise<SyslogStep> {
   const standin = await startStandin();
   const listen: Listen = transport === 'unix' ? { transport, path: join(dir, `s-${Date.now()}.sock`) } : { transport, port: await freePort(transport) };
-  const receiver = startReceiver(agent, dir, standin, listen);
+  const metricsPort = await freePort('tcp');
+  const receiver = startReceiver(agent, dir, standin, listen, metricsPort);
   const pid = receiver.child.pid!;
   const sampler = new ProcSampler(pid, 250);
   try {
@@ -279,6 +282,7 @@ async function syslogStep(agent: Agent, transport: Transport, rate: number, wind
     const last = sampler.sample();
     if (receiver.child.exitCode !== null) throw new Error(`the receiver exited during the step:\n${receiver.out()}`);
     const cpuSec = (last?.cpuSec ?? NaN) - cpu0;
+    const drops = agent === 'oma' ? await agentDrops(metricsPort) : {};
     const stats = standin.stats();
     if (stats.bad > 0 || stats.overLimit > 0) process.stdout.write(`  the stand-in refused ${stats.bad} bad and ${stats.overLimit} over-limit calls\n`);
     return {
@@ -290,6 +294,7 @@ async function syslogStep(agent: Agent, transport: Transport, rate: number, wind
       sent: sent.sent,
       stored,
       kernelDrops: udpPort === undefined ? 0 : Math.max(0, udpSocketDrops(udpPort).drops - drops0),
+      agentDrops: drops,
       cpuSec: round(cpuSec),
       cpuUsPerMsg: stored > 0 ? round((cpuSec * 1e6) / stored) : NaN,
       peakRssMiB: mib(last?.peakRssBytes),
@@ -302,6 +307,24 @@ async function syslogStep(agent: Agent, transport: Transport, rate: number, wind
   }
 }
 
+const DISCARDED = /^oma_component_discarded_records_total\{([^}]*)\} (\d+(?:\.\d+)?(?:e\+?\d+)?)$/gm;
+
+/** The agent's discarded records by reason, from its metrics endpoint ({} when it cannot be read). */
+async function agentDrops(port: number): Promise<Record<string, number>> {
+  try {
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
+    const out: Record<string, number> = {};
+    for (const m of text.matchAll(DISCARDED)) {
+      const reason = /reason="([^"]*)"/.exec(m[1]!)?.[1] ?? '?';
+      const n = Number(m[2]);
+      if (n > 0) out[reason] = (out[reason] ?? 0) + n;
+    }
+    return out;
+  } catch {
+    return {};
+  }
+}
+
 function verdict(s: SyslogStep): string {
   if (s.lossFree) return '';
   if (s.stored < s.sent) return ' [lost]';
@@ -310,7 +333,7 @@ function verdict(s: SyslogStep): string {
 
 function describe(s: SyslogStep): string {
   return `  ${s.agent} ${s.transport} ${s.windowSec} s at ${s.requestedRate}/s (sent at ${s.sendRate}/s): ${s.stored}/${s.sent} stored` +
-    `${s.transport === 'udp' ? `, ${s.kernelDrops} kernel drops` : ''}, ${s.cpuUsPerMsg} us CPU/msg, peak RSS ${s.peakRssMiB} MiB${verdict(s)}\n`;
+    `${s.transport === 'udp' ? `, ${s.kernelDrops} kernel drops` : ''}${Object.entries(s.agentDrops).map(([k, v]) => `, ${v} ${k}`).join('')}, ${s.cpuUsPerMsg} us CPU/msg, peak RSS ${s.peakRssMiB} MiB${verdict(s)}\n`;
 }
 
 export interface SyslogResult {
