@@ -1,15 +1,15 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it, vi } from 'vitest';
-import { blastAvailable } from './blast.js';
+import { blastAvailable, type sendBlast } from './blast.js';
 import { measureRsyslogUdp } from './rsyslog-rate.js';
 
 // Counts the sends that go through oma-blast (the real one runs).
 const blastCalls = vi.hoisted(() => ({ n: 0 }));
 vi.mock('./blast.js', async (importOriginal) => {
-  const real = await importOriginal<typeof import('./blast.js')>();
+  const real: { sendBlast: typeof sendBlast } = await importOriginal();
   return {
     ...real,
-    sendBlast: (...args: Parameters<typeof real.sendBlast>) => {
+    sendBlast: (...args: Parameters<typeof sendBlast>) => {
       blastCalls.n++;
       return real.sendBlast(...args);
     },
