@@ -53,6 +53,7 @@ export interface Standin {
   close(): Promise<void>;
 }
 
+const ABSOLUTE_FORM = /^https?:\/\/[^/?]*/i;
 const TOKEN_PATH = /^\/[^/?]+\/oauth2\/v2\.0\/token(?:\?|$)/;
 const STREAM_PATH = /^(?:\/[^?]*)?\/dataCollectionRules\/[^/?]+\/streams\/([^/?]+)(?:\?|$)/;
 const TOKEN_BODY = JSON.stringify({ token_type: 'Bearer', expires_in: 3599, ext_expires_in: 3599, access_token: 'x.y.z' });
@@ -130,7 +131,8 @@ export function createStandinHandler(): { stats: StandinStats; handle: (req: Inc
   };
 
   const route = (req: IncomingMessage, res: ServerResponse, wireBytes: number, body: Buffer | undefined): void => {
-    const url = req.url ?? '';
+    // A request target in absolute form (`http://host:port/path`, RFC 9112 §3.2.2; Fluent Bit sends it) is read as its path.
+    const url = (req.url ?? '').replace(ABSOLUTE_FORM, '');
     if (req.method === 'POST' && TOKEN_PATH.test(url)) {
       stats.tokens++;
       answer(res, 200, TOKEN_BODY);

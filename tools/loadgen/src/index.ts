@@ -7,3 +7,4 @@ export {
   loggerUnixSender, MAX_COUNT, MAX_DURATION_SEC, sendTcp, sendUdp, sendUnixDgram, type SendPlan, type SendResult, type TcpFraming, type UnixDatagramSender,
 } from './senders.js';
 export { sendParallel, type WorkerTask } from './parallel.js';
+export { BLAST_PATH, blastAvailable, sendBlast, type BlastPlan, type BlastResult, type BlastTarget } from './blast.js';

@@ -3,6 +3,7 @@ import { createSocket } from 'node:dgram';
 import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { sendBlast } from './blast.js';
 import { cpuSeconds, udpSocketDrops } from './proc.js';
 import { sendParallel } from './parallel.js';
 import { sendUdp } from './senders.js';
@@ -25,8 +26,10 @@ export interface RsyslogRateOptions {
   readonly rcvbufBytes: number;
   /** How long the file may stay unchanged before the step counts what it has (default 2 s). */
   readonly settleMs?: number;
-  /** Sender threads (default 1; one sends about 150-200k msg/s). */
+  /** Sender threads (default 1; one sends about 150-200k msg/s, or 400-500k with `fast`). */
   readonly senders?: number;
+  /** Send with oma-blast (sendmmsg batches, RFC 3164 and 5424 alternately) instead of Node's dgram. */
+  readonly fast?: boolean;
 }
 
 export interface RsyslogStep {
@@ -132,7 +135,9 @@ export async function measureRsyslogUdp(rate: number, opts: RsyslogRateOptions):
     const count = Math.round(rate * opts.durationSec);
     const plan = { format: 'rfc3164', sizeBytes: opts.sizeBytes, count, ratePerSec: rate, runId: 'rsyslograte' } as const;
     const target = { host: '127.0.0.1', port };
-    const sent = (opts.senders ?? 1) > 1 ? await sendParallel({ kind: 'udp', target, plan }, opts.senders ?? 1) : await sendUdp(target, plan);
+    const sent = opts.fast
+      ? await sendBlast({ transport: 'udp', ...target }, { ratePerSec: rate, count, sizeBytes: opts.sizeBytes, threads: opts.senders ?? 1, runId: plan.runId })
+      : (opts.senders ?? 1) > 1 ? await sendParallel({ kind: 'udp', target, plan }, opts.senders ?? 1) : await sendUdp(target, plan);
     const counter = new LineCounter(out);
     let last = counter.update();
     let lastChange = Date.now();
