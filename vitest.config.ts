@@ -6,7 +6,7 @@ export default defineConfig({
   resolve: { conditions },
   ssr: { resolve: { conditions, externalConditions: ['@oma/source'] } },
   test: {
-    projects: ['packages/*', 'test'],
+    projects: ['packages/*', 'tools/*', 'test'],
     pool: 'forks',
     testTimeout: 30_000,
     hookTimeout: 30_000,
