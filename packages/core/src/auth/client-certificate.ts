@@ -104,15 +104,18 @@ function pkcs12Asn1(data: Buffer): Forge.asn1.Asn1 {
 /**
  * Opens a PKCS#12 file with node-forge. forge derives PBES2 (AES) keys from a password's characters
  * truncated to bytes, where OpenSSL and Windows use its UTF-8 bytes; the two agree for ASCII only. When a
- * non-ASCII password passes the MAC check (done first, with the standard BMP encoding) but decryption
- * fails, the file is opened again without its (already verified) MAC and with the UTF-8 bytes.
+ * non-ASCII password passes the MAC check (done first, with the standard BMP encoding) but opening
+ * fails after it, the file is opened again without its (already verified) MAC and with the UTF-8 bytes.
+ * Decrypting with the wrong key usually fails its padding check, but now and then (about once in a
+ * couple of hundred files) the padding happens to look valid and the garbage fails later, as ASN.1:
+ * any failure after the MAC check counts.
  */
 function openPkcs12(data: Buffer, password: string): Forge.pkcs12.Pkcs12Pfx {
   try {
     return forge().pkcs12.pkcs12FromAsn1(pkcs12Asn1(data), false, password);
   } catch (err) {
     const text = err instanceof Error ? err.message : '';
-    if (/^[\x00-\x7f]*$/.test(password) || !/Failed to decrypt|Unable to decrypt/.test(text)) throw err;
+    if (/^[\x00-\x7f]*$/.test(password) || /MAC could not be verified/i.test(text)) throw err;
     const asn1 = pkcs12Asn1(data);
     if (Array.isArray(asn1.value)) asn1.value.splice(2);
     return forge().pkcs12.pkcs12FromAsn1(asn1, false, forge().util.encodeUtf8(password));
