@@ -73,7 +73,7 @@ export const syslogConfigSchema = z
       .min(1)
       .max(1024)
       .default(8)
-      .describe('Full batches waiting for the queue before UDP datagrams are dropped (queue_full); UDP cannot be paused.'),
+      .describe('Full batches waiting for the queue before UDP datagrams are dropped (queue_full); only where UDP cannot stop reading (node:dgram, or a socket shared with a source that is not held).'),
   })
   .refine((c) => c.udp !== undefined || c.tcp !== undefined || c.unix !== undefined, {
     message: 'configure at least one transport: udp, tcp or unix',

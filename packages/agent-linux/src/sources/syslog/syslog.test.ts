@@ -742,6 +742,23 @@ describe('syslog source over UDP through the platform binding', () => {
     expect(ctx.failures).toHaveLength(1);
   });
 
+  it('stops reading while batches wait for the queue, so that a burst waits in the receive buffer instead of being dropped', { timeout: 20_000 }, async () => {
+    const udp = new FakeUdpDatagramBinding({ queueDatagrams: 10_000 });
+    const ctx = testSourceContext({ type: 'syslog' });
+    const { src } = await startSource({ udp: { port: 0 }, maxBatchRecords: 100, maxEmitsInFlight: 1, maxQueuedBatches: 1 }, { ...noUnix, udpDatagram: () => udp }, ctx);
+    const port = src.addresses.udp!.port;
+    const socket = udp.socket(port)!;
+    ctx.hold();
+    udp.send(port, Array.from({ length: 2000 }, (_, i) => Buffer.from(line(i))));
+    await vi.waitFor(() => expect(socket.isPaused).toBe(true));
+    udp.send(port, Array.from({ length: 1000 }, (_, i) => Buffer.from(line(2000 + i))));
+    ctx.release();
+    await vi.waitFor(() => expect(records(ctx)).toHaveLength(3000), { timeout: 10_000 });
+    expect(new Set(records(ctx).map(text)).size).toBe(3000);
+    expect(metric(ctx, 'oma_component_discarded_records_total', { reason: 'queue_full' })).toBe(0);
+    expect(metric(ctx, 'oma_syslog_kernel_drops_total')).toBe(0);
+  });
+
   it('falls back to node:dgram when the addon cannot be loaded, with one warning for all sources', async () => {
     const logs: Array<Record<string, unknown>> = [];
     const log = pino({ level: 'info' }, { write: (l: string) => logs.push(JSON.parse(l) as Record<string, unknown>) });

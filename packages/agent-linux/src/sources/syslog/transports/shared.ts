@@ -11,6 +11,8 @@ export interface Listener {
   open(onError: (err: Error) => void): Promise<AddressInfo | string>;
   pause?(): void;
   resume?(): void;
+  /** False while `pause` cannot stop the socket's reads (UDP over node:dgram): then an overloaded source drops. */
+  readonly pausable?: boolean;
   close(): Promise<void>;
   /** TCP: connections open now. */
   readonly connections?: number;
@@ -108,7 +110,7 @@ class SharedListener implements FrameSink, ListenerMetrics {
       return;
     }
     for (const s of this.subs) {
-      if (this.udp && s.overloaded()) {
+      if (this.udp && this.listener?.pausable !== true && s.overloaded()) {
         s.metrics.dropped('queue_full');
         continue;
       }

@@ -12,10 +12,12 @@ const BATCH_SIZE = 64;
 /**
  * Receives syslog datagrams on UDP, one message per datagram, through the platform's
  * `UdpDatagramBinding` (agent-linux: the `unixdgram` addon, many datagrams per crossing, the sender's
- * address with each). When the binding cannot be loaded (the addon is not built), `fallback()` is told
- * and the listener uses `node:dgram` instead (one callback per datagram). UDP cannot be paused: while
- * the pipeline holds more than `maxQueuedBatches` full batches, datagrams are dropped (queue_full)
- * instead of piling up in memory.
+ * address with each). While the pipeline holds its sources back (as TCP and unix sockets pause), the
+ * listener stops reading: datagrams wait in the kernel's receive buffer (`receiveBufferBytes`), which
+ * absorbs a burst, and what overflows it the kernel drops and counts (kernel drops). When the binding
+ * cannot be loaded (the addon is not built), `fallback()` is told and the listener uses `node:dgram`
+ * instead (one callback per datagram), which cannot stop reading: while the pipeline holds more than
+ * `maxQueuedBatches` full batches, datagrams are then dropped (queue_full) instead of piling up in memory.
  */
 export class UdpListener {
   private socket: UdpDatagramSocket | undefined;
@@ -56,10 +58,8 @@ export class UdpListener {
       for (let i = 0; i < b.count; i++) {
         const len = b.lengths[i]!;
         sink.received(len);
-        if (sink.overloaded()) {
-          sink.dropped('queue_full');
-          continue;
-        }
+        // No queue_full here: a held pipeline pauses this socket, so a read takes at most one event's
+        // datagrams more (8 recvmmsg calls of BATCH_SIZE), and the rest wait in the kernel.
         if (b.truncated[i] === 1) sink.dropped('message_truncated');
         const address = b.address(i);
         if (address !== lastAddress) {
@@ -101,6 +101,21 @@ export class UdpListener {
       sink.frame(msg, 0, end, sink.peer(rinfo.address));
     });
     return socket.address();
+  }
+
+  /** True on the addon's socket, which can stop reading; node:dgram cannot. */
+  get pausable(): boolean {
+    return this.socket !== undefined;
+  }
+
+  /** Stops reading (the addon's socket; node:dgram cannot): datagrams wait in the kernel's buffer. */
+  pause(): void {
+    this.socket?.pause();
+  }
+
+  resume(): void {
+    this.socket?.resume();
+    this.countKernelDrops();
   }
 
   /** Adds what the kernel dropped since the last look to the metrics (the addon's socket only). */
