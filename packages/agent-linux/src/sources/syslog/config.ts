@@ -73,7 +73,7 @@ export const syslogConfigSchema = z
       .min(1)
       .max(1024)
       .default(8)
-      .describe('Full batches waiting for the queue before UDP datagrams are dropped (queue_full); only where UDP cannot stop reading (node:dgram, or a socket shared with a source that is not held).'),
+      .describe('Full batches waiting for the queue before UDP datagrams are dropped (queue_full); only where the UDP socket cannot stop reading (the node:dgram fallback when the addon is not built).'),
   })
   .refine((c) => c.udp !== undefined || c.tcp !== undefined || c.unix !== undefined, {
     message: 'configure at least one transport: udp, tcp or unix',
