@@ -170,6 +170,35 @@ describe('Windows performance_counters source', () => {
     await src.stop(AbortSignal.timeout(1000));
   });
 
+  it('takes back counters whose object goes away, logs it once, and collects them again when the object is back', async () => {
+    const clock = new FakeClock(T0);
+    const { log, lines } = capturingLogger();
+    const ctx = testSourceContext({ clock, log });
+    const sql = '\\MSSQL$SQL1:Buffer Manager\\Page life expectancy';
+    const pdh = windowsHost(clock)
+      .defineObject('MSSQL$SQL1:Buffer Manager', { counters: { 'Page life expectancy': 'instant' } })
+      .setRaw('MSSQL$SQL1:Buffer Manager', 'Page life expectancy', '', 300);
+    const config = windowsPerformanceCountersConfigSchema.parse({ counterSpecifiers: [sql, '\\Memory\\Available MBytes'], samplingFrequencySeconds: 10 });
+    const src = new WindowsPerformanceCountersSource(config, ctx, () => pdh);
+    await src.start();
+    await clock.advance(7000); // 12:00:10
+    expect(ctx.emitted.at(-1)!.records.map((r) => r.CounterPath)).toEqual(['\\\\test-host\\MSSQL$SQL1:Buffer Manager\\Page life expectancy', '\\\\test-host\\Memory\\Available MBytes']);
+    pdh.removeObject('MSSQL$SQL1:Buffer Manager'); // the SQL Server service stops
+    for (let i = 0; i < 6; i++) await clock.advance(10_000);
+    expect(ctx.emitted.slice(1).map((b) => b.records.map((r) => r.CounterName))).toEqual(Array.from({ length: 6 }, () => ['Available MBytes']));
+    const gone = () => lines.filter((l) => l.msg === 'performance counter object went away; retried later');
+    expect(gone()).toEqual([expect.objectContaining({ counterSpecifier: sql, status: 'CSTATUS_NO_OBJECT' })]);
+    expect(lines.filter((l) => l.level === 40)).toHaveLength(1);
+    // back before the next try: collected again from that try on
+    pdh.defineObject('MSSQL$SQL1:Buffer Manager', { counters: { 'Page life expectancy': 'instant' } });
+    for (let i = 0; i < 30 && !ctx.emitted.at(-1)!.records.some((r) => r.CounterName === 'Page life expectancy'); i++) await clock.advance(10_000);
+    expect(ctx.emitted.at(-1)!.records.map((r) => [r.CounterName, r.CounterValue])).toEqual([['Page life expectancy', 300], ['Available MBytes', 2048]]);
+    expect(pdh.added.filter((p) => p === sql)).toHaveLength(2);
+    expect(clock.now() - (T0 + 17_000)).toBeGreaterThanOrEqual(UNAVAILABLE_RETRY_MS);
+    expect(ctx.failures).toEqual([]);
+    await src.stop(AbortSignal.timeout(1000));
+  });
+
   it('emits values above 100 as they are', async () => {
     const clock = new FakeClock(T0);
     const ctx = testSourceContext({ clock });

@@ -111,29 +111,46 @@ class GroupQuery {
     const records: LogRecord[] = [];
     const computer = this.ctx.host.computer;
     for (const c of added) {
-      let reading: PdhCounterReading;
       try {
-        reading = this.query.read(c.counter!);
+        const reading = this.query.read(c.counter!);
+        switch (reading.status) {
+          case PDH_STATUS.CSTATUS_VALID_DATA:
+          case PDH_STATUS.CSTATUS_NEW_DATA:
+            for (const r of perfRecords(computer, timeMs, c.spec, reading)) records.push(r);
+            break;
+          case PDH_STATUS.INVALID_DATA: // a rate counter's first collection
+          case PDH_STATUS.NO_DATA: // a wildcard that matches no instance now
+            break;
+          case PDH_STATUS.CSTATUS_NO_INSTANCE:
+            if (c.spec.path.instance === undefined && c.englishPath === c.spec.englishPath) this.everyInstance(c, timeMs);
+            break;
+          case PDH_STATUS.CSTATUS_NO_OBJECT:
+            this.gone(c, timeMs);
+            break;
+          default:
+            this.warn(`status:${c.spec.text}`, { counterSpecifier: c.spec.text, status: pdhStatusName(reading.status) }, 'performance counter gave no value');
+        }
       } catch (err) {
         this.warn(`read:${c.spec.text}`, { err, counterSpecifier: c.spec.text }, 'performance counter not readable');
-        continue;
-      }
-      switch (reading.status) {
-        case PDH_STATUS.CSTATUS_VALID_DATA:
-        case PDH_STATUS.CSTATUS_NEW_DATA:
-          for (const r of perfRecords(computer, timeMs, c.spec, reading)) records.push(r);
-          break;
-        case PDH_STATUS.INVALID_DATA: // a rate counter's first collection
-        case PDH_STATUS.NO_DATA: // a wildcard that matches no instance now
-          break;
-        case PDH_STATUS.CSTATUS_NO_INSTANCE:
-          if (c.spec.path.instance === undefined && c.englishPath === c.spec.englishPath) this.everyInstance(c, timeMs);
-          break;
-        default:
-          this.warn(`status:${c.spec.text}`, { counterSpecifier: c.spec.text, status: pdhStatusName(reading.status) }, 'performance counter gave no value');
       }
     }
     return records;
+  }
+
+  /**
+   * The counter's object went away after it was added (its service stopped, its provider was
+   * unloaded): the counter is removed and added again like one that was never available.
+   */
+  private gone(c: GroupCounter, nowMs: number): void {
+    this.query.removeCounter(c.counter!);
+    c.counter = undefined;
+    c.retryAtMs = nowMs + UNAVAILABLE_RETRY_MS;
+    if (c.reported) return;
+    c.reported = true;
+    this.ctx.log.warn(
+      { counterSpecifier: c.spec.text, status: pdhStatusName(PDH_STATUS.CSTATUS_NO_OBJECT), retryMs: UNAVAILABLE_RETRY_MS },
+      'performance counter object went away; retried later',
+    );
   }
 
   /**
