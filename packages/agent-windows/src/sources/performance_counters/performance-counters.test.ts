@@ -1,4 +1,4 @@
-import { createRootLogger, PERF, validateRecord, type RecordBatch } from '@oma/core';
+import { createRootLogger, PDH_STATUS, PERF, validateRecord, Win32Error, type PdhBinding, type RecordBatch } from '@oma/core';
 import { FakeClock, FakePdh, testSourceContext } from '@oma/core/testing';
 import { describe, expect, it } from 'vitest';
 import { createPlatform } from '../../platform.js';
@@ -266,6 +266,35 @@ describe('Windows performance_counters source', () => {
       ['2026-01-01T12:00:05.000Z', '\\\\test-host\\LogicalDisk(C:)\\Free Megabytes', 900],
       ['2026-01-01T12:00:05.000Z', '\\\\test-host\\LogicalDisk(_Total)\\Free Megabytes', 900],
     ]);
+    await src.stop(AbortSignal.timeout(1000));
+  });
+
+  it('collects every instance of \\Object\\Counter when PDH already refuses it at add with CSTATUS_NO_INSTANCE', async () => {
+    const clock = new FakeClock(T0);
+    const ctx = testSourceContext({ clock });
+    const pdh = windowsHost(clock).setRaw('LogicalDisk', 'Free Megabytes', 'C:', 900);
+    // a PDH that checks the instance when the counter is added, not when it is read
+    const binding: PdhBinding = {
+      openQuery() {
+        const q = pdh.openQuery();
+        return {
+          addCounter: (path) => {
+            if (path === '\\LogicalDisk\\Free Megabytes') throw new Win32Error('PdhAddEnglishCounterW', PDH_STATUS.CSTATUS_NO_INSTANCE);
+            return q.addCounter(path);
+          },
+          removeCounter: (c) => q.removeCounter(c),
+          collect: () => q.collect(),
+          read: (c) => q.read(c),
+          close: () => q.close(),
+        };
+      },
+    };
+    const config = windowsPerformanceCountersConfigSchema.parse({ counterSpecifiers: ['\\LogicalDisk\\Free Megabytes'], samplingFrequencySeconds: 1 });
+    const src = new WindowsPerformanceCountersSource(config, ctx, () => binding);
+    await src.start();
+    expect(pdh.added).toEqual(['\\LogicalDisk(*)\\Free Megabytes']);
+    await clock.advance(1000);
+    expect(ctx.emitted.flatMap((b) => b.records.map((r) => [r.InstanceName, r.CounterValue]))).toEqual([['C:', 900], ['_Total', 0]]);
     await src.stop(AbortSignal.timeout(1000));
   });
 

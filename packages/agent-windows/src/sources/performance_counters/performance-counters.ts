@@ -80,6 +80,10 @@ class GroupQuery {
       if (c.reported) log.info({ counterSpecifier: c.spec.text }, 'performance counter available now; collected');
       c.reported = false;
     } catch (err) {
+      if (isWin32Error(err, PDH_STATUS.CSTATUS_NO_INSTANCE) && this.canWiden(c)) {
+        this.everyInstance(c, nowMs);
+        return;
+      }
       c.retryAtMs = nowMs + UNAVAILABLE_RETRY_MS;
       if (isWin32Error(err, PDH_STATUS.CSTATUS_BAD_COUNTERNAME)) {
         // PDH refuses the path's syntax: trying again cannot help.
@@ -122,7 +126,7 @@ class GroupQuery {
           case PDH_STATUS.NO_DATA: // a wildcard that matches no instance now
             break;
           case PDH_STATUS.CSTATUS_NO_INSTANCE:
-            if (c.spec.path.instance === undefined && c.englishPath === c.spec.englishPath) this.everyInstance(c, timeMs);
+            if (this.canWiden(c)) this.everyInstance(c, timeMs);
             break;
           case PDH_STATUS.CSTATUS_NO_OBJECT:
             this.gone(c, timeMs);
@@ -153,12 +157,17 @@ class GroupQuery {
     );
   }
 
+  /** Whether the counter is a `\Object\Counter` specifier not yet widened to every instance. */
+  private canWiden(c: GroupCounter): boolean {
+    return c.spec.path.instance === undefined && c.englishPath === c.spec.englishPath;
+  }
+
   /**
-   * `\Object\Counter` of an object that has instances: MMA collected every instance for it, so the
-   * counter is added again as `\Object(*)\Counter`.
+   * `\Object\Counter` of an object that has instances (PDH says CSTATUS_NO_INSTANCE when it is added
+   * or read): MMA collected every instance for it, so the counter is added again as `\Object(*)\Counter`.
    */
   private everyInstance(c: GroupCounter, nowMs: number): void {
-    this.query.removeCounter(c.counter!);
+    if (c.counter) this.query.removeCounter(c.counter);
     c.counter = undefined;
     c.englishPath = formatCounterPath({ ...c.spec.path, instance: '*' });
     this.ctx.log.info({ counterSpecifier: c.spec.text, path: c.englishPath }, 'performance object has instances; every instance collected');
