@@ -1,3 +1,15 @@
 export { createPlatform, platform } from './platform.js';
 export { windowsComputerName, windowsHostInfo, windowsVersion, type WindowsHostInfoDeps } from './host-info.js';
 export { privateIPs } from '@oma/core';
+export {
+  counterSpecifierWarnings,
+  DEFAULT_COUNTER_GROUPS,
+  formatCounterPath,
+  parseCounterPath,
+  windowsPerformanceCountersConfigSchema,
+  windowsPerformanceCountersDcr,
+  windowsPerformanceCountersSource,
+  WindowsPerformanceCountersSource,
+  type CounterPath,
+  type WindowsPerformanceCountersConfig,
+} from './sources/performance_counters/index.js';

@@ -7,4 +7,5 @@ export * from './connect-proxy.js';
 export * from './fake-unix-datagram.js';
 export * from './fake-udp-datagram.js';
 export { FakeJournal, toJournalExport, type JournalTestEntry } from './fake-journal.js';
+export { FakePdh, type FakePdhCounterKind, type FakePdhObjectDefinition, type FakePdhRaw } from './fake-pdh.js';
 export { decodeJournalBatch, journalContract, readAllEntries, type JournalHarness, type ReadEntry } from './contracts/journal.js';
