@@ -1,13 +1,13 @@
 import { z } from 'zod';
 import {
   agentConfigSchema,
+  ComponentRegistry,
+  genericPlatform,
   BUILTIN_DESTINATION_TYPES,
-  type ComponentRegistry,
   destinationCommonSchema,
   queueConfigSchema,
   sourceCommonSchema,
 } from '@oma/core';
-import { loadPlatform } from '../platform.js';
 import { buildRegistry } from '../registry.js';
 
 interface JsonSchema {
@@ -128,8 +128,19 @@ function table(doc: Doc, skip: readonly string[] = []): string {
   return ['| option | type | default | description |', '| --- | --- | --- | --- |', ...r, ''].join('\n');
 }
 
-/** The configuration reference, generated from the same schemas `oma validate` uses. */
-export function configDocs(registry: ComponentRegistry): string {
+/** The source types of one platform package, for the reference's per-platform part. */
+export interface PlatformSources {
+  /** Shown in headings: `Linux`, `Windows`. */
+  readonly title: string;
+  readonly registry: ComponentRegistry;
+}
+
+/**
+ * The configuration reference, generated from the same schemas `oma validate` uses: the core
+ * components, then the source types of each platform (a type two platforms both have, such as
+ * `performance_counters`, has a section per platform).
+ */
+export function configDocs(registry: ComponentRegistry, platforms: readonly PlatformSources[] = []): string {
   const top = toJson(agentConfigSchema);
   const parts: string[] = [
     '# Configuration reference',
@@ -157,6 +168,15 @@ export function configDocs(registry: ComponentRegistry): string {
     const def = registry.source(type)!;
     parts.push(`### \`${type}\``, '', def.description, '', table(toJson(def.schema)));
   }
+  for (const p of platforms) {
+    const own = p.registry.types('source').filter((t) => !registry.source(t));
+    if (own.length === 0) continue;
+    parts.push(`Source types of the ${p.title} platform (an entry for another platform is skipped there: mark it with \`platforms\`):`, '');
+    for (const type of own) {
+      const def = p.registry.source(type)!;
+      parts.push(`### \`${type}\` (${p.title})`, '', def.description, '', table(toJson(def.schema)));
+    }
+  }
   parts.push('## Processors', '', 'Listed under a source\'s `processors:`, applied in order.', '');
   for (const type of registry.types('processor')) {
     const def = registry.processor(type)!;
@@ -183,6 +203,15 @@ export function configDocs(registry: ComponentRegistry): string {
   return `${parts.join('\n').replace(/\n{3,}/g, '\n\n').trimEnd()}\n`;
 }
 
+/** Every platform package's source types, whatever OS this runs on (the reference is the same everywhere). */
+export async function allPlatformSources(): Promise<PlatformSources[]> {
+  const [linux, windows] = await Promise.all([import('@oma/linux'), import('@oma/windows')]);
+  return [
+    { title: 'Linux', registry: new ComponentRegistry(linux.createPlatform().components) },
+    { title: 'Windows', registry: new ComponentRegistry(windows.createPlatform().components) },
+  ];
+}
+
 export async function printConfigDocs(): Promise<string> {
-  return configDocs(buildRegistry(await loadPlatform()));
+  return configDocs(buildRegistry(genericPlatform('docs')), await allPlatformSources());
 }
