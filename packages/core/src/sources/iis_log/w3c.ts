@@ -280,8 +280,8 @@ export class W3cEncoder implements RecordEncoder {
     let p = s;
     let count = 0;
     for (;;) {
-      let sp = b.indexOf(SPACE, p);
-      if (sp < 0 || sp > e) sp = e;
+      let sp = p;
+      while (sp < e && b[sp] !== SPACE) sp++;
       if (count < n) {
         bounds[2 * count] = p;
         bounds[2 * count + 1] = sp;
@@ -329,20 +329,17 @@ export class W3cEncoder implements RecordEncoder {
       this.events.dropped(this.file, 'bad_date', {});
       return -1;
     }
-    let pos = at;
-    out.set(this.head, pos);
-    pos += this.head.length;
-    pos += dateSrc.copy(out, pos, ds, de);
+    let pos = copyBytes(this.head, 0, this.head.length, out, at);
+    pos = copyBytes(dateSrc, ds, de, out, pos);
     out[pos++] = 0x54; // T
-    pos += timeSrc.copy(out, pos, ts, ts + 8);
+    pos = copyBytes(timeSrc, ts, ts + 8, out, pos);
     // Milliseconds: the first three digits of a fraction, padded.
     out[pos++] = 0x2e;
     for (let i = 0; i < 3; i++) {
       const at9 = ts + 9 + i;
       out[pos++] = te - ts > 8 && at9 < te ? timeSrc[at9]! : ZERO;
     }
-    out.set(this.computerPart, pos);
-    pos += this.computerPart.length;
+    pos = copyBytes(this.computerPart, 0, this.computerPart.length, out, pos);
     const fields = h.fields;
     for (let i = 0; i < n; i++) {
       const f = fields[i]!;
@@ -354,9 +351,8 @@ export class W3cEncoder implements RecordEncoder {
         pos = writeNumber(b, vs, ve, f.key, out, pos);
         continue;
       }
-      out.set(f.key, pos);
-      pos += f.key.length;
-      pos = f.decode === Decode.None ? writeEscapedUtf8(b, vs, ve, out, pos) : this.writeDecoded(b, vs, ve, f.decode, out, pos);
+      pos = copyBytes(f.key, 0, f.key.length, out, pos);
+      pos = this.writeText(b, vs, ve, f.decode, out, pos);
       out[pos++] = 0x22;
     }
     out[pos++] = 0x7d;
@@ -365,11 +361,33 @@ export class W3cEncoder implements RecordEncoder {
 
   private checkDate(b: Buffer, s: number, e: number): boolean {
     if (e - s !== 10) return false;
-    if (this.lastDateSet && b.compare(this.lastDate, 0, 10, s, e) === 0) return true;
+    if (this.lastDateSet) {
+      const last = this.lastDate;
+      let same = true;
+      for (let i = 0; i < 10 && same; i++) same = b[s + i] === last[i];
+      if (same) return true;
+    }
     if (!validDate(b, s, e)) return false;
     b.copy(this.lastDate, 0, s, e);
     this.lastDateSet = true;
     return true;
+  }
+
+  /**
+   * Writes a text value as JSON string contents: printable ASCII that needs no escape (and `+` as a
+   * space where decoded) byte by byte; a value with anything else goes the general way.
+   */
+  private writeText(b: Buffer, s: number, e: number, decode: Decode, out: Buffer, pos: number): number {
+    let p = pos;
+    for (let i = s; i < e; i++) {
+      let c = b[i]!;
+      if (c === PLUS && decode !== Decode.None) c = SPACE;
+      else if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c || (c === PERCENT && decode === Decode.PlusPercent)) {
+        return decode === Decode.None ? writeEscapedUtf8(b, s, e, out, pos) : this.writeDecoded(b, s, e, decode, out, pos);
+      }
+      out[p++] = c;
+    }
+    return p;
   }
 
   /** Writes a value with `+` as space (and `%XX` decoded) as JSON string contents. */
@@ -483,6 +501,13 @@ function isBom(b: Buffer, p: number): boolean {
   return p >= 0 && b[p] === 0xef && b[p + 1] === 0xbb && b[p + 2] === 0xbf;
 }
 
+/** Copies `src[s, e)` to `out` at `pos` byte by byte (short runs: cheaper than a native copy). */
+function copyBytes(src: Buffer, s: number, e: number, out: Buffer, pos: number): number {
+  let p = pos;
+  for (let i = s; i < e; i++) out[p++] = src[i]!;
+  return p;
+}
+
 /** Writes `,"key":<digits>` for a value of digits (leading zeros dropped); nothing for another value. */
 function writeNumber(b: Buffer, s: number, e: number, key: Buffer, out: Buffer, pos: number): number {
   let p = s;
@@ -492,9 +517,7 @@ function writeNumber(b: Buffer, s: number, e: number, key: Buffer, out: Buffer, 
     const c = b[i]! - ZERO;
     if (c < 0 || c > 9) return pos;
   }
-  out.set(key, pos);
-  pos += key.length;
-  return pos + b.copy(out, pos, p, e);
+  return copyBytes(b, p, e, out, copyBytes(key, 0, key.length, out, pos));
 }
 
 /** W3C lines into W3CIISLog rows, one `W3cEncoder` per file; partial lines wait for their newline. */
