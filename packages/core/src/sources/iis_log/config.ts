@@ -13,26 +13,17 @@ export function defaultLogDirectories(hostOs: NodeJS.Platform): readonly string[
   return hostOs === 'win32' ? IIS_DEFAULT_LOG_DIRECTORIES : undefined;
 }
 
-const tail = customLogConfigSchema.pick({
-  startAt: true,
-  maxLineBytes: true,
-  maxBatchRecords: true,
-  maxBatchBytes: true,
-  readBufferBytes: true,
-  rotateWaitMs: true,
-  scanIntervalMs: true,
-  pollIntervalMs: true,
-});
+const tail = customLogConfigSchema.shape;
 
 /** The `iis_log` options; `logDirectories` is required unless `hostOs` has a default for it (Windows). */
 export function iisLogConfigSchemaFor(hostOs: NodeJS.Platform) {
-  return tail
-    .extend({
+  return z
+    .strictObject({
       logDirectories: z
         .array(z.string().min(1))
         .min(1)
         .optional()
-        .describe('Folders holding the W3C log files (wildcards allowed, found again at each scan); default on Windows C:\\inetpub\\logs\\LogFiles\\W3SVC* (every site), required elsewhere.'),
+        .describe('Folders holding the W3C log files (wildcards allowed, found again at each scan); default on Windows `C:\\inetpub\\logs\\LogFiles\\W3SVC*` (every site), required elsewhere.'),
       filePatterns: z
         .array(z.string().min(1))
         .min(1)
@@ -42,6 +33,14 @@ export function iisLogConfigSchemaFor(hostOs: NodeJS.Platform) {
         .literal('W3CIISLog')
         .default('W3CIISLog')
         .describe('Table the records go to: W3CIISLog (stored in the custom table W3CIISLog_CL, which Azure takes through the Logs Ingestion API).'),
+      startAt: tail.startAt,
+      maxLineBytes: tail.maxLineBytes.describe('Longest line read; a longer one is dropped (counted as line_truncated).'),
+      maxBatchRecords: tail.maxBatchRecords,
+      maxBatchBytes: tail.maxBatchBytes,
+      readBufferBytes: tail.readBufferBytes,
+      rotateWaitMs: tail.rotateWaitMs,
+      scanIntervalMs: tail.scanIntervalMs,
+      pollIntervalMs: tail.pollIntervalMs,
     })
     .superRefine((c, ctx) => {
       if (c.logDirectories === undefined && defaultLogDirectories(hostOs) === undefined) {
