@@ -226,6 +226,21 @@ describe('W3C parser: resume', () => {
     expect(enc.header?.names).toEqual(IIS10_DEFAULT_FIELDS.split(' '));
   });
 
+  it('finds a header line starting anywhere around the boundaries of its 64 KiB search steps', async () => {
+    const fields = 'date time cs-uri-stem';
+    const tail = crlf(['2026-12-03 08:00:01 /x']);
+    for (const gap of [65_536 - 12, 65_536 - 9, 65_536 - 8, 65_536 - 1, 65_536, 65_536 + 1, 131_072 - 5, 131_072 + 3]) {
+      // `#Fields` line, then filler lines so that the position is `gap` bytes after the line's start.
+      const head = `#Fields: ${fields}\r\n`;
+      const fill = gap - head.length - tail.length;
+      const filler = `${'#Remark: '.padEnd(fill - 2, 'x')}\r\n`;
+      const text = `${crlf(['#Fields: date time'])}${head}${filler}${tail}`;
+      const { enc } = await resumed(text, (b) => b.length);
+      expect(enc.header?.names, `gap ${gap}`).toEqual(fields.split(' '));
+      rmSync(dir!, { recursive: true, force: true });
+    }
+  });
+
   it('leaves the header unset when there is none before the position', async () => {
     const text = crlf(DEFAULT_LINES);
     const { enc } = await resumed(text, (b) => b.indexOf('#Fields'));

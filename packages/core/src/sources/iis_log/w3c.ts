@@ -482,15 +482,11 @@ export async function findLastDirective(fh: FileHandle, offset: number, mark: Bu
     const to = Math.min(offset, hi + mark.length);
     const { bytesRead } = await fh.read(buf, 0, to - from, from);
     const view = buf.subarray(0, bytesRead);
-    let i = view.length;
-    for (;;) {
-      i = view.lastIndexOf(mark, i - 1);
-      if (i < 0) break;
+    // Marks at [lo, hi): those before lo are the next chunk's.
+    for (let i = view.lastIndexOf(mark); i >= 0 && from + i >= lo; i = i > 0 ? view.lastIndexOf(mark, i - 1) : -1) {
       const abs = from + i;
       if (abs >= offset) continue;
-      const lineStart = abs === 0 || (abs === 3 && isBom(view, i - 3)) || (i > 0 && view[i - 1] === 0x0a);
-      if (lineStart && abs >= lo) return abs;
-      if (i === 0) break;
+      if (abs === 0 || (abs === 3 && isBom(view, i - 3)) || (i > 0 && view[i - 1] === 0x0a)) return abs;
     }
     hi = lo;
   }
