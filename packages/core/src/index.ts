@@ -21,6 +21,7 @@ export * from './config/agent-config.js';
 export * from './config/dcr/index.js';
 export * from './sources/heartbeat/index.js';
 export * from './sources/custom_log/index.js';
+export * from './sources/iis_log/index.js';
 export * from './processors/filter/index.js';
 export * from './builtins.js';
 export * from './buffer/index.js';

@@ -4,6 +4,7 @@ import type { SourceDefinition } from '../../pipeline/component.js';
 import { ComponentRegistry } from '../../pipeline/registry.js';
 import { customLogSource } from '../../sources/custom_log/index.js';
 import { heartbeatSource } from '../../sources/heartbeat/index.js';
+import { iisLogDcr, iisLogSource } from '../../sources/iis_log/index.js';
 import { type DcrReportItem, customStreamTable, dcrSourceId, mapDcrToSources } from './mapper.js';
 import type { DcrSourceMapping } from './source-mapping.js';
 
@@ -60,24 +61,14 @@ const perfDcr: DcrSourceMapping = {
     r.set('samplingFrequencySeconds', f, ['samplingFrequencyInSeconds']);
   },
 };
-const iisDcr: DcrSourceMapping = {
-  kind: 'iisLogs',
-  streams: ['Microsoft-W3CIISLog'],
-  keys: ['name', 'streams', 'logDirectories'],
-  fromDcr(r) {
-    const d = r.stringList('logDirectories', false);
-    if (d !== undefined) r.set('logDirectories', d, ['logDirectories']);
-  },
-};
-
-const coreRegistry = new ComponentRegistry([heartbeatSource, customLogSource]);
+const coreRegistry = new ComponentRegistry([heartbeatSource, customLogSource, iisLogSource]);
 const fullRegistry = new ComponentRegistry([
   heartbeatSource,
   customLogSource,
   platformSource('syslog', z.strictObject({ facilities: z.array(z.string()).min(1), levels: z.array(z.string()).min(1) }), syslogDcr),
   platformSource('windows_event_log', z.strictObject({ xPathQueries: z.array(z.string()).min(1) }), eventLogDcr),
   platformSource('performance_counters', z.strictObject({ counterSpecifiers: z.array(z.string()).min(1), samplingFrequencySeconds: z.number() }), perfDcr),
-  platformSource('iis_log', z.strictObject({ logDirectories: z.array(z.string()).optional() }), iisDcr),
+  iisLogSource,
 ]);
 
 /** The complete agent-style data collection rule of the protocol notes (docs/protocol-notes.md#dcr-agent-example): all five sources, one workspace. */
@@ -212,22 +203,21 @@ describe('mapDcrToSources: the example of the protocol notes (docs/protocol-note
     ]);
   });
 
-  it('on a build with only core sources, skips the other kinds as not available and applies the text log', () => {
+  it('on a build with only core sources, skips the other kinds as not available and applies the text and IIS logs', () => {
     const m = mapDcrToSources(exampleDcr(), coreRegistry);
-    expect(Object.keys(m.sources)).toEqual(['dcr-apptext']);
+    expect(Object.keys(m.sources)).toEqual(['dcr-apptext', 'dcr-iis']);
     expect(errors(m.report)).toEqual([]);
     const missing = m.report.filter((r) => r.message.startsWith('not available on this platform/build'));
     expect(missing.map((r) => [r.path, r.message])).toEqual([
       ['properties.dataSources.syslog[0]', 'not available on this platform/build: source type syslog; skipped'],
       ['properties.dataSources.windowsEventLogs[0]', 'not available on this platform/build: source type windows_event_log; skipped'],
       ['properties.dataSources.performanceCounters[0]', 'not available on this platform/build: source type performance_counters; skipped'],
-      ['properties.dataSources.iisLogs[0]', 'not available on this platform/build: source type iis_log; skipped'],
     ]);
   });
 
   it('accepts the properties object alone, with paths relative to it', () => {
     const m = mapDcrToSources(exampleDcr().properties, coreRegistry);
-    expect(Object.keys(m.sources)).toEqual(['dcr-apptext']);
+    expect(Object.keys(m.sources)).toEqual(['dcr-apptext', 'dcr-iis']);
     expect(at(m.report, 'dataSources.syslog[0]')).toHaveLength(1);
     expect(at(m.report, 'dataFlows[1].transformKql')).toHaveLength(1);
   });
@@ -351,7 +341,7 @@ describe('mapDcrToSources: what is reported', () => {
     const d = exampleDcr();
     props(d).dataFlows.splice(4, 1);
     const m = mapDcrToSources(d, coreRegistry);
-    expect(m.sources).toEqual({});
+    expect(Object.keys(m.sources)).toEqual(['dcr-iis']);
     expect(at(m.report, 'properties.dataSources.logFiles[0].streams[0]')[0]!.message).toMatch(/in no dataFlow/);
   });
 
@@ -398,7 +388,7 @@ describe('ComponentRegistry: DCR kinds', () => {
     expect(fullRegistry.dcrSource('syslog')?.type).toBe('syslog');
     expect(fullRegistry.dcrSource('logFiles')?.type).toBe('custom_log');
     expect(coreRegistry.dcrSource('syslog')).toBeUndefined();
-    expect(() => new ComponentRegistry([customLogSource, platformSource('other_log', z.object({}), { ...iisDcr, kind: 'logFiles' })])).toThrow(
+    expect(() => new ComponentRegistry([customLogSource, platformSource('other_log', z.object({}), { ...iisLogDcr, kind: 'logFiles' })])).toThrow(
       /two source types read the data collection rule's logFiles data sources: custom_log and other_log/,
     );
   });

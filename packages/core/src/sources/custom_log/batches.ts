@@ -1,4 +1,3 @@
-import { maxEscapedBytes, writeEscapedString, writeEscapedUtf8 } from '../../encoding/json-escape.js';
 import type { SourceContext } from '../../pipeline/component.js';
 import { BufferPool } from '../../wire/buffer-pool.js';
 import { EncodedBatchBuilder } from '../../wire/encoded-batch.js';
@@ -6,6 +5,7 @@ import { JSON_FORMAT_CODE } from '../../wire/format.js';
 import { frameRoom } from '../../wire/frame.js';
 import type { CustomLogConfig } from './config.js';
 import type { Problems } from './problems.js';
+import type { RecordEncoder, RecordFormat } from './record-format.js';
 import type { RecordSink } from './record-splitter.js';
 import type { TailedFile } from './tailed-file.js';
 
@@ -31,6 +31,8 @@ class PendingBatch {
 export interface EmitterDeps {
   readonly ctx: SourceContext;
   readonly config: CustomLogConfig;
+  /** How records become rows. */
+  readonly format: RecordFormat;
   /** Aborted when the source must stop at once: an emit under way is given up. */
   readonly signal: AbortSignal;
   readonly problems: Pick<Problems, 'countError' | 'warn'>;
@@ -47,21 +49,22 @@ export interface EmitterDeps {
 }
 
 /**
- * Encodes what the files' splitters cut into records of the custom-log table,
- * `{"TimeGenerated":…,"RawData":…,"FilePath":…,"Computer":…}`, straight from the bytes read (a line is
- * escaped into the batch; no string or object is made for it), gathers them into batches of at most
- * `maxBatchRecords` records and `maxBatchBytes` bytes of JSON, and emits the batches in order with a
- * few in flight at once (the queue's group commit covers several while reading goes on). A file's
- * position advances to what an emitted batch made safe only after that batch and every batch before it
- * were queued; then the positions are saved.
+ * Encodes what the files' splitters cut into rows with each file's `RecordEncoder` (written straight
+ * into the batch from the bytes read), gathers them into batches of at most `maxBatchRecords` records
+ * and `maxBatchBytes` bytes of JSON, and emits the batches in order with a few in flight at once (the
+ * queue's group commit covers several while reading goes on). A file's position advances to what an
+ * emitted batch made safe only after that batch and every batch before it were queued; then the
+ * positions are saved.
  */
 export class Emitter {
   private pending: PendingBatch;
   private readonly full: PendingBatch[] = [];
   private readonly inFlight: Array<{ readonly b: PendingBatch; readonly queued: Promise<boolean> }> = [];
-  /** `{"TimeGenerated":"<now>","RawData":"`: the head of records split now that carry no timestamp of their own. */
-  private nowHead: Buffer;
-  private nowHeadMs: number;
+  /** The time of records split now that carry no timestamp of their own. */
+  private nowMs: number;
+  private readonly encoders = new WeakMap<TailedFile, RecordEncoder>();
+  /** Files whose reading began (their encoder's `resume` ran when it was due). */
+  private readonly begun = new WeakSet<TailedFile>();
   private readonly truncatedLabels: Readonly<Record<string, string>>;
   /** The batches' buffers, reused once a batch is queued. */
   private readonly buffers = new BufferPool(MAX_EMITS_IN_FLIGHT + 2);
@@ -72,8 +75,7 @@ export class Emitter {
     this.batchCapacity = Math.min(deps.config.maxBatchBytes + 64 * 1024, 8 * 1024 * 1024) + frameRoom(deps.config.table, deps.config.maxBatchRecords);
     this.truncatedLabels = { ...deps.ctx.labels, reason: 'line_truncated' };
     this.pending = this.newBatch();
-    this.nowHeadMs = deps.ctx.clock.now();
-    this.nowHead = recordHead(this.nowHeadMs);
+    this.nowMs = deps.ctx.clock.now();
   }
 
   private newBatch(): PendingBatch {
@@ -82,26 +84,16 @@ export class Emitter {
 
   /** The sink a file's splitter hands its records to. */
   sinkFor(f: TailedFile): RecordSink {
-    const { ctx, config } = this.deps;
-    // `","FilePath":"<origin>","Computer":"<computer>"}`, escaped once per file.
-    const tail = Buffer.from(`",${JSON.stringify('FilePath')}:${JSON.stringify(f.origin)},"Computer":${JSON.stringify(ctx.host.computer)}}`);
+    const { config, format } = this.deps;
+    const enc = format.encoderFor(f);
+    this.encoders.set(f, enc);
     const maxRecords = config.maxBatchRecords;
     const maxBytes = config.maxBatchBytes;
-    let lastMs = NaN;
-    let lastHead = this.nowHead;
     return (src, start, timeMs, bytes, end, cutBytes) => {
       if (cutBytes > 0) this.truncated(f, bytes, cutBytes);
-      let head = this.nowHead;
-      if (timeMs !== undefined) {
-        if (timeMs !== lastMs) {
-          lastMs = timeMs;
-          lastHead = recordHead(timeMs);
-        }
-        head = lastHead;
-      }
       let b = this.pending;
       let more = true;
-      const size = head.length + maxEscapedBytes(bytes) + tail.length + 1;
+      const size = enc.maxBytes(bytes) + 1;
       if (b.builder.count > 0 && b.builder.bytes + size > maxBytes) {
         this.full.push(b);
         b = this.pending = this.newBatch();
@@ -110,13 +102,13 @@ export class Emitter {
       const w = b.builder;
       w.beginRecord();
       w.reserve(size);
-      const out = w.buf;
-      out.set(head, w.pos);
-      let pos = w.pos + head.length;
-      pos = typeof src === 'string' ? writeEscapedString(src, out, pos) : writeEscapedUtf8(src, start, start + bytes, out, pos);
-      out.set(tail, pos);
-      w.pos = pos + tail.length;
-      w.endRecord();
+      const pos = enc.encode(src, start, bytes, timeMs ?? this.nowMs, cutBytes, w.buf, w.pos);
+      if (pos < 0) {
+        w.abandonRecord();
+      } else {
+        w.pos = pos;
+        w.endRecord();
+      }
       b.commits.set(f, end);
       if (w.count >= maxRecords) {
         this.full.push(b);
@@ -129,11 +121,7 @@ export class Emitter {
 
   /** Sets the TimeGenerated of records without a timestamp of their own to now. */
   private stamp(): void {
-    const now = this.deps.ctx.clock.now();
-    if (now !== this.nowHeadMs) {
-      this.nowHeadMs = now;
-      this.nowHead = recordHead(now);
-    }
+    this.nowMs = this.deps.ctx.clock.now();
   }
 
   /**
@@ -141,8 +129,12 @@ export class Emitter {
    * the file's read position past what was split.
    */
   async consume(f: TailedFile, slab: Buffer, n: number): Promise<void> {
-    this.stamp();
     const base = f.readOffset;
+    if (!this.begun.has(f)) {
+      this.begun.add(f);
+      if (base > 0) await this.encoders.get(f)?.resume?.(f.fh, base);
+    }
+    this.stamp();
     let pos = 0;
     while (pos < n) {
       pos = f.splitter.push(slab, pos, n, base + pos, f.sink);
@@ -253,9 +245,4 @@ export class Emitter {
     }
     if (advanced) this.deps.requestSave();
   }
-}
-
-/** `{"TimeGenerated":"<ISO time>","RawData":"` for a time in ms. */
-function recordHead(ms: number): Buffer {
-  return Buffer.from(`{"TimeGenerated":"${new Date(ms).toISOString()}","RawData":"`);
 }

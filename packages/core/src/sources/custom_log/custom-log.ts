@@ -12,6 +12,7 @@ import { identityOf, readPrefix } from './file-identity.js';
 import { closeQuietly, FileSet, keyOf, openForRead, type TrackOptions } from './file-set.js';
 import { Generations } from './generations.js';
 import { PositionSaver } from './position-saver.js';
+import { textRecordFormat, type RecordFormat } from './record-format.js';
 import { Problems } from './problems.js';
 import { FileReader } from './reader.js';
 import { CheckpointResume, reportDamage } from './resume.js';
@@ -80,11 +81,19 @@ export class CustomLogSource implements Source {
   /** Wall-clock ms when the last completed scan (or the start) began. */
   private lastScanWallMs = 0;
 
-  constructor(private readonly config: CustomLogConfig, private readonly ctx: SourceContext) {
-    const format = config.recordStartTimestampFormat;
+  /**
+   * `format` turns records into rows: by default the custom text-log table's (RawData); another source
+   * type riding on this engine passes its own (`iis_log`: W3C lines into W3CIISLog rows).
+   */
+  constructor(
+    private readonly config: CustomLogConfig,
+    private readonly ctx: SourceContext,
+    private readonly format: RecordFormat = textRecordFormat(ctx.host.computer),
+  ) {
+    const startFormat = config.recordStartTimestampFormat;
     const splitterOptions = {
       maxRecordBytes: config.maxLineBytes,
-      recordStart: format === undefined ? undefined : timestampParser(format, () => ctx.clock.now()),
+      recordStart: startFormat === undefined ? undefined : timestampParser(startFormat, () => ctx.clock.now()),
     };
     this.problems = new Problems(ctx, config.scanIntervalMs);
     this.paths = new PathScanner(config, this.problems);
@@ -92,6 +101,7 @@ export class CustomLogSource implements Source {
     this.emitter = new Emitter({
       ctx,
       config,
+      format,
       signal: this.abort.signal,
       problems: this.problems,
       stopping: () => this.stopping,
@@ -281,7 +291,7 @@ export class CustomLogSource implements Source {
     for (const f of [...this.files.all]) {
       if (f.retired || f.state === 'suspect' || !f.atEof) continue;
       const quiet = now - f.lastGrowthAt;
-      if (f.splitter.hasPending && quiet >= this.config.partialLineFlushMs) this.emitter.flush(f);
+      if (this.format.flushPartialLines && f.splitter.hasPending && quiet >= this.config.partialLineFlushMs) this.emitter.flush(f);
       if (f.state === 'rotated' && now - Math.max(f.lastGrowthAt, f.goneAt) >= this.config.rotateWaitMs) {
         if (f.splitter.hasPending) this.emitter.flush(f);
         if (f.committed >= f.readOffset) await this.release(f, 'file drained and released');

@@ -20,3 +20,4 @@ export const customLogSource: SourceDefinition<typeof customLogConfigSchema> = {
   configWarnings: (config, base) => filePatternWarnings(config, base),
   dcr: customLogDcr,
 };
+export { textRecordFormat, type RecordEncoder, type RecordFormat } from './record-format.js';
