@@ -8,3 +8,15 @@ export * from './fake-unix-datagram.js';
 export * from './fake-udp-datagram.js';
 export { FakeJournal, toJournalExport, type JournalTestEntry } from './fake-journal.js';
 export { decodeJournalBatch, journalContract, readAllEntries, type JournalHarness, type ReadEntry } from './contracts/journal.js';
+export {
+  FakeEventLog,
+  compileEventQuery,
+  compileEventXPath,
+  eventLogBookmarkXml,
+  eventLogTestXml,
+  parseEventLogBookmark,
+  xmlEscape,
+  type EventLogTestEvent,
+  type EventLogTestEventSpec,
+} from './fake-event-log.js';
+export { eventLogContract, type EventLogHarness } from './contracts/event-log.js';

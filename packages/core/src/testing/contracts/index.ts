@@ -1,3 +1,4 @@
 export * from './journal.js';
 export * from './udp-datagram.js';
 export * from './unix-datagram.js';
+export * from './event-log.js';
