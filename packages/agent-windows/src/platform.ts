@@ -1,5 +1,6 @@
-import type { Platform } from '@oma/core';
+import { AgentError, type Platform } from '@oma/core';
 import { windowsHostInfo } from './host-info.js';
+import { windowsEventLogSource } from './sources/windows_event_log/index.js';
 
 export const platform = 'windows';
 
@@ -8,7 +9,11 @@ export function createPlatform(): Platform {
   return {
     name: platform,
     hostInfo: windowsHostInfo(),
-    components: [],
+    components: [
+      windowsEventLogSource(() => {
+        throw new AgentError('OMA_ERR_NATIVE_LOAD', 'the Event Log binding is not built in');
+      }),
+    ],
     defaults: { dataDir: 'C:\\ProgramData\\OMA' },
   };
 }

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { EVENT, validateRecord } from '@oma/core';
+import { EVENT, WINDOWS_EVENT, validateRecord } from '@oma/core';
 import { decodeXmlText, readEventXml } from './event-xml.js';
-import { eventLevelName, mapEventRecord, normalizeSystemTime } from './map.js';
+import { eventLevelName, mapEventRecord, normalizeSystemTime, windowsEventLevelName, windowsEventRecord } from './map.js';
 
 const sample = (name: string): string => readFileSync(new URL(`./testdata/${name}.xml`, import.meta.url), 'utf8').trim();
 const ctx = { computer: 'oma-host', now: () => '2026-01-01T00:00:00.000Z' };
@@ -119,5 +119,43 @@ describe('event XML → Event record', () => {
       expect(() => mapEventRecord(broken, undefined, ctx), broken).not.toThrow();
     }
     expect(readEventXml('<Event><System><Level>2</Level><EventID>7</EventID').level).toBe(2);
+  });
+
+  it('WindowsEvent: System columns, EventData as an object (named values, unnamed ones under Data, UserData leaves), Critical kept', () => {
+    const sysmon = windowsEventRecord(readEventXml(sample('sysmon-1')), ctx);
+    expect(validateRecord(WINDOWS_EVENT, sysmon)).toEqual([]);
+    expect(sysmon).toMatchObject({
+      TimeGenerated: '2024-03-05T14:20:31.6021870Z',
+      TimeCreated: '2024-03-05T14:20:31.6021870Z',
+      Computer: 'WIN-SRV01.contoso.local',
+      Channel: 'Microsoft-Windows-Sysmon/Operational',
+      Provider: 'Microsoft-Windows-Sysmon',
+      EventID: 1,
+      EventLevel: 4,
+      EventLevelName: 'Information',
+      Task: 1,
+      Opcode: '0',
+      Keywords: '0x8000000000000000',
+      Version: 5,
+      EventRecordId: '1203377',
+      SystemProcessId: 3012,
+      SystemThreadId: 4128,
+      SystemUserId: 'S-1-5-18',
+    });
+    expect((sysmon.EventData as Record<string, string>).Image).toBe('C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe');
+    const scm = windowsEventRecord(readEventXml(sample('system-7036')), ctx);
+    expect(scm.EventData).toEqual({ param1: 'Windows Update', param2: 'running', Binary: '770075006100750073006500720076002F0034000000' });
+    expect(scm.Provider).toBe('Service Control Manager');
+    expect(windowsEventRecord(readEventXml(sample('application-1000')), ctx).EventData).toMatchObject({ Data: expect.arrayContaining(['notepad.exe', '']) as unknown });
+    expect(windowsEventRecord(readEventXml(sample('system-104-userdata')), ctx).EventData).toEqual({
+      SubjectUserName: 'Administrator',
+      SubjectDomainName: 'CONTOSO',
+      Channel: 'Application',
+      BackupPath: '',
+    });
+    expect(windowsEventRecord(readEventXml(sample('security-4624')), ctx).Correlation).toBe('{0a6e3f4c-6ef1-0001-a25f-6e0af16eda01}');
+    expect(windowsEventRecord(readEventXml(sample('application-4101-nodata')), ctx).EventData).toEqual({});
+    expect(windowsEventRecord(readEventXml(sample('system-41-critical')), ctx)).toMatchObject({ EventLevel: 1, EventLevelName: 'Critical' });
+    expect([0, 1, 2, 3, 4, 5].map(windowsEventLevelName)).toEqual(['Information', 'Critical', 'Error', 'Warning', 'Information', 'Verbose']);
   });
 });

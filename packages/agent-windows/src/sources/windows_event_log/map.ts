@@ -87,3 +87,65 @@ export function eventRecord(f: EventXmlFields, message: string | undefined, ctx:
   if (f.payloadXml !== undefined) r.EventData = f.payloadXml;
   return r;
 }
+
+/** EventLevelName of the WindowsEvent table: the level's own name (Critical stays Critical); LogAlways (0) is Information. */
+export function windowsEventLevelName(level: number | undefined): string {
+  switch (level) {
+    case 1:
+      return 'Critical';
+    case 2:
+      return 'Error';
+    case 3:
+      return 'Warning';
+    case 5:
+      return 'Verbose';
+    default:
+      return 'Information';
+  }
+}
+
+/**
+ * The WindowsEvent table's EventData: an object with each named `<Data>` by its name (UserData: each
+ * leaf element by its name), unnamed values in a list under `Data`, and the `<Binary>` hex under
+ * `Binary`. A name seen again keeps its first value.
+ */
+export function eventDataObject(f: EventXmlFields): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  let unnamed: string[] | undefined;
+  for (const d of f.data) {
+    if (d.name === undefined) (unnamed ??= []).push(d.value);
+    else if (!Object.prototype.hasOwnProperty.call(out, d.name)) out[d.name] = d.value;
+  }
+  if (unnamed) out.Data = unnamed;
+  if (f.binary !== undefined) out.Binary = f.binary;
+  return out;
+}
+
+/**
+ * One event as a WindowsEvent table record (the columns AMA fills from the event's System element,
+ * and EventData parsed per `eventDataObject`). The formatted message has no column in that table.
+ */
+export function windowsEventRecord(f: EventXmlFields, ctx: EventMapContext): LogRecord {
+  const time = normalizeSystemTime(f.systemTime, ctx.now);
+  const r: LogRecord = {
+    TimeGenerated: time,
+    Computer: f.computer || ctx.computer,
+    Channel: f.channel ?? '',
+    Provider: f.provider ?? '',
+    EventID: f.eventId === undefined ? 0 : f.eventId & 0xffff,
+    EventLevel: f.level ?? 0,
+    EventLevelName: windowsEventLevelName(f.level),
+    Task: f.task ?? 0,
+    Opcode: String(f.opcode ?? 0),
+    Keywords: f.keywords ?? '',
+    Version: f.version ?? 0,
+    TimeCreated: time,
+    EventData: eventDataObject(f),
+  };
+  if (f.recordId !== undefined) r.EventRecordId = String(f.recordId);
+  if (f.activityId !== undefined) r.Correlation = f.activityId;
+  if (f.processId !== undefined) r.SystemProcessId = f.processId;
+  if (f.threadId !== undefined) r.SystemThreadId = f.threadId;
+  if (f.userId !== undefined && f.userId !== '') r.SystemUserId = f.userId;
+  return r;
+}
