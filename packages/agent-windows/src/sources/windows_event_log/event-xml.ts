@@ -83,8 +83,23 @@ interface Tag {
   end: number;
 }
 
+/** Where the next `'` and `"` are (-1: none left), moved forward as the reader goes: each is searched for once per occurrence. */
+interface Quotes {
+  single: number;
+  double: number;
+}
+
+/** The first quote at or after `from`, or -1. */
+function nextQuote(xml: string, from: number, q: Quotes): number {
+  if (q.single >= 0 && q.single < from) q.single = xml.indexOf("'", from);
+  if (q.double >= 0 && q.double < from) q.double = xml.indexOf('"', from);
+  if (q.single < 0) return q.double;
+  if (q.double < 0) return q.single;
+  return q.single < q.double ? q.single : q.double;
+}
+
 /** Reads the start tag at `lt` (`xml[lt]` is `<`); undefined when the tag never ends. */
-function readStartTag(xml: string, lt: number): Tag | undefined {
+function readStartTag(xml: string, lt: number, quotes: Quotes): Tag | undefined {
   const n = xml.length;
   let i = lt + 1;
   const nameFrom = i;
@@ -96,61 +111,101 @@ function readStartTag(xml: string, lt: number): Tag | undefined {
   }
   const name = xml.slice(colon >= 0 ? colon + 1 : nameFrom, i);
   const attrsFrom = i;
-  let quote = 0;
-  for (; i < n; i++) {
-    const c = xml.charCodeAt(i);
-    if (quote !== 0) {
-      if (c === quote) quote = 0;
-    } else if (c === Ch.SQUOTE || c === Ch.DQUOTE) quote = c;
-    else if (c === Ch.GT) break;
+  // The tag ends at the first `>` outside quoted attribute values.
+  let p = i;
+  let gt: number;
+  for (;;) {
+    gt = xml.indexOf('>', p);
+    if (gt < 0) return undefined;
+    const q = nextQuote(xml, p, quotes);
+    if (q < 0 || q > gt) break;
+    const close = xml.indexOf(xml.charCodeAt(q) === Ch.SQUOTE ? "'" : '"', q + 1);
+    if (close < 0) return undefined;
+    p = close + 1;
   }
-  if (i >= n) return undefined;
-  const selfClosing = xml.charCodeAt(i - 1) === Ch.SLASH;
-  return { name, attrsFrom, attrsTo: selfClosing ? i - 1 : i, selfClosing, end: i + 1 };
+  const selfClosing = xml.charCodeAt(gt - 1) === Ch.SLASH;
+  return { name, attrsFrom, attrsTo: selfClosing ? gt - 1 : gt, selfClosing, end: gt + 1 };
+}
+
+/** The attribute `readAttr` read last. */
+interface AttrScratch {
+  name: string;
+  xmlns: boolean;
+  valueFrom: number;
+  valueTo: number;
+}
+
+const scratch: AttrScratch = { name: '', xmlns: false, valueFrom: 0, valueTo: 0 };
+
+/**
+ * Reads the attribute at `i` in a tag's attribute text (up to `to`) into `scratch` (local name, whether
+ * it declares a namespace, value span); returns the position after it, or -1 when there is none.
+ */
+function readAttr(xml: string, i: number, to: number): number {
+  const eq = xml.indexOf('=', i);
+  if (eq < 0 || eq >= to) return -1;
+  let a = i;
+  while (a < eq && isSpace(xml.charCodeAt(a))) a++;
+  let b = eq;
+  while (b > a && isSpace(xml.charCodeAt(b - 1))) b--;
+  let v = eq + 1;
+  while (v < to && isSpace(xml.charCodeAt(v))) v++;
+  const qc = xml.charCodeAt(v);
+  if (qc !== Ch.SQUOTE && qc !== Ch.DQUOTE) return -1;
+  const close = xml.indexOf(qc === Ch.SQUOTE ? "'" : '"', v + 1);
+  if (close < 0 || close > to) return -1;
+  let colon = -1;
+  for (let k = a; k < b; k++) if (xml.charCodeAt(k) === Ch.COLON) colon = k;
+  scratch.name = xml.slice(colon >= 0 ? colon + 1 : a, b);
+  scratch.xmlns = colon >= 0 ? xml.startsWith('xmlns:', a) : scratch.name === 'xmlns';
+  scratch.valueFrom = v + 1;
+  scratch.valueTo = close;
+  return close + 1;
 }
 
 /** Calls `each(localName, decodedValue)` for every attribute of a tag (xmlns declarations skipped). */
 function forEachAttr(xml: string, from: number, to: number, each: (name: string, value: string) => void): void {
-  let i = from;
-  while (i < to) {
-    while (i < to && isSpace(xml.charCodeAt(i))) i++;
-    if (i >= to) return;
-    const nameFrom = i;
-    let colon = -1;
-    while (i < to) {
-      const c = xml.charCodeAt(i);
-      if (c === Ch.EQ || isSpace(c)) break;
-      if (c === Ch.COLON) colon = i;
-      i++;
-    }
-    const prefix = colon >= 0 ? xml.slice(nameFrom, colon) : '';
-    const name = xml.slice(colon >= 0 ? colon + 1 : nameFrom, i);
-    while (i < to && isSpace(xml.charCodeAt(i))) i++;
-    if (xml.charCodeAt(i) !== Ch.EQ) return;
-    i++;
-    while (i < to && isSpace(xml.charCodeAt(i))) i++;
-    const q = xml.charCodeAt(i);
-    if (q !== Ch.SQUOTE && q !== Ch.DQUOTE) return;
-    const close = xml.indexOf(q === Ch.SQUOTE ? "'" : '"', i + 1);
-    if (close < 0 || close > to) return;
-    if (prefix !== 'xmlns' && name !== 'xmlns') each(name, decodeXmlText(xml.slice(i + 1, close)));
-    i = close + 1;
+  for (let i = readAttr(xml, from, to); i >= 0; i = readAttr(xml, i, to)) {
+    if (!scratch.xmlns) each(scratch.name, decodeXmlText(xml.slice(scratch.valueFrom, scratch.valueTo)));
   }
 }
 
+/** The decoded value of a tag's attribute `want` (local name), if it has one. */
 function attr(xml: string, tag: Tag, want: string): string | undefined {
-  let found: string | undefined;
-  forEachAttr(xml, tag.attrsFrom, tag.attrsTo, (name, value) => {
-    if (found === undefined && name === want) found = value;
-  });
-  return found;
+  const to = tag.attrsTo;
+  for (let i = readAttr(xml, tag.attrsFrom, to); i >= 0; i = readAttr(xml, i, to)) {
+    if (!scratch.xmlns && scratch.name === want) return decodeXmlText(xml.slice(scratch.valueFrom, scratch.valueTo));
+  }
+  return undefined;
 }
 
 function toInt(s: string | undefined): number | undefined {
   if (s === undefined) return undefined;
-  const t = s.trim();
-  if (t === '') return undefined;
-  const v = /^0x[0-9a-f]+$/i.test(t) ? parseInt(t.slice(2), 16) : /^-?\d+$/.test(t) ? parseInt(t, 10) : NaN;
+  let i = 0;
+  let end = s.length;
+  while (i < end && isSpace(s.charCodeAt(i))) i++;
+  while (end > i && isSpace(s.charCodeAt(end - 1))) end--;
+  if (i === end) return undefined;
+  let v = 0;
+  if (end - i > 2 && s.charCodeAt(i) === 0x30 && (s.charCodeAt(i + 1) | 0x20) === 0x78) {
+    for (let k = i + 2; k < end; k++) {
+      const c = s.charCodeAt(k);
+      const d = c >= 0x30 && c <= 0x39 ? c - 0x30 : (c | 0x20) >= 0x61 && (c | 0x20) <= 0x66 ? (c | 0x20) - 0x57 : -1;
+      if (d < 0) return undefined;
+      v = v * 16 + d;
+    }
+  } else {
+    const neg = s.charCodeAt(i) === 0x2d;
+    for (let k = neg ? i + 1 : i; k < end; k++) {
+      const d = s.charCodeAt(k) - 0x30;
+      if (d < 0 || d > 9) return undefined;
+      v = v * 10 + d;
+    }
+    if (neg) {
+      if (end - i === 1) return undefined;
+      v = -v;
+    }
+  }
   return Number.isSafeInteger(v) ? v : undefined;
 }
 
@@ -173,6 +228,7 @@ export function readEventXml(xml: string): EventXmlFields {
   const out: EventXmlFields = { data: [] };
   const stack: Frame[] = [];
   const n = xml.length;
+  const quotes: Quotes = { single: xml.indexOf("'"), double: xml.indexOf('"') };
   let i = 0;
   while (i < n) {
     const lt = xml.indexOf('<', i);
@@ -214,7 +270,7 @@ export function readEventXml(xml: string): EventXmlFields {
       if (f) closeElement(xml, out, stack, f, i);
       continue;
     }
-    const tag = readStartTag(xml, lt);
+    const tag = readStartTag(xml, lt, quotes);
     if (!tag) break;
     i = tag.end;
     if (top) top.hasChild = true;
