@@ -4,6 +4,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { AgentError, ComponentRegistry, EVENT, WIN32_ERROR, WINDOWS_EVENT, mapDcrToSources, validateRecord, type EventLogBinding, type LogRecord } from '@oma/core';
 import { FakeClock, FakeEventLog, MemoryCheckpointStore, eventLogTestXml, testSourceContext, type EventLogTestEventSpec, type TestSourceContext } from '@oma/core/testing';
 import { windowsEventLogConfigSchema } from './config.js';
+import { createPlatform } from '../../platform.js';
 import { windowsEventLogSource } from './index.js';
 import type { SidResolver } from './map.js';
 import { CHANNEL_RETRY_MS, READ_RETRY_MS, WindowsEventLogSource } from './windows-event-log.js';
@@ -303,6 +304,14 @@ describe('windows_event_log source', () => {
     await h.stop();
     expect(h.logged('event log unavailable on this host; windows_event_log source idle')).toHaveLength(1);
     expect(h.ctx.failures).toEqual([]);
+    // A binding that loads wevtapi.dll at its first subscription: the same, said once for all channels.
+    const lazy = new Harness();
+    lazy.fake.subscribeError = new AgentError('OMA_ERR_NATIVE_LOAD', 'wevtapi.dll not found');
+    await lazy.start({ channels: [{ name: 'System' }, { name: 'Application' }] });
+    await vi.waitFor(() => expect(lazy.fake.subscribed).toHaveLength(2));
+    await lazy.stop();
+    expect(lazy.logged('event log unavailable on this host; windows_event_log source idle')).toHaveLength(1);
+    expect(lazy.ctx.failures).toEqual([]);
   });
 
   it('a damaged checkpoint is reported and the channels start per startAt', async () => {
@@ -365,5 +374,16 @@ describe('windows_event_log config and DCR mapping', () => {
     ]);
     expect(bad.sources).toEqual({});
     expect(def.outputTables!(windowsEventLogConfigSchema.parse({ xPathQueries: ['System!*'], table: 'WindowsEvent' }))).toEqual(['WindowsEvent']);
+  });
+
+  it('is a source type of the Windows platform; until the binding is built in, it idles', async () => {
+    const def = createPlatform().components.find((c) => c.type === 'windows_event_log');
+    expect(def).toMatchObject({ kind: 'source', dcr: { kind: 'windowsEventLogs' } });
+    const h = new Harness();
+    const src = (def as ReturnType<typeof windowsEventLogSource>).create(windowsEventLogConfigSchema.parse({ xPathQueries: ['System!*'] }), h.ctx);
+    await src.start();
+    await src.stop(AbortSignal.timeout(1000));
+    expect(h.logged('event log unavailable on this host; windows_event_log source idle')[0]).toMatchObject({ level: 50 });
+    expect(h.ctx.failures).toEqual([]);
   });
 });

@@ -94,6 +94,7 @@ export class WindowsEventLogSource implements Source {
   private readonly rate: RateLimitedLog;
   private readonly mapCtx: EventMapContext;
   private readonly sids = new Map<string, string | undefined>();
+  private idleLogged = false;
 
   constructor(
     private readonly config: WindowsEventLogConfig,
@@ -133,6 +134,7 @@ export class WindowsEventLogSource implements Source {
       binding = this.binding();
     } catch (err) {
       if ((err as { code?: unknown }).code === 'OMA_ERR_NATIVE_LOAD') {
+        this.idleLogged = true;
         this.ctx.log.error({ err }, 'event log unavailable on this host; windows_event_log source idle');
         return;
       }
@@ -178,7 +180,17 @@ export class WindowsEventLogSource implements Source {
 
   private async runChannel(binding: EventLogBinding, c: ChannelState): Promise<void> {
     while (!this.stopping) {
-      const sub = this.subscribe(binding, c);
+      let sub: EventLogSubscription | undefined;
+      try {
+        sub = this.subscribe(binding, c);
+      } catch (err) {
+        // wevtapi.dll not loadable (the binding loads it at the first subscription): said once, the channel idles.
+        if (!this.idleLogged) {
+          this.idleLogged = true;
+          this.ctx.log.error({ err }, 'event log unavailable on this host; windows_event_log source idle');
+        }
+        return;
+      }
       if (!sub) {
         await this.sleep(CHANNEL_RETRY_MS);
         continue;
@@ -205,7 +217,8 @@ export class WindowsEventLogSource implements Source {
   /**
    * Subscribes to a channel after its bookmark, or per `startAt` without one. A bookmark whose event is
    * gone (the channel was cleared or wrapped) is reported and the channel read from its oldest event.
-   * Undefined when the channel cannot be subscribed to (logged once per reason; tried again later).
+   * Undefined when the channel cannot be subscribed to (logged once per reason; tried again later);
+   * throws only OMA_ERR_NATIVE_LOAD.
    */
   private subscribe(binding: EventLogBinding, c: ChannelState): EventLogSubscription | undefined {
     const base = { channel: c.q.channel, query: c.q.query, batchSize: this.config.batchSize, renderMessages: this.config.renderMessages };
