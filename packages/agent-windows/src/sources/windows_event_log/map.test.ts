@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { EVENT, WINDOWS_EVENT, validateRecord } from '@oma/core';
 import { decodeXmlText, readEventXml } from './event-xml.js';
-import { eventLevelName, mapEventRecord, normalizeSystemTime, windowsEventLevelName, windowsEventRecord } from './map.js';
+import { eventLevelName, eventRecord, eventRecordJson, mapEventRecord, normalizeSystemTime, windowsEventLevelName, windowsEventRecord } from './map.js';
 
 const sample = (name: string): string => readFileSync(new URL(`./testdata/${name}.xml`, import.meta.url), 'utf8').trim();
 const ctx = { computer: 'oma-host', now: () => '2026-01-01T00:00:00.000Z' };
@@ -157,5 +157,20 @@ describe('event XML → Event record', () => {
     expect(windowsEventRecord(readEventXml(sample('application-4101-nodata')), ctx).EventData).toEqual({});
     expect(windowsEventRecord(readEventXml(sample('system-41-critical')), ctx)).toMatchObject({ EventLevel: 1, EventLevelName: 'Critical' });
     expect([0, 1, 2, 3, 4, 5].map(windowsEventLevelName)).toEqual(['Information', 'Critical', 'Error', 'Warning', 'Information', 'Verbose']);
+  });
+
+  it('writes the Event record as JSON directly: the same text as the record stringified, for every sample', () => {
+    const names = ['system-7036', 'application-1000', 'security-4624', 'security-4625', 'sysmon-1', 'system-104-userdata', 'application-4101-nodata', 'system-41-critical'];
+    const resolveSid = (sid: string) => (sid === 'S-1-5-18' ? 'NT AUTHORITY\\SYSTEM' : undefined);
+    for (const name of names) {
+      const f = readEventXml(sample(name));
+      for (const message of [undefined, 'A "quoted" message\r\nwith C:\\paths and \u2028 and \u0001']) {
+        for (const c of [ctx, { ...ctx, resolveSid }]) {
+          expect(eventRecordJson(f, message, c), name).toBe(JSON.stringify(eventRecord(f, message, c)));
+        }
+      }
+    }
+    const empty = readEventXml('<Event/>');
+    expect(eventRecordJson(empty, undefined, ctx)).toBe(JSON.stringify(eventRecord(empty, undefined, ctx)));
   });
 });

@@ -149,3 +149,28 @@ export function windowsEventRecord(f: EventXmlFields, ctx: EventMapContext): Log
   if (f.userId !== undefined && f.userId !== '') r.SystemUserId = f.userId;
   return r;
 }
+
+const q = JSON.stringify;
+
+/**
+ * The Event record of `eventRecord` as its JSON text, written directly (no object made): the same
+ * text as `JSON.stringify(eventRecord(f, message, ctx))`, key for key.
+ */
+export function eventRecordJson(f: EventXmlFields, message: string | undefined, ctx: EventMapContext): string {
+  const user = f.userId === undefined || f.userId === '' ? NO_USER : (ctx.resolveSid?.(f.userId) ?? f.userId);
+  return (
+    `{"TimeGenerated":${q(normalizeSystemTime(f.systemTime, ctx.now))}` +
+    `,"Computer":${q(f.computer || ctx.computer)}` +
+    `,"EventLog":${q(f.channel ?? '')}` +
+    `,"Source":${q(f.eventSourceName ?? f.provider ?? '')}` +
+    `,"EventID":${f.eventId === undefined ? 0 : f.eventId & 0xffff}` +
+    `,"EventCategory":${f.task ?? 0}` +
+    `,"EventLevel":${f.level ?? 0}` +
+    `,"EventLevelName":"${eventLevelName(f.level)}"` +
+    `,"UserName":${q(user)}` +
+    `,"ParameterXml":${q(parameterXml(f))}` +
+    (message === undefined ? '' : `,"RenderedDescription":${q(message)}`) +
+    (f.payloadXml === undefined ? '' : `,"EventData":${q(f.payloadXml)}`) +
+    '}'
+  );
+}

@@ -1,18 +1,21 @@
 import {
+  EncodedBatchBuilder,
+  JSON_FORMAT_CODE,
   RateLimitedLog,
   WIN32_ERROR,
   errorType,
   isWin32Error,
   type CheckpointLoad,
+  type EncodedBatch,
   type EventLogBinding,
+  type EventLogEvent,
   type EventLogSubscription,
-  type LogRecord,
   type Source,
   type SourceContext,
 } from '@oma/core';
 import type { WindowsEventLogConfig } from './config.js';
 import { readEventXml } from './event-xml.js';
-import { eventRecord, windowsEventRecord, type EventMapContext, type SidResolver } from './map.js';
+import { eventRecordJson, windowsEventRecord, type EventMapContext, type SidResolver } from './map.js';
 import { filterXPath, groupChannelQueries, parseXPathQuery, type ChannelQuery, type XPathQuery } from './query.js';
 
 /** Wait for a channel that cannot be subscribed to (missing, not readable) before trying again. */
@@ -75,8 +78,8 @@ export interface WindowsEventLogSourceDeps {
 
 /**
  * Reads Windows event channels through the `EventLogBinding` port: one subscription per channel
- * (its XPaths merged into one query), events mapped to Event or WindowsEvent records and emitted per
- * batch; the channel's bookmark is saved only once the pipeline queued the batch. A channel that
+ * (its XPaths merged into one query), events mapped to Event or WindowsEvent records, encoded as JSON
+ * and emitted per batch; the channel's bookmark is saved only once the pipeline queued the batch. A channel that
  * cannot be subscribed to is logged once with the reason and tried again every minute while the
  * others run; a bookmark whose event is gone (channel cleared) is reported and the channel read from
  * its oldest event.
@@ -252,21 +255,15 @@ export class WindowsEventLogSource implements Source {
 
   /** Reads a subscription until stop (returns) or a failed read (throws). */
   private async read(c: ChannelState, sub: EventLogSubscription): Promise<void> {
-    const table = this.config.table;
     while (!this.stopping) {
       const events = sub.next();
       if (events.length === 0) {
         if ((await sub.wait(WAIT_TIMEOUT_MS)) === 'closed') return;
         continue;
       }
-      const records: LogRecord[] = new Array<LogRecord>(events.length);
-      for (let i = 0; i < events.length; i++) {
-        const e = events[i]!;
-        const f = readEventXml(e.xml);
-        records[i] = table === 'Event' ? eventRecord(f, e.message, this.mapCtx) : windowsEventRecord(f, this.mapCtx);
-      }
+      const batch = this.encode(events);
       const bookmark = sub.bookmark();
-      if (!(await this.emit(table, records))) return;
+      if (!(await this.emit(batch))) return;
       if (bookmark !== undefined) {
         this.bookmarks.set(c.key, bookmark);
         this.requestSave();
@@ -274,19 +271,37 @@ export class WindowsEventLogSource implements Source {
     }
   }
 
+  /**
+   * The events as records of the configured table, encoded straight into their JSON wire form (a
+   * queue frame laid out in place): no object per record on the way to the queue.
+   */
+  private encode(events: readonly EventLogEvent[]): EncodedBatch {
+    const table = this.config.table;
+    let size = 0;
+    for (const e of events) size += e.xml.length * 2 + (e.message?.length ?? 0) + 256;
+    const b = new EncodedBatchBuilder(table, size, events.length, undefined, { maxRecords: this.config.batchSize });
+    for (const e of events) {
+      const f = readEventXml(e.xml);
+      b.beginRecord();
+      b.text(table === 'Event' ? eventRecordJson(f, e.message, this.mapCtx) : JSON.stringify(windowsEventRecord(f, this.mapCtx)));
+      b.endRecord();
+    }
+    return b.finishFrame(JSON_FORMAT_CODE);
+  }
+
   /** Hands a batch to the pipeline, retrying with backoff until it is queued; false when stopping gave it up. */
-  private async emit(table: string, records: LogRecord[]): Promise<boolean> {
+  private async emit(batch: EncodedBatch): Promise<boolean> {
     const signal = this.abort.signal;
     let backoff = 250;
     for (;;) {
       if (signal.aborted) return false;
       try {
-        await this.ctx.emit({ table, records }, signal);
+        await this.ctx.emit(batch, signal);
         return true;
       } catch (err) {
         if (signal.aborted) return false;
         this.ctx.metrics.errors.inc({ ...this.ctx.labels, error_type: errorType(err), stage: 'emit' });
-        this.warn('emit', { err, count: records.length }, 'batch not queued; retrying');
+        this.warn('emit', { err, count: batch.count }, 'batch not queued; retrying');
         if (this.stopping) return false;
         await this.sleep(backoff);
         if (this.stopping) return false;
