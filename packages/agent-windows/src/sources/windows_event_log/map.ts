@@ -31,8 +31,10 @@ export function normalizeSystemTime(s: string | undefined, fallback: () => strin
   return Number.isNaN(t) ? fallback() : new Date(t).toISOString();
 }
 
+const ESCAPED = /[&<>]/;
+
 function escapeParam(s: string): string {
-  return s.replace(/[&<>]/g, (c) => (c === '&' ? '&amp;' : c === '<' ? '&lt;' : '&gt;'));
+  return ESCAPED.test(s) ? s.replace(/[&<>]/g, (c) => (c === '&' ? '&amp;' : c === '<' ? '&lt;' : '&gt;')) : s;
 }
 
 /** ParameterXml as MMA wrote it: each insertion string (payload value) as `<Param>value</Param>`, in order. */
