@@ -127,6 +127,18 @@ describe('windows_event_log source', () => {
     expect([...first, ...h.ids()]).toEqual(Array.from({ length: 32 }, (_, i) => i));
   });
 
+  it('keeps the bookmarks of the channels it reads only', async () => {
+    const h = new Harness();
+    h.fake.append('Application', events('Application', 2));
+    h.fake.append('System', events('System', 2));
+    await h.start({ channels: [{ name: 'Application' }, { name: 'System' }] });
+    await vi.waitFor(async () => expect(Object.keys((await h.saved()) ?? {}).sort()).toEqual(['application', 'system']));
+    await h.restart({ channels: [{ name: 'System' }] });
+    h.fake.append('System', events('System', 1, 2));
+    await vi.waitFor(async () => expect(await h.saved()).toEqual({ system: expect.stringMatching(bookmarkOf('System', 3)) as unknown }));
+    await h.stop();
+  });
+
   it('starts at new events without a bookmark by default (as MMA did), at the oldest when asked', async () => {
     const h = new Harness();
     h.fake.append('Application', events('Application', 3));

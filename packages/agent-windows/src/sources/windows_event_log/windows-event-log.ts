@@ -130,8 +130,11 @@ export class WindowsEventLogSource implements Source {
     if (loaded.damage) {
       this.ctx.log.warn({ reason: loaded.damage.reason, keptAs: loaded.damage.keptAs, fromBackup: loaded.damage.fromBackup }, 'event log checkpoint damaged');
     }
-    for (const [k, v] of Object.entries((loaded.state as EventLogCheckpoint).bookmarks ?? {})) this.bookmarks.set(k, v);
-    this.savedJson = JSON.stringify(Object.fromEntries(this.bookmarks));
+    // Bookmarks of channels no longer read are dropped (at the next save): a channel read again later starts per startAt.
+    const configured = new Set(this.channels.map((c) => c.key));
+    const saved = (loaded.state as EventLogCheckpoint).bookmarks ?? {};
+    for (const [k, v] of Object.entries(saved)) if (configured.has(k)) this.bookmarks.set(k, v);
+    this.savedJson = JSON.stringify(saved);
     let binding: EventLogBinding;
     try {
       binding = this.binding();
