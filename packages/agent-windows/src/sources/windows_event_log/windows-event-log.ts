@@ -92,6 +92,8 @@ export class WindowsEventLogSource implements Source {
   private saveAgain = false;
   private stopping = false;
   private readonly abort = new AbortController();
+  /** Aborted at stop: ends the sleeps between retries. */
+  private readonly wake = new AbortController();
   private loops: Array<Promise<void>> = [];
   private stopPromise: Promise<void> | undefined;
   private readonly rate: RateLimitedLog;
@@ -115,7 +117,7 @@ export class WindowsEventLogSource implements Source {
     };
   }
 
-  /** The channels read and their queries (for tests and `oma validate`). */
+  /** The channels read and the query of each. */
   get queries(): readonly ChannelQuery[] {
     return this.channels.map((c) => c.q);
   }
@@ -171,9 +173,6 @@ export class WindowsEventLogSource implements Source {
       signal.removeEventListener('abort', onAbort);
     }
   }
-
-  /** Aborted at stop: ends the sleeps between retries. */
-  private readonly wake = new AbortController();
 
   private async sleep(ms: number): Promise<void> {
     if (this.stopping) return;
