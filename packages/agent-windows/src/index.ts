@@ -13,3 +13,4 @@ export {
   type CounterPath,
   type WindowsPerformanceCountersConfig,
 } from './sources/performance_counters/index.js';
+export * from './sources/windows_event_log/index.js';

@@ -1,6 +1,7 @@
-import { AgentError, type PdhBinding, type Platform } from '@oma/core';
+import { AgentError, type EventLogBinding, type PdhBinding, type Platform } from '@oma/core';
 import { windowsHostInfo } from './host-info.js';
 import { windowsPerformanceCountersSource } from './sources/performance_counters/index.js';
+import { windowsEventLogSource } from './sources/windows_event_log/index.js';
 
 export const platform = 'windows';
 
@@ -9,12 +10,17 @@ function pdhBinding(): PdhBinding {
   throw new AgentError('OMA_ERR_NATIVE_LOAD', 'the PDH binding is not built in');
 }
 
+/** The Event Log binding until the koffi one over wevtapi.dll is wired in. */
+function eventLogBinding(): EventLogBinding {
+  throw new AgentError('OMA_ERR_NATIVE_LOAD', 'the Event Log binding is not built in');
+}
+
 /** The Windows platform: its source types, host facts from the registry, files under %ProgramData%\OMA. */
 export function createPlatform(): Platform {
   return {
     name: platform,
     hostInfo: windowsHostInfo(),
-    components: [windowsPerformanceCountersSource(pdhBinding)],
+    components: [windowsEventLogSource(eventLogBinding), windowsPerformanceCountersSource(pdhBinding)],
     defaults: { dataDir: 'C:\\ProgramData\\OMA' },
   };
 }

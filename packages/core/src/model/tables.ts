@@ -55,6 +55,33 @@ export const EVENT: TableSchema = {
   ],
 };
 
+/** Windows events as AMA writes them with the Microsoft-WindowsEvent stream (the payload parsed, not rendered). */
+export const WINDOWS_EVENT: TableSchema = {
+  name: 'WindowsEvent',
+  kind: 'standard',
+  description: 'Windows Event Log records with their data parsed (AMA\'s Microsoft-WindowsEvent stream).',
+  columns: [
+    TIME,
+    COMPUTER,
+    col('Channel', 'string', 'Channel the event was read from.'),
+    col('Provider', 'string', 'Provider that logged the event.'),
+    col('EventID', 'int', 'Event id.'),
+    col('EventLevel', 'int', 'Windows level: 0 LogAlways, 1 Critical, 2 Error, 3 Warning, 4 Information, 5 Verbose.'),
+    col('EventLevelName', 'string', 'Name of the level: Critical, Error, Warning, Information or Verbose.'),
+    col('Task', 'int', 'Task of the event.'),
+    col('Opcode', 'string', 'Opcode of the event.'),
+    col('Keywords', 'string', 'Keywords bit mask as written in the event (hex).'),
+    col('Version', 'int', 'Version of the event definition.'),
+    col('EventRecordId', 'string', 'Record number the channel gave the event.'),
+    col('Correlation', 'string', 'Activity id of the event, if any.'),
+    col('SystemProcessId', 'int', 'Process that logged the event.'),
+    col('SystemThreadId', 'int', 'Thread that logged the event.'),
+    col('SystemUserId', 'string', 'SID of the user the event names, if any.'),
+    col('TimeCreated', 'datetime', 'When the event was logged.'),
+    col('EventData', 'dynamic', 'The event data as an object: each named value by its name.'),
+  ],
+};
+
 export const PERF: TableSchema = {
   name: 'Perf',
   kind: 'standard',
@@ -118,7 +145,7 @@ export const HEARTBEAT: TableSchema = {
   ],
 };
 
-export const STANDARD_TABLES: readonly TableSchema[] = [SYSLOG, EVENT, PERF, W3CIISLOG, HEARTBEAT];
+export const STANDARD_TABLES: readonly TableSchema[] = [SYSLOG, EVENT, WINDOWS_EVENT, PERF, W3CIISLOG, HEARTBEAT];
 
 /** Custom table names end in `_CL` (docs/protocol-notes.md#ingestion-tables). */
 export const CUSTOM_TABLE_RE = /^[A-Za-z][A-Za-z0-9_]{0,41}_CL$/;
