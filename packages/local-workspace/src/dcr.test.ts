@@ -17,7 +17,7 @@ describe('defaultDcr', () => {
     expect(tables).toEqual({
       'Custom-Syslog': 'Syslog',
       'Custom-Event': 'Event',
-      'Custom-WindowsEvent': 'WindowsEvent_CL',
+      'Custom-WindowsEvent': 'WindowsEvent',
       'Custom-Heartbeat': 'Heartbeat_CL',
       'Custom-Perf': 'Perf_CL',
       'Custom-W3CIISLog': 'W3CIISLog_CL',

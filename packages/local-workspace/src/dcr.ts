@@ -34,8 +34,8 @@ export interface LocalDcr {
 /**
  * The default DCR, shaped like the one `oma azure template` deploys (see `tableRoute`): a stream
  * `Custom-<Table>` for every standard table of the record model and for each given custom `_CL` table, each
- * landing in the table Azure stores it in: Syslog and Event in themselves, WindowsEvent, Heartbeat, Perf and W3CIISLog in
- * their mirrors WindowsEvent_CL, Heartbeat_CL, Perf_CL and W3CIISLog_CL, a custom table in itself (custom text-log schema).
+ * landing in the table Azure stores it in: Syslog, Event and WindowsEvent in themselves, Heartbeat, Perf and W3CIISLog in
+ * their mirrors Heartbeat_CL, Perf_CL and W3CIISLog_CL, a custom table in itself (custom text-log schema).
  * It also accepts undeclared `Custom-<Name>_CL` streams (see `acceptUndeclaredCustomStreams`), so a new
  * custom log table works without restarting the workspace.
  */

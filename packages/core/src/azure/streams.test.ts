@@ -17,8 +17,8 @@ describe('tableRoute', () => {
     });
     expect(routes.Perf).toMatchObject({ stream: 'Custom-Perf', outputStream: 'Custom-Perf_CL', outputTable: 'Perf_CL', standard: false });
     expect(routes.W3CIISLog).toMatchObject({ stream: 'Custom-W3CIISLog', outputStream: 'Custom-W3CIISLog_CL', outputTable: 'W3CIISLog_CL' });
-    expect(routes.WindowsEvent).toMatchObject({ stream: 'Custom-WindowsEvent', outputStream: 'Custom-WindowsEvent_CL', outputTable: 'WindowsEvent_CL' });
-    expect(mirrorTableNames().sort()).toEqual(['Heartbeat_CL', 'Perf_CL', 'W3CIISLog_CL', 'WindowsEvent_CL']);
+    expect(routes.WindowsEvent).toMatchObject({ stream: 'Custom-WindowsEvent', outputStream: 'Microsoft-WindowsEvent', outputTable: 'WindowsEvent', standard: true });
+    expect(mirrorTableNames().sort()).toEqual(['Heartbeat_CL', 'Perf_CL', 'W3CIISLog_CL']);
   });
 
   it('keeps the model columns of every standard table (none is reserved) and valid custom table names', () => {

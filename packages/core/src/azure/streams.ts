@@ -4,16 +4,16 @@ import { CUSTOM_TABLE_RE, STANDARD_TABLES, tableSchema } from '../model/tables.j
 /**
  * Where each standard table of the record model lands in Azure (docs/protocol-notes.md#ingestion-tables).
  * - `azure`: the Azure table itself, through output stream `Microsoft-<Table>` (the Logs Ingestion API
- *   accepts Syslog and Event).
+ *   accepts Syslog, Event and WindowsEvent).
  * - `mirror`: a custom table `<Table>_CL` with the same columns, because the API does not accept the Azure
- *   table (Heartbeat, W3CIISLog) or its support is not confirmed (Perf, WindowsEvent). Once Perf is confirmed, set it to
+ *   table (Heartbeat, W3CIISLog) or its support is not confirmed (Perf). Once Perf is confirmed, set it to
  *   `azure` here: the local workspace, the sink's default stream and `oma azure template` follow.
  * A standard table not listed here is mirrored.
  */
 export const AZURE_TABLE_TARGETS: Readonly<Record<string, 'azure' | 'mirror'>> = {
   Syslog: 'azure',
   Event: 'azure',
-  WindowsEvent: 'mirror',
+  WindowsEvent: 'azure',
   Heartbeat: 'mirror',
   Perf: 'mirror',
   W3CIISLog: 'mirror',
