@@ -1,3 +1,4 @@
 export { createPlatform, platform } from './platform.js';
 export { windowsComputerName, windowsHostInfo, windowsVersion, type WindowsHostInfoDeps } from './host-info.js';
 export { privateIPs } from '@oma/core';
+export * from './service/index.js';
