@@ -5,7 +5,7 @@
  * binaries) come from npm's cache, or npm the first time, as for the .deb.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -84,7 +84,8 @@ describe.skipIf(!hasUnzip)('the zip writer (skipped without unzip)', () => {
     const tmp = tempDir('oma-zip-');
     try {
       const src = join(tmp.path, 'src');
-      execFileSync('mkdir', ['-p', join(src, 'OMA', 'a b'), join(src, 'OMA', 'é')]);
+      mkdirSync(join(src, 'OMA', 'a b'), { recursive: true });
+      mkdirSync(join(src, 'OMA', 'é'), { recursive: true });
       writeFileSync(join(src, 'OMA', 'a b', 'text.txt'), 'hello '.repeat(1000));
       writeFileSync(join(src, 'OMA', 'é', 'random.bin'), Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919) % 251)));
       writeFileSync(join(src, 'OMA', 'empty'), '');
