@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseOnboardArgs } from '../../packages/cli/src/commands/onboard.js';
+import { parseOnboardArgs } from '@oma/cli';
 import { REPO } from './helpers.js';
 
 const WXS = join(REPO, 'tools', 'package', 'files', 'windows', 'oma.wxs');

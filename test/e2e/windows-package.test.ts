@@ -26,6 +26,12 @@ function files(dir: string, base = dir): string[] {
   return out;
 }
 
+/** What tools/package/dist/zip.js exports. */
+interface ZipTool {
+  filesUnder(dir: string): { name: string; file: string }[];
+  writeZip(out: string, entries: readonly { name: string; file: string }[]): void;
+}
+
 const magic = (file: string): string => readFileSync(file).subarray(0, 4).toString('latin1');
 
 describe.skipIf(!hasUnzip)('the Windows zip (skipped without unzip)', () => {
@@ -80,7 +86,7 @@ describe.skipIf(!hasUnzip)('the Windows zip (skipped without unzip)', () => {
 
 describe.skipIf(!hasUnzip)('the zip writer (skipped without unzip)', () => {
   it('writes an archive unzip accepts, the same bytes for the same tree', async () => {
-    const { filesUnder, writeZip } = (await import(pathToFileURL(ZIP_TOOL).href)) as typeof import('../../tools/package/src/zip.js');
+    const { filesUnder, writeZip } = (await import(pathToFileURL(ZIP_TOOL).href)) as ZipTool;
     const tmp = tempDir('oma-zip-');
     try {
       const src = join(tmp.path, 'src');
