@@ -89,12 +89,16 @@ export class FakeServiceControlManager implements ServiceControlManager {
   readonly calls: string[] = [];
   private nextPid = 4000;
 
-  install(spec: ServiceSpec): void {
+  /** Settings `install` reports as not taken (an SCM like Wine's). */
+  notApplied: string[] = [];
+
+  install(spec: ServiceSpec): string[] {
     this.calls.push(`install ${spec.name}`);
     const s = this.services.get(spec.name);
     if (s?.deleted) throw new Win32Error('CreateServiceW', 1072);
     if (s) throw new Win32Error('CreateServiceW', 1073);
     this.services.set(spec.name, { spec, state: 'stopped', pid: 0, deleted: false });
+    return [...this.notApplied];
   }
 
   uninstall(name: string): void {

@@ -49,12 +49,59 @@ function configure(api: Advapi32, svc: Handle, level: number, type: string, info
   if (!api.ChangeServiceConfig2W(svc, level, api.koffi.as(info, `${type} *`))) throw lastError('ChangeServiceConfig2W');
 }
 
+/** ERROR_INVALID_LEVEL: the SCM does not know this ChangeServiceConfig2W level (Wine lacks some). */
+const ERROR_INVALID_LEVEL = 124;
+
+/**
+ * Applies the settings of a service just created, one ChangeServiceConfig2W level each (`change`):
+ * description, delayed start, failure actions, restart also on non-crash failures, preshutdown
+ * timeout. Delayed start and the non-crash flag are refinements: an SCM that does not know their level
+ * (ERROR_INVALID_LEVEL) leaves them out, and their names are returned. Any other failure deletes the
+ * service (`remove`) and is thrown: a failed install leaves no half-configured service behind.
+ */
+export function configureNewService(spec: ServiceSpec, change: (level: number, type: string, info: unknown) => void, remove: () => void): string[] {
+  const notApplied: string[] = [];
+  const optional = (what: string, fn: () => void): void => {
+    try {
+      fn();
+    } catch (err) {
+      if (!(err instanceof Win32Error && err.win32 === ERROR_INVALID_LEVEL)) throw err;
+      notApplied.push(what);
+    }
+  };
+  try {
+    change(SERVICE.CONFIG_DESCRIPTION, 'SERVICE_DESCRIPTIONW', { lpDescription: spec.description });
+    if (spec.startType === 'automatic') {
+      optional('delayed start', () => change(SERVICE.CONFIG_DELAYED_AUTO_START_INFO, 'SERVICE_DELAYED_AUTO_START_INFO', { fDelayedAutostart: spec.delayedStart ? 1 : 0 }));
+    }
+    const actions = spec.failureActions.restartDelaysMs.map((Delay) => ({ Type: SERVICE.SC_ACTION_RESTART, Delay }));
+    change(SERVICE.CONFIG_FAILURE_ACTIONS, 'SERVICE_FAILURE_ACTIONSW', {
+      dwResetPeriod: spec.failureActions.resetPeriodSec,
+      lpRebootMsg: null,
+      lpCommand: null,
+      cActions: actions.length,
+      lpsaActions: actions,
+    });
+    // Restart also when the service stops itself with an error, not only when the process dies.
+    optional('restart after a failed start', () => change(SERVICE.CONFIG_FAILURE_ACTIONS_FLAG, 'SERVICE_FAILURE_ACTIONS_FLAG', { fFailureActionsOnNonCrashFailures: 1 }));
+    change(SERVICE.CONFIG_PRESHUTDOWN_INFO, 'SERVICE_PRESHUTDOWN_INFO', { dwPreshutdownTimeout: spec.preshutdownTimeoutMs });
+  } catch (err) {
+    try {
+      remove();
+    } catch {
+      // the error that matters is the first one
+    }
+    throw err;
+  }
+  return notApplied;
+}
+
 /** The Service Control Manager of this machine. */
 export function createServiceControlManager(): ServiceControlManager {
   const api = loadAdvapi32();
   return {
-    install(spec: ServiceSpec): void {
-      withManager(api, ACCESS.SC_MANAGER_CONNECT | ACCESS.SC_MANAGER_CREATE_SERVICE, (scm) => {
+    install(spec: ServiceSpec): string[] {
+      return withManager(api, ACCESS.SC_MANAGER_CONNECT | ACCESS.SC_MANAGER_CREATE_SERVICE, (scm) => {
         const svc = api.CreateServiceW(
           scm,
           spec.name,
@@ -72,21 +119,7 @@ export function createServiceControlManager(): ServiceControlManager {
         ) as Handle;
         if (!svc) throw lastError('CreateServiceW');
         try {
-          configure(api, svc, SERVICE.CONFIG_DESCRIPTION, 'SERVICE_DESCRIPTIONW', { lpDescription: spec.description });
-          if (spec.startType === 'automatic') {
-            configure(api, svc, SERVICE.CONFIG_DELAYED_AUTO_START_INFO, 'SERVICE_DELAYED_AUTO_START_INFO', { fDelayedAutostart: spec.delayedStart ? 1 : 0 });
-          }
-          const actions = spec.failureActions.restartDelaysMs.map((Delay) => ({ Type: SERVICE.SC_ACTION_RESTART, Delay }));
-          configure(api, svc, SERVICE.CONFIG_FAILURE_ACTIONS, 'SERVICE_FAILURE_ACTIONSW', {
-            dwResetPeriod: spec.failureActions.resetPeriodSec,
-            lpRebootMsg: null,
-            lpCommand: null,
-            cActions: actions.length,
-            lpsaActions: actions,
-          });
-          // Restart also when the service stops itself with an error, not only when the process dies.
-          configure(api, svc, SERVICE.CONFIG_FAILURE_ACTIONS_FLAG, 'SERVICE_FAILURE_ACTIONS_FLAG', { fFailureActionsOnNonCrashFailures: 1 });
-          configure(api, svc, SERVICE.CONFIG_PRESHUTDOWN_INFO, 'SERVICE_PRESHUTDOWN_INFO', { dwPreshutdownTimeout: spec.preshutdownTimeoutMs });
+          return configureNewService(spec, (level, type, info) => configure(api, svc, level, type, info), () => api.DeleteService(svc));
         } finally {
           api.CloseServiceHandle(svc);
         }

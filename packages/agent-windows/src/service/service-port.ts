@@ -80,8 +80,12 @@ export interface ServiceQuery {
 
 /** The admin side of the SCM. Failures throw Win32Error (`call`, `win32`). */
 export interface ServiceControlManager {
-  /** Creates the service and sets its description, delayed start, failure actions and preshutdown timeout. */
-  install(spec: ServiceSpec): void;
+  /**
+   * Creates the service and sets its description, delayed start, failure actions and preshutdown
+   * timeout. Returns the settings this SCM does not take (Wine's lacks delayed start, say); a failure
+   * after the creation deletes the service again.
+   */
+  install(spec: ServiceSpec): string[];
   /** Marks the service for deletion (it goes once stopped and every handle is closed). */
   uninstall(name: string): void;
   start(name: string): void;

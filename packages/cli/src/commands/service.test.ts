@@ -77,6 +77,15 @@ describe('oma service', () => {
     expect([...scm.services.keys()]).toEqual(['oma', 'oma-gateway']);
   });
 
+  it('installs on an SCM that does not take every setting (Wine\'s), with a warning', async () => {
+    const { sys, scm } = fakeSystem();
+    scm.notApplied = ['delayed start', 'restart after a failed start'];
+    const r = await oma(['install'], sys);
+    expect(r.code).toBe(0);
+    expect(r.err).toBe('oma service: warning: this service control manager does not take these settings: delayed start, restart after a failed start\n');
+    expect(r.out).toMatch(/^oma: installed \(automatic start, LocalSystem/);
+  });
+
   it('refuses to install twice, and a password without an account', async () => {
     const { sys } = fakeSystem();
     await oma(['install'], sys);

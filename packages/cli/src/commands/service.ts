@@ -177,8 +177,9 @@ export async function runServiceCommand(
     switch (sub) {
       case 'install': {
         const scm = sys.scm();
+        let notApplied: string[];
         try {
-          scm.install(serviceSpec(target, configFile, sys, values.account, values.password, values.manual));
+          notApplied = scm.install(serviceSpec(target, configFile, sys, values.account, values.password, values.manual));
         } catch (e) {
           if (win32(e) === 1073) {
             err.write(`oma service: ${name} is installed already (oma service uninstall${values.name ? ` --name ${name}` : ''}${target.gateway ? ' --gateway' : ''} first)\n`);
@@ -186,9 +187,10 @@ export async function runServiceCommand(
           }
           throw e;
         }
+        if (notApplied.length > 0) err.write(`oma service: warning: this service control manager does not take these settings: ${notApplied.join(', ')}\n`);
         sys.eventSources().register(EVENT_LOG, EVENT_SOURCE, EVENT_MESSAGE_FILE);
         out.write(
-          `${name}: installed (${values.manual ? 'manual start' : 'automatic, delayed start'}, ${values.account ?? 'LocalSystem'}, config ${configFile}); start it with: oma service start${values.name ? ` --name ${name}` : target.gateway ? ' --gateway' : ''}\n`,
+          `${name}: installed (${values.manual ? 'manual start' : notApplied.includes('delayed start') ? 'automatic start' : 'automatic, delayed start'}, ${values.account ?? 'LocalSystem'}, config ${configFile}); start it with: oma service start${values.name ? ` --name ${name}` : target.gateway ? ' --gateway' : ''}\n`,
         );
         return 0;
       }
