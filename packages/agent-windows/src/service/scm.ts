@@ -119,7 +119,7 @@ export function createServiceControlManager(): ServiceControlManager {
         ) as Handle;
         if (!svc) throw lastError('CreateServiceW');
         try {
-          return configureNewService(spec, (level, type, info) => configure(api, svc, level, type, info), () => api.DeleteService(svc));
+          return configureNewService(spec, (level, type, info) => configure(api, svc, level, type, info), () => void api.DeleteService(svc));
         } finally {
           api.CloseServiceHandle(svc);
         }
