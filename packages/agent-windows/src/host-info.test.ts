@@ -1,6 +1,6 @@
 import type { NetworkInterfaceInfo } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { createPlatform, platform, privateIPs, windowsComputerName, windowsHostInfo, windowsVersion } from './index.js';
+import { createPlatform, platform, privateIPs, programDataDir, windowsComputerName, windowsHostInfo, windowsVersion } from './index.js';
 
 const IFACES: NodeJS.Dict<NetworkInterfaceInfo[]> = {
   'Loopback Pseudo-Interface 1': [
@@ -69,6 +69,11 @@ describe('windowsHostInfo', () => {
 });
 
 describe('createPlatform', () => {
+  it('keeps its state under %ProgramData%\\OMA', () => {
+    expect(programDataDir({ ProgramData: 'D:\\ProgramData' })).toBe('D:\\ProgramData\\OMA');
+    expect(programDataDir({})).toBe('C:\\ProgramData\\OMA');
+  });
+
   it('names the platform and exposes host info', () => {
     expect(platform).toBe('windows');
     expect(typeof createPlatform().hostInfo.describe).toBe('function');
