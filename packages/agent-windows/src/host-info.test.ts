@@ -1,6 +1,6 @@
 import type { NetworkInterfaceInfo } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { createPlatform, platform, privateIPs, windowsComputerName, windowsHostInfo, windowsVersion } from './index.js';
+import { createPlatform, platform, privateIPs, programDataDir, windowsComputerName, windowsHostInfo, windowsVersion } from './index.js';
 
 const IFACES: NodeJS.Dict<NetworkInterfaceInfo[]> = {
   'Loopback Pseudo-Interface 1': [
@@ -43,6 +43,18 @@ describe('windowsHostInfo', () => {
     expect(host).toMatchObject({ computer: 'SQL7', osName: 'Windows', osMajorVersion: '6', osMinorVersion: '3', privateIPs: [] });
   });
 
+  it('describes the host without addresses when the interfaces cannot be listed', async () => {
+    const host = await windowsHostInfo({
+      hostname: () => 'svc-host',
+      version: () => 'Windows Server 2022 Datacenter',
+      release: () => '10.0.20348',
+      networkInterfaces: () => {
+        throw new Error('A system error occurred: uv_interface_addresses returned Unknown system error 2');
+      },
+    }).describe();
+    expect(host).toMatchObject({ computer: 'SVC-HOST', privateIPs: [] });
+  });
+
   it('parses versions and computer names', () => {
     expect(windowsVersion('10.0.22631')).toEqual({ major: '10', minor: '0' });
     expect(windowsVersion('10')).toEqual({ major: '10', minor: '0' });
@@ -57,6 +69,11 @@ describe('windowsHostInfo', () => {
 });
 
 describe('createPlatform', () => {
+  it('keeps its state under %ProgramData%\\OMA', () => {
+    expect(programDataDir({ ProgramData: 'D:\\ProgramData' })).toBe('D:\\ProgramData\\OMA');
+    expect(programDataDir({})).toBe('C:\\ProgramData\\OMA');
+  });
+
   it('names the platform and exposes host info', () => {
     expect(platform).toBe('windows');
     expect(typeof createPlatform().hostInfo.describe).toBe('function');

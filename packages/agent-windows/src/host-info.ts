@@ -24,6 +24,19 @@ export function windowsVersion(release: string): { major: string; minor: string 
   return m ? { major: m[1]!, minor: m[2] ?? '0' } : { major: '', minor: '' };
 }
 
+/**
+ * The network interfaces, or none when they cannot be listed: GetAdaptersAddresses fails at times
+ * for a service (seen under Wine as uv_interface_addresses error 2), and the addresses are a column
+ * of the Heartbeat, not a reason for the agent not to start.
+ */
+function interfacesOrNone(list: () => NodeJS.Dict<os.NetworkInterfaceInfo[]>): NodeJS.Dict<os.NetworkInterfaceInfo[]> {
+  try {
+    return list();
+  } catch {
+    return {};
+  }
+}
+
 /** Host facts on Windows, from node:os (the product name comes from `os.version()`). */
 export function windowsHostInfo(deps: WindowsHostInfoDeps = {}): HostInfo {
   const hostname = deps.hostname ?? os.hostname;
@@ -40,7 +53,7 @@ export function windowsHostInfo(deps: WindowsHostInfoDeps = {}): HostInfo {
         osName: version().trim() || 'Windows',
         osMajorVersion: major,
         osMinorVersion: minor,
-        privateIPs: privateIPs(networkInterfaces()),
+        privateIPs: privateIPs(interfacesOrNone(networkInterfaces)),
       });
     },
   };

@@ -1,4 +1,4 @@
-export { createPlatform, platform } from './platform.js';
+export { createPlatform, platform, programDataDir } from './platform.js';
 export { windowsComputerName, windowsHostInfo, windowsVersion, type WindowsHostInfoDeps } from './host-info.js';
 export { privateIPs } from '@oma/core';
 export {
@@ -14,3 +14,4 @@ export {
   type WindowsPerformanceCountersConfig,
 } from './sources/performance_counters/index.js';
 export * from './sources/windows_event_log/index.js';
+export * from './service/index.js';

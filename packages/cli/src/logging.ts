@@ -24,6 +24,10 @@ export interface LoggingOptions {
   pretty?: boolean;
   /** How long the log file rests after a write error before it is tried again (default 30 s). */
   fileRetryMs?: number;
+  /** Write to stderr (default true; a Windows service has none). */
+  console?: boolean;
+  /** More destinations, each with its own minimum level (the Windows event log). */
+  streams?: readonly StreamEntry[];
 }
 
 /**
@@ -133,11 +137,13 @@ class LogFile implements DestinationStream {
  * written never stops the agent (see LogFile).
  */
 export function setUpLogging(opts: LoggingOptions): AgentLogging {
-  const streams: StreamEntry[] = [];
-  const console: DestinationStream = opts.pretty
-    ? prettyStream({ colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', destination: 2, sync: true })
-    : pino.destination({ dest: 2, sync: false });
-  streams.push({ level: opts.level as pino.Level, stream: console });
+  const streams: StreamEntry[] = [...(opts.streams ?? [])];
+  if (opts.console !== false) {
+    const console: DestinationStream = opts.pretty
+      ? prettyStream({ colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', destination: 2, sync: true })
+      : pino.destination({ dest: 2, sync: false });
+    streams.push({ level: opts.level as pino.Level, stream: console });
+  }
   let file: string | undefined;
   let fileStream: LogFile | undefined;
   let timer: NodeJS.Timeout | undefined;
@@ -149,6 +155,7 @@ export function setUpLogging(opts: LoggingOptions): AgentLogging {
     close: () => {
       if (timer) clearInterval(timer);
       fileStream?.end();
+      for (const e of opts.streams ?? []) (e.stream as { end?: () => void }).end?.();
     },
   };
   if (opts.dir) {

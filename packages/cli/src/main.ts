@@ -38,6 +38,8 @@ Usage:
                                         validates and loads its snippet; \`oma syslog --help\`: all options)
   oma syslog unconfigure [rsyslog|syslog-ng] [--dry-run] [--no-reload]
                                         remove the snippet configure wrote
+  oma service install|uninstall|start|stop|status [--name NAME] [--gateway] [--config FILE] [--account A]
+                                        the Windows service (Windows only; oma service --help)
   oma docs config                       print the configuration reference (Markdown)
   oma version
   oma COMMAND --help | oma help COMMAND  the usage of one command
@@ -105,6 +107,10 @@ export async function main(argv: string[]): Promise<number> {
     const { runAzure } = await import('./commands/azure.js');
     const { GENERIC_DEFAULTS } = await import('@oma/core');
     return runAzure([...helpFor.slice(1), '--help'], { name: 'generic', components: [], defaults: GENERIC_DEFAULTS }, process.stdout, process.stderr);
+  }
+  if (helpFor?.[0] === 'service') {
+    process.stdout.write((await import('./commands/service.js')).SERVICE_USAGE);
+    return 0;
   }
   if (helpFor?.[0] === 'onboard') {
     process.stdout.write((await import('./commands/onboard.js')).ONBOARD_USAGE);
@@ -212,6 +218,20 @@ export async function main(argv: string[]): Promise<number> {
       case 'onboard': {
         const { runOnboard } = await import('./commands/onboard.js');
         return await runOnboard(rest, loadPlatform, process.stdout, process.stderr);
+      }
+      case 'service': {
+        const { realServiceSystem, runServiceCommand } = await import('./commands/service.js');
+        return await runServiceCommand(rest, realServiceSystem, process.stdout, process.stderr, async (target, configFile) => {
+          const win = await import('@oma/windows');
+          const { runAsService } = await import('./commands/service-run.js');
+          let eventLog;
+          try {
+            eventLog = win.createEventLogWriter(win.OMA_EVENT_SOURCE);
+          } catch {
+            eventLog = undefined; // the source is not registered: the log file still has everything
+          }
+          return await runAsService({ ...target, configFile, dispatcher: win.createServiceDispatcher(), eventLog, loadPlatform, err: process.stderr });
+        });
       }
       case 'azure': {
         const { runAzure } = await import('./commands/azure.js');

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
-/** The Node.js runtime the package bundles: an npm package holding `bin/node`, pinned with its integrity. */
+/** An npm package a package bundles (the Node.js runtime, koffi's Windows binary), pinned with its integrity. */
 export interface RuntimeSpec {
   readonly package: string;
   readonly version: string;
@@ -22,7 +22,7 @@ function integrityOf(file: string): string {
  * must match the pinned one.
  */
 export function fetchRuntime(spec: RuntimeSpec, cacheDir: string): string {
-  const file = join(cacheDir, `${spec.package}-${spec.version}.tgz`);
+  const file = join(cacheDir, `${spec.package.replace(/^@/, '').replace('/', '-')}-${spec.version}.tgz`);
   if (existsSync(file) && integrityOf(file) === spec.integrity) return file;
   mkdirSync(cacheDir, { recursive: true });
   const tmp = join(cacheDir, `.pack-${process.pid}`);
@@ -32,7 +32,8 @@ export function fetchRuntime(spec: RuntimeSpec, cacheDir: string): string {
     execFileSync('npm', ['pack', `${spec.package}@${spec.version}`, '--prefer-offline', '--silent', '--pack-destination', tmp], {
       stdio: ['ignore', 'ignore', 'inherit'],
     });
-    const packed = join(tmp, `${spec.package}-${spec.version}.tgz`);
+    // npm names a scoped package's tarball without the "@" and with "-" for "/" (@koromix/koffi → koromix-koffi-…).
+    const packed = join(tmp, `${spec.package.replace(/^@/, '').replace('/', '-')}-${spec.version}.tgz`);
     const got = integrityOf(packed);
     if (got !== spec.integrity) throw new Error(`${spec.package}@${spec.version}: integrity ${got} does not match the pinned ${spec.integrity}`);
     renameSync(packed, file);

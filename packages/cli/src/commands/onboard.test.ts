@@ -6,7 +6,7 @@ import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../main.js';
 import { loadPlatform } from '../platform.js';
-import { defaultOnboardConfig, onboard, parseOnboardArgs, type OnboardOptions, type OnboardSystem } from './onboard.js';
+import { defaultOnboardConfig, onboard, parseOnboardArgs, renderOnboardConfig, type OnboardOptions, type OnboardSystem } from './onboard.js';
 import { validateConfig } from './validate.js';
 
 const WORKSPACE_ID = '0b5c3a2e-6f4d-4c1b-9a8e-7d6f5e4c3b2a';
@@ -86,8 +86,22 @@ describe('oma onboard arguments', () => {
     [['--dce', 'https://x.ingest.monitor.azure.com', '--dcr-id', DCR, '--arc', '--endpoint', 'https://x'], /--endpoint goes with --workspace-id/],
     [['--local', '--proxy', 'http://proxy:3128'], /--proxy does not go with --local/],
     [['--workspace-id', WORKSPACE_ID, '--shared-key', SHARED_KEY, '--proxy', 'socks5://proxy:1080'], /--proxy: .*unsupported scheme/],
+    [['--workspace-id', WORKSPACE_ID, '--shared-key', SHARED_KEY, '--proxy-user', 'u'], /--proxy-user and --proxy-password go with --proxy/],
+    [['--workspace-id', WORKSPACE_ID, '--shared-key', SHARED_KEY, '--proxy', 'http://p:3128', '--proxy-password', 'x'], /--proxy-password goes with --proxy-user/],
+    [['--workspace-id', WORKSPACE_ID, '--shared-key', SHARED_KEY, '--proxy', 'http://a:b@p:3128', '--proxy-user', 'u'], /in --proxy or with --proxy-user, not both/],
   ])('refuses %j', (argv, message) => {
     expect(() => parseOnboardArgs(argv)).toThrow(message);
+  });
+});
+
+describe('oma onboard --proxy-user --proxy-password', () => {
+  it('puts the credential into the proxy URL, percent-encoded, so that any character survives', () => {
+    const o = parseOnboardArgs(['-w', WORKSPACE_ID, '-s', SHARED_KEY, '--proxy', 'proxy.corp:3128', '--proxy-user', 'CORP\\svc oma', '--proxy-password', 'p@ss:w/rd#1%']);
+    expect(o.proxy).toBe('http://CORP%5Csvc%20oma:p%40ss%3Aw%2Frd%231%25@proxy.corp:3128');
+    const rendered = renderOnboardConfig(o, 'S');
+    expect(rendered.text).toContain('proxy: { url: "http://proxy.corp:3128", username: "CORP\\\\svc oma", password: { file: ');
+    expect(rendered.secrets.get('proxy-password')).toBe('p@ss:w/rd#1%');
+    expect(parseOnboardArgs(['-w', WORKSPACE_ID, '-s', SHARED_KEY, '--proxy', 'https://[fd00::1]:8443', '--proxy-user', 'u']).proxy).toBe('https://u@[fd00::1]:8443');
   });
 });
 

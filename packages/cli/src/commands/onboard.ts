@@ -28,6 +28,7 @@ export const ONBOARD_USAGE = `Usage:
       --arc                                            the Azure Arc-enabled server's identity
       options:
       --proxy [http[s]://][user:password@]host[:port]  reach Azure through this proxy
+      --proxy-user U --proxy-password P                the proxy's credential, when not in --proxy's URL
       --cloud public|usgov|china                       Azure cloud (default public)
       --authority-host URL                             Entra ID host (private clouds)
       --endpoint URL                                   with --workspace-id: replaces the service URL
@@ -313,6 +314,8 @@ export function parseOnboardArgs(argv: readonly string[], stdin: () => string = 
       'authority-host': { type: 'string' },
       local: { type: 'boolean', default: false },
       proxy: { type: 'string', short: 'p' },
+      'proxy-user': { type: 'string' },
+      'proxy-password': { type: 'string' },
       cloud: { type: 'string', default: 'public' },
       config: { type: 'string', short: 'c', default: DEFAULT_ONBOARD_CONFIG },
       'data-dir': { type: 'string', default: DEFAULT_ONBOARD_DATA_DIR },
@@ -391,18 +394,31 @@ export function parseOnboardArgs(argv: readonly string[], stdin: () => string = 
     }
     destination = { kind: 'logs_ingestion', endpoint: values.dce!, dcrImmutableId: need(values['dcr-id'], '--dcr-id'), streams, auth };
   }
-  if (values.proxy !== undefined) {
+  let proxy = values.proxy;
+  if (proxy !== undefined) {
+    let spec: ProxySpec;
     try {
-      parseProxyUrl(values.proxy);
+      spec = parseProxyUrl(proxy);
     } catch (e) {
       throw new OnboardUsageError(`oma onboard: --proxy: ${(e as Error).message}`);
     }
+    // The credential as separate options (an installer's properties): percent-encoded into the URL.
+    const user = values['proxy-user'];
+    const password = secretArg(values['proxy-password'], stdin);
+    if (password !== undefined && user === undefined) throw new OnboardUsageError('oma onboard: --proxy-password goes with --proxy-user');
+    if (user !== undefined) {
+      if (spec.username !== undefined) throw new OnboardUsageError('oma onboard: give the proxy credential in --proxy or with --proxy-user, not both');
+      const credential = `${encodeURIComponent(user)}${password !== undefined ? `:${encodeURIComponent(password)}` : ''}`;
+      proxy = `${spec.protocol}//${credential}@${spec.host.includes(':') ? `[${spec.host}]` : spec.host}:${spec.port}`;
+    }
+  } else if (values['proxy-user'] !== undefined || values['proxy-password'] !== undefined) {
+    throw new OnboardUsageError('oma onboard: --proxy-user and --proxy-password go with --proxy');
   }
   return {
     configFile: values.config,
     dataDir: values['data-dir'],
     destination,
-    ...(values.proxy !== undefined ? { proxy: values.proxy } : {}),
+    ...(proxy !== undefined ? { proxy } : {}),
     cloud,
     force: values.force,
     restart: !values['no-restart'],

@@ -23,7 +23,7 @@ import {
 } from '@oma/core';
 import type { LocalWorkspace } from '@oma/local-workspace';
 import { formatBytes } from '../format.js';
-import { setUpLogging, type AgentLogging } from '../logging.js';
+import { setUpLogging, type AgentLogging, type LoggingOptions } from '../logging.js';
 import type { Platform } from '../platform.js';
 import { buildRegistry } from '../registry.js';
 import { AGENT_VERSION } from '../version.js';
@@ -33,6 +33,12 @@ export interface RunOptions {
   readonly configFile: string;
   readonly platform: Platform;
   readonly out?: NodeJS.WritableStream;
+  /** Stops the agent like SIGTERM when it settles (the Windows service's stop and shutdown controls). */
+  readonly stop?: Promise<unknown>;
+  /** Called once the agent runs (the Windows service then reports RUNNING). */
+  readonly onStarted?: () => void;
+  /** Logging settings that replace the config's (the Windows service: no console, a file, the event log). */
+  readonly logging?: Pick<LoggingOptions, 'console' | 'streams'> & { readonly file?: boolean };
 }
 
 /** The embedded local workspace and the credentials OMA's sink uses against it. */
@@ -216,7 +222,7 @@ function problems(n: number): string {
 }
 
 /**
- * `oma run`: runs until SIGINT/SIGTERM; SIGHUP reloads the config. A data collection rule named by the
+ * `oma run`: runs until SIGINT/SIGTERM (or `opts.stop`); SIGHUP reloads the config. A data collection rule named by the
  * config adds its sources and is polled; a change is applied like SIGHUP (queues stay on disk). Returns
  * the exit code.
  */
@@ -236,9 +242,11 @@ export async function runAgent(opts: RunOptions): Promise<number> {
   if (process.platform !== 'win32') process.umask(0o077);
   const logging = setUpLogging({
     level: base.log.level,
-    dir: base.log.file ? join(base.dataDir, 'logs') : undefined,
+    dir: (opts.logging?.file ?? base.log.file) ? join(base.dataDir, 'logs') : undefined,
     maxFileBytes: base.log.maxFileBytes,
     pretty: process.stderr.isTTY,
+    ...(opts.logging?.console !== undefined ? { console: opts.logging.console } : {}),
+    ...(opts.logging?.streams !== undefined ? { streams: opts.logging.streams } : {}),
   });
   const log = logging.log;
   const ruleLog = log.child({ component: 'data-collection-rule', kind: 'config' });
@@ -310,6 +318,7 @@ export async function runAgent(opts: RunOptions): Promise<number> {
     logging.close();
     return 1;
   }
+  opts.onStarted?.();
 
   // Reloads (SIGHUP, rule changes) run one at a time, in order.
   let reloading = Promise.resolve();
@@ -399,9 +408,13 @@ export async function runAgent(opts: RunOptions): Promise<number> {
   // Signal handlers do not keep Node's event loop alive and every library timer is unref'd: this one
   // holds the process until a stop signal arrives.
   const keepAlive = setInterval(() => undefined, 3_600_000);
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+  const signal = await new Promise<string>((resolve) => {
     process.once('SIGINT', () => resolve('SIGINT'));
     process.once('SIGTERM', () => resolve('SIGTERM'));
+    opts.stop?.then(
+      (reason) => resolve(typeof reason === 'string' ? reason : 'stop'),
+      () => resolve('stop'),
+    );
   });
   process.off('SIGHUP', onHup);
   log.info({ signal }, 'stopping');
