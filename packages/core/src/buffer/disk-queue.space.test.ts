@@ -163,6 +163,42 @@ describe('a full device is backpressure, never a loss', () => {
     expect(drops).toEqual([]);
   });
 
+  it('an append withdrawn while the writer waits for the device\'s free space leaves the batch it writes whole (no record overwritten)', async () => {
+    let release: (() => void) | undefined;
+    let hold = false;
+    const q = await openDiskQueue(
+      { dir, maxBytes: 1024 * 1024, segmentMaxBytes: 64 * 1024, fsync: 'interval', fsyncIntervalMs: 1, fullPolicy: 'block', log: silentLogger() },
+      {
+        stat: () => (hold ? new Promise<DeviceUsage | undefined>((r) => (release = () => r(usage))) : Promise.resolve(usage)),
+        refreshMs: 0,
+      },
+    );
+    opened.push(q);
+    hold = true;
+    const ctrl = new AbortController();
+    const a = q.append(Buffer.alloc(100, 'a'), 1, ctrl.signal);
+    const b = q.append(Buffer.alloc(200, 'b'), 1);
+    // The writer picked A and B and now waits for statfs; A is withdrawn and a bigger C queued meanwhile.
+    await vi.waitFor(() => expect(release).toBeDefined());
+    ctrl.abort(new Error('source stopping'));
+    await expect(a).rejects.toThrow('source stopping');
+    const c = q.append(Buffer.alloc(3000, 'c'), 1);
+    hold = false;
+    release!();
+    await Promise.all([b, c]);
+    await q.append(Buffer.alloc(500, 'd'), 1);
+    const got: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const r = (await q.read())!;
+      got.push(`${r.payload.length}${String.fromCharCode(r.payload[0]!)}`);
+    }
+    expect(got).toEqual(['200b', '3000c', '500d']);
+    expect(q.stats().records).toBe(3);
+    await q.close();
+    const again = await openQueue();
+    expect(again.recovery).toMatchObject({ corrupt: 0, badSegments: 0 });
+  });
+
   it('closing while writes are held fails them (never stored, so no position moves) instead of hanging', async () => {
     const q = await openQueue();
     device.full = true;

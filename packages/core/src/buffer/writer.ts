@@ -57,6 +57,8 @@ export class QueueWriter {
   /** Seal the active segment at the next chance (to delete it once fully acknowledged). */
   sealRequested = false;
   private pendingWrites: PendingWrite[] = [];
+  /** Appends withdrawn from `pendingWrites` so far: the write loop re-counts its batch when this moved during an await. */
+  private withdrawals = 0;
   private inflightLastSeq: number | undefined;
   loop: Promise<void> | undefined;
   private writeBarriers: Array<{ seq: number; resolve: () => void }> = [];
@@ -168,6 +170,7 @@ export class QueueWriter {
     const i = this.pendingWrites.indexOf(w);
     if (i < 0) return;
     this.pendingWrites.splice(i, 1);
+    this.withdrawals++;
     this.s.pendingBytes -= w.bytes;
     w.payload = EMPTY;
     this.s.addLostRange(w.seq, w.seq);
@@ -259,11 +262,14 @@ export class QueueWriter {
           bytes += w.bytes;
           n++;
         }
+        const withdrawn = this.withdrawals;
         if (this.s.opts.fullPolicy === 'drop_oldest' && !(await this.makeRoom(bytes, seg))) continue;
         if (await this.space.wouldCross(bytes)) {
           await this.outOfSpace(undefined);
           continue;
         }
+        // An append withdrawn while we waited shifted the line: the n writes counted are no longer its head.
+        if (this.withdrawals !== withdrawn) continue;
         const batch = this.pendingWrites.splice(0, n);
         await this.writeBatch(seg, batch, bytes);
       } catch (err) {
