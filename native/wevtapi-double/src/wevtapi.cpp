@@ -131,8 +131,59 @@ struct State {
   std::map<std::string, std::uint64_t> counters;
 };
 
+std::wstring widen(const std::string &utf8) {
+  if (utf8.empty()) return {};
+  const int n = MultiByteToWideChar(CP_UTF8, 0, utf8.data(), static_cast<int>(utf8.size()), nullptr, 0);
+  std::wstring out(static_cast<std::size_t>(n), L'\0');
+  MultiByteToWideChar(CP_UTF8, 0, utf8.data(), static_cast<int>(utf8.size()), out.data(), n);
+  return out;
+}
+
+// Closes a FILE* when it goes out of scope.
+struct FileCloser {
+  void operator()(FILE *f) const { fclose(f); }
+};
+
+void appendRecords(State &s, const std::wstring &channel, const std::wstring &provider, const std::wstring &xml, const wchar_t *message, DWORD n);
+
+// Events of the file named by OMA_WEVTAPI_DOUBLE_SEED, loaded when the DLL is first used: for a
+// process that the test does not drive itself (the agent under Wine). One event per line, UTF-8:
+// channel TAB provider TAB message (empty: none) TAB xml.
+void loadSeed(State &s) {
+  wchar_t path[MAX_PATH];
+  const DWORD len = GetEnvironmentVariableW(L"OMA_WEVTAPI_DOUBLE_SEED", path, MAX_PATH);
+  if (len == 0 || len >= MAX_PATH) return;
+  std::unique_ptr<FILE, FileCloser> f(_wfopen(path, L"rb"));
+  if (!f) return;
+  std::string text;
+  char chunk[65536];
+  for (std::size_t n; (n = fread(chunk, 1, sizeof chunk, f.get())) > 0;) text.append(chunk, n);
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    std::string line = text.substr(start, end - start);
+    start = end + 1;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    std::vector<std::string> fields;
+    std::size_t from = 0;
+    for (int i = 0; i < 3; ++i) {
+      const std::size_t tab = line.find('\t', from);
+      if (tab == std::string::npos) break;
+      fields.push_back(line.substr(from, tab - from));
+      from = tab + 1;
+    }
+    if (fields.size() != 3) continue;
+    fields.push_back(line.substr(from));
+    const std::wstring message = widen(fields[2]);
+    appendRecords(s, widen(fields[0]), widen(fields[1]), widen(fields[3]), message.empty() ? nullptr : message.c_str(), 1);
+  }
+}
+
 State &state() {
   static State s;
+  static const bool seeded = (loadSeed(s), true);
+  (void)seeded;
   return s;
 }
 
@@ -264,6 +315,18 @@ bool contains(const Channel &c, std::uint64_t id) {
 
 void signalIfAvailable(const Channel &c, const Subscription &sub) {
   if (!c.records.empty() && c.records.back().id >= sub.position) SetEvent(sub.signal);
+}
+
+void appendRecords(State &s, const std::wstring &channel, const std::wstring &provider, const std::wstring &xml, const wchar_t *message, DWORD n) {
+  auto body = std::make_shared<Body>();
+  body->provider = provider;
+  body->xml = xml;
+  body->hasMessage = message != nullptr;
+  if (message != nullptr) body->message = message;
+  s.publishers.insert(provider);
+  Channel &c = s.channels[channel];
+  for (DWORD i = 0; i < n; ++i) c.records.push_back(Record{c.nextId++, body});
+  for (Subscription *sub : c.subscriptions) signalIfAvailable(c, *sub);
 }
 
 }  // namespace
@@ -446,16 +509,8 @@ __declspec(dllexport) void WINAPI OmaTestCreateChannel(LPCWSTR channel) {
 __declspec(dllexport) std::uint64_t WINAPI OmaTestAppendMany(LPCWSTR channel, LPCWSTR provider, LPCWSTR xml, LPCWSTR message, DWORD n) {
   State &s = state();
   Guard lock(s.mutex);
-  auto body = std::make_shared<Body>();
-  body->provider = provider;
-  body->xml = xml;
-  body->hasMessage = message != nullptr;
-  if (message != nullptr) body->message = message;
-  s.publishers.insert(provider);
-  Channel &c = s.channels[channel];
-  const std::uint64_t first = c.nextId;
-  for (DWORD i = 0; i < n; ++i) c.records.push_back(Record{c.nextId++, body});
-  for (Subscription *sub : c.subscriptions) signalIfAvailable(c, *sub);
+  const std::uint64_t first = s.channels[channel].nextId;
+  appendRecords(s, channel, provider, xml, message, n);
   return first;
 }
 

@@ -63,6 +63,11 @@ export function windowsPath(unixPath: string): string {
   return `Z:${resolve(unixPath).replaceAll('/', '\\')}`;
 }
 
+/** A Unix path as a `file:` URL for Wine's Windows processes (`file:///Z:/…`). */
+export function windowsFileUrl(unixPath: string): string {
+  return `file:///Z:${encodeURI(resolve(unixPath))}`;
+}
+
 /** The environment of every Wine process: our prefix, no debug output, no Mono/Gecko install prompts. */
 export function wineEnv(paths: WinePaths, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return {
@@ -244,4 +249,41 @@ export async function runScenario<T>(name: string, args: unknown, opts: RunOptio
   rmSync(dir, { recursive: true, force: true });
   if (!outcome.ok) throw new Error(`scenario ${name} failed: ${outcome.error.message}\n${outcome.error.stack ?? ''}`);
   return outcome.result;
+}
+
+/** A long-running Windows node.exe process under Wine (the agent), its output in a file. */
+export interface WineProcess {
+  /** What it wrote to stdout and stderr so far. */
+  output(): Promise<string>;
+  /** Whether it has ended, and how. */
+  exited(): { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  /** Kills it (SIGKILL: Wine's processes do not take POSIX signals as a console close) and waits for its end. */
+  stop(): Promise<void>;
+}
+
+/** Starts `wine node.exe <script> <args…>` in `cwd`; it runs until `stop()`. */
+export function startUnderWine(script: string, args: readonly string[], opts: { cwd: string; env?: NodeJS.ProcessEnv }, paths: WinePaths = winePaths()): WineProcess {
+  const logFile = join(opts.cwd, 'wine-output.log');
+  const log = openSync(logFile, 'w');
+  const child = spawn('wine', [paths.nodeExe, windowsPath(script), ...args], { env: wineEnv(paths, opts.env), stdio: ['ignore', log, log], cwd: opts.cwd });
+  closeSync(log);
+  let ended: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  const done = new Promise<void>((resolveDone) => {
+    child.once('exit', (code, signal) => {
+      ended = { code, signal };
+      resolveDone();
+    });
+    child.once('error', () => {
+      ended = { code: null, signal: null };
+      resolveDone();
+    });
+  });
+  return {
+    output: () => readFile(logFile, 'utf8').catch(() => ''),
+    exited: () => ended,
+    stop: async () => {
+      if (ended === undefined) child.kill('SIGKILL');
+      await done;
+    },
+  };
 }
