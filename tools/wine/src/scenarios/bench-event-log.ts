@@ -4,7 +4,9 @@
  * per batch, EvtClose of each event handle), and peak RSS. The events are appended before the clock
  * starts; the double renders each from a template with its record id.
  */
+import { existsSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
 import { createEventLogBinding } from '@oma/windows';
 import { eventXml, loadDouble } from './double.js';
 import { scenario } from './harness.js';
@@ -17,6 +19,8 @@ export interface BenchArgs {
   readonly dataChars: number;
   /** Runs; the best is reported beside each. */
   readonly runs: number;
+  /** Map each event to an Event table record with the windows_event_log source's mapping (when built). */
+  readonly map: boolean;
 }
 
 export interface BenchRun {
@@ -35,6 +39,17 @@ export interface BenchResult {
   readonly node: string;
 }
 
+/** The windows_event_log source's mapping of event XML to an Event record, from the built @oma/windows. */
+type MapEvent = (xml: string, message: string | undefined, ctx: { computer: string; now: () => string }) => unknown;
+export const EVENT_MAP_MODULE = new URL('../../../../packages/agent-windows/dist/sources/windows_event_log/map.js', import.meta.url);
+
+async function loadEventMap(): Promise<MapEvent> {
+  if (!existsSync(fileURLToPath(EVENT_MAP_MODULE))) throw new Error('the windows_event_log source is not built');
+  const mod = (await import(EVENT_MAP_MODULE.href)) as { mapEventRecord?: MapEvent };
+  if (typeof mod.mapEventRecord !== 'function') throw new Error('the windows_event_log source has no mapEventRecord');
+  return mod.mapEventRecord;
+}
+
 const CHANNEL = 'Application';
 const PROVIDER = 'OMA-Bench-Provider';
 
@@ -42,6 +57,9 @@ scenario<BenchArgs, BenchResult>(async (args) => {
   const startRssBytes = process.memoryUsage().rss;
   const double = loadDouble();
   const binding = createEventLogBinding();
+  const map = args.map ? await loadEventMap() : undefined;
+  const ctx = { computer: 'WINEHOST', now: () => new Date().toISOString() };
+  let mapped = 0;
   const runs: BenchRun[] = [];
   let xmlChars = 0;
   for (let run = 0; run < args.runs; run++) {
@@ -57,6 +75,7 @@ scenario<BenchArgs, BenchResult>(async (args) => {
       if (batch.length === 0) break;
       read += batch.length;
       last = batch.length;
+      if (map !== undefined) for (const e of batch) if (map(e.xml, e.message, ctx) !== undefined) mapped++;
       xmlChars = batch[0]!.xml.length;
     }
     const ms = performance.now() - start;
@@ -67,6 +86,7 @@ scenario<BenchArgs, BenchResult>(async (args) => {
     runs.push({ events: read, ms, eventsPerSec: Math.round((read / ms) * 1000), bookmark });
     await new Promise((r) => setImmediate(r));
   }
+  if (map !== undefined && mapped !== args.events * args.runs) throw new Error(`mapped ${mapped} events of ${args.events * args.runs}`);
   if (double.openHandles() !== 0) throw new Error(`${double.openHandles()} handles left open`);
   return { runs, xmlChars, peakRssBytes: process.resourceUsage().maxRSS * 1024, startRssBytes, node: process.version };
 });
