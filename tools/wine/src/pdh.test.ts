@@ -33,7 +33,18 @@ describe.skipIf(!WINE_TESTS_ENABLED)(`PDH binding under Wine, with Wine's pdh.dl
     expect(r.unknownCounter).toMatchObject({ code: 'OMA_ERR_NATIVE', win32: PDH_STATUS.CSTATUS_NO_COUNTER, call: 'PdhAddEnglishCounterW' });
   });
 
-  it('refuses to read a removed counter', () => {
+  it('refuses a counter the object does not have with CSTATUS_NO_COUNTER', () => {
+    expect(r.unknownCounterOfSystem).toMatchObject({ win32: PDH_STATUS.CSTATUS_NO_COUNTER, call: 'PdhAddEnglishCounterW' });
+  });
+
+  it('refuses to read a removed counter, and says NO_DATA when a query has no counter', () => {
     expect(r.readAfterRemove).toMatchObject({ code: 'OMA_ERR_NATIVE' });
+    expect(r.emptyCollect).toMatchObject({ win32: PDH_STATUS.NO_DATA, call: 'PdhCollectQueryData' });
+    expect(r.collectAfterRemove).toMatchObject({ win32: PDH_STATUS.NO_DATA, call: 'PdhCollectQueryData' });
+  });
+
+  it('keeps a query usable after a failed add, and gives each query its own counters', () => {
+    expect(r.otherQueryCollect).toMatchObject({ win32: PDH_STATUS.NO_DATA });
+    expect(r.valuesBesideEmptyQuery).toBe(1);
   });
 });

@@ -18,7 +18,14 @@ export interface PdhScenarioResult {
   readonly double: { status: number; value: number }[];
   readonly elapsedMs: number;
   readonly unknownCounter?: RecordedError;
+  readonly unknownCounterOfSystem?: RecordedError;
   readonly readAfterRemove?: RecordedError;
+  /** PdhCollectQueryData of a query without counters: before any add, and after the last was removed. */
+  readonly emptyCollect?: RecordedError;
+  readonly collectAfterRemove?: RecordedError;
+  /** A query with a counter beside one without: its collect fails, the other's read works. */
+  readonly otherQueryCollect?: RecordedError;
+  readonly valuesBesideEmptyQuery: number;
 }
 
 const UPTIME = '\\System\\System Up Time';
@@ -53,12 +60,37 @@ scenario<PdhScenarioArgs, PdhScenarioResult>(async (args) => {
 
     largeQuery.removeCounter(large);
     const readAfterRemove = attempt(() => largeQuery.read(large)).error;
+    const collectAfterRemove = attempt(() => largeQuery.collect()).error;
+
+    // The cases of the PdhQuery contract (@oma/core/testing/contracts) that Wine's pdh.dll can run.
+    const fresh = createPdhBinding().openQuery();
+    const other = createPdhBinding().openQuery();
+    let emptyCollect: RecordedError | undefined;
+    let unknownCounterOfSystem: RecordedError | undefined;
+    let otherQueryCollect: RecordedError | undefined;
+    let valuesBesideEmptyQuery = 0;
+    try {
+      emptyCollect = attempt(() => fresh.collect()).error;
+      unknownCounterOfSystem = attempt(() => fresh.addCounter('\\System\\No Such Counter OMA')).error;
+      const c = fresh.addCounter(UPTIME);
+      otherQueryCollect = attempt(() => other.collect()).error;
+      fresh.collect();
+      valuesBesideEmptyQuery = fresh.read(c).values.length;
+    } finally {
+      fresh.close();
+      other.close();
+    }
     return {
       large: larges,
       double: doubles,
       elapsedMs,
       ...(unknownCounter === undefined ? {} : { unknownCounter }),
       ...(readAfterRemove === undefined ? {} : { readAfterRemove }),
+      ...(collectAfterRemove === undefined ? {} : { collectAfterRemove }),
+      ...(emptyCollect === undefined ? {} : { emptyCollect }),
+      ...(unknownCounterOfSystem === undefined ? {} : { unknownCounterOfSystem }),
+      ...(otherQueryCollect === undefined ? {} : { otherQueryCollect }),
+      valuesBesideEmptyQuery,
     };
   } finally {
     largeQuery.close();
