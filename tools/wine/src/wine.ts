@@ -36,6 +36,9 @@ export interface WinePaths {
   readonly prefix: string;
   readonly doubleSource: string;
   readonly doubleDll: string;
+  /** The test-double pdh.dll (Wine's own has no PdhGetFormattedCounterArrayW). */
+  readonly pdhDoubleSource: string;
+  readonly pdhDoubleDll: string;
   readonly scenarios: string;
 }
 
@@ -54,6 +57,8 @@ export function winePaths(): WinePaths {
     prefix: join(cache, 'prefix'),
     doubleSource: join(repo, 'native', 'wevtapi-double', 'src'),
     doubleDll: join(cache, 'wevtapi-double', 'wevtapi.dll'),
+    pdhDoubleSource: join(repo, 'native', 'pdh-double', 'src'),
+    pdhDoubleDll: join(cache, 'pdh-double', 'pdh.dll'),
     scenarios: join(pkg, 'dist', 'scenarios'),
   };
 }
@@ -139,22 +144,28 @@ async function fetchRuntime(paths: WinePaths): Promise<void> {
   writeFileSync(stamp, want);
 }
 
-/** Builds the test-double wevtapi.dll with mingw-w64 when its sources are newer than the DLL. */
-export async function buildDouble(paths: WinePaths): Promise<void> {
-  const cpp = join(paths.doubleSource, 'wevtapi.cpp');
-  const def = join(paths.doubleSource, 'wevtapi.def');
-  if (existsSync(paths.doubleDll)) {
-    const built = statSync(paths.doubleDll).mtimeMs;
+/** Builds a test-double DLL (`<name>.cpp` + `<name>.def` in `source`) with mingw-w64 when its sources are newer than `dll`. */
+async function buildDll(source: string, name: string, dll: string): Promise<void> {
+  const cpp = join(source, `${name}.cpp`);
+  const def = join(source, `${name}.def`);
+  if (existsSync(dll)) {
+    const built = statSync(dll).mtimeMs;
     if (statSync(cpp).mtimeMs < built && statSync(def).mtimeMs < built) return;
   }
-  mkdirSync(dirname(paths.doubleDll), { recursive: true });
-  const tmp = `${paths.doubleDll}.tmp`;
+  mkdirSync(dirname(dll), { recursive: true });
+  const tmp = `${dll}.tmp`;
   await run(
     'x86_64-w64-mingw32-g++',
     ['-std=c++17', '-O2', '-Wall', '-Wextra', '-Werror', '-shared', '-static-libgcc', '-static-libstdc++', '-o', tmp, cpp, def],
     { timeoutMs: 300_000, missing: 'install mingw-w64 (Debian: apt-get install g++-mingw-w64-x86-64)' },
   );
-  renameSync(tmp, paths.doubleDll);
+  renameSync(tmp, dll);
+}
+
+/** Builds the test-double wevtapi.dll and pdh.dll (native/*-double) when their sources changed. */
+export async function buildDoubles(paths: WinePaths): Promise<void> {
+  await buildDll(paths.doubleSource, 'wevtapi', paths.doubleDll);
+  await buildDll(paths.pdhDoubleSource, 'pdh', paths.pdhDoubleDll);
 }
 
 /** A fresh Wine prefix set to Windows 10 (node.exe refuses older versions), made once and reused. */
@@ -175,7 +186,7 @@ async function makePrefix(paths: WinePaths): Promise<void> {
 export async function prepareWine(paths: WinePaths = winePaths()): Promise<void> {
   mkdirSync(paths.cache, { recursive: true });
   await fetchRuntime(paths);
-  await buildDouble(paths);
+  await buildDoubles(paths);
   await makePrefix(paths);
 }
 
