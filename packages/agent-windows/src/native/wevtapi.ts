@@ -287,7 +287,8 @@ class WevtSubscription implements EventLogSubscription {
   wait(timeoutMs: number): Promise<EventLogWaitResult> {
     if (this.closed) return Promise.resolve('closed');
     if (this.waiting !== undefined) return Promise.reject(new Error('EventLogSubscription.wait: a wait is already under way'));
-    const ms = Math.max(0, Math.floor(timeoutMs));
+    // Below INFINITE (0xFFFFFFFF): a wait always ends.
+    const ms = Math.min(0xffff_fffe, Math.max(0, Math.floor(timeoutMs)));
     return new Promise<EventLogWaitResult>((resolve) => {
       const settle = (r: EventLogWaitResult): void => {
         this.waiting = undefined;
@@ -296,12 +297,14 @@ class WevtSubscription implements EventLogSubscription {
       if (this.waitMode === 'thread-pool') {
         // Nothing of Node's is pending while the Windows thread pool waits: this timer keeps the
         // event loop alive until the wait ends, as a pending read on a socket would.
-        const keepAlive = setInterval(() => undefined, 0x7fff_ffff);
+        // The pool's callback reaches the JS thread through the event loop, so never before this
+        // function returns: the timer is made only once the wait is registered.
         const done = (r: EventLogWaitResult): void => {
           clearInterval(keepAlive);
           settle(r);
         };
         const cancel = this.signal.waitInThreadPool(ms, (timedOut) => done(timedOut ? 'timeout' : 'signaled'));
+        const keepAlive = setInterval(() => undefined, 0x7fff_ffff);
         this.waiting = { resolve: done, cancel };
         return;
       }
