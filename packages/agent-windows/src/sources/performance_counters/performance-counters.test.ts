@@ -298,12 +298,13 @@ describe('Windows performance_counters source', () => {
     await src.stop(AbortSignal.timeout(1000));
   });
 
-  it('fails its start when the binding cannot load, and the platform lists it with a binding that is not built in', async () => {
+  // On Windows the binding loads; elsewhere it cannot, which is what this checks.
+  it.skipIf(process.platform === 'win32')('fails its start when the binding cannot load (no Windows here), and the platform lists it', async () => {
     const ctx = testSourceContext({ clock: new FakeClock(T0) });
     const def = createPlatform().components.find((c) => c.type === 'performance_counters');
     expect(def?.kind).toBe('source');
     const src = def!.kind === 'source' ? def!.create(def!.schema.parse({}), ctx) : undefined;
-    await expect(src!.start()).rejects.toMatchObject({ code: 'OMA_ERR_NATIVE_LOAD', message: 'the PDH binding is not built in' });
+    await expect(src!.start()).rejects.toMatchObject({ code: 'OMA_ERR_NATIVE_LOAD' });
     await src!.stop(AbortSignal.timeout(1000));
     expect(ctx.failures).toEqual([]);
   });
