@@ -4,28 +4,11 @@
  * status reports), the event log writer (RegisterEventSourceW / ReportEventW) and the few registry calls
  * that register an event source. Declared once, loaded lazily on first use; koffi is imported only then.
  */
-import { createRequire } from 'node:module';
-import { AgentError } from '@oma/core';
 import type * as Koffi from 'koffi';
+import { loadLibrary, requireKoffi, type KoffiModule } from './load.js';
 
-export type KoffiModule = typeof Koffi;
+export { requireKoffi, type KoffiModule } from './load.js';
 type KoffiFunction = ReturnType<Koffi.LibraryHandle['func']>;
-
-let koffiModule: KoffiModule | undefined;
-
-/**
- * koffi, required on first use (a Linux agent never loads it). Its per-platform binary package
- * (`@koromix/koffi-win32-x64`) must be installed: a missing one is OMA_ERR_NATIVE_LOAD.
- */
-export function requireKoffi(): KoffiModule {
-  if (koffiModule) return koffiModule;
-  try {
-    koffiModule = createRequire(import.meta.url)('koffi') as KoffiModule;
-  } catch (cause) {
-    throw new AgentError('OMA_ERR_NATIVE_LOAD', `koffi cannot be loaded on ${process.platform}-${process.arch}: ${(cause as Error).message}`, { cause });
-  }
-  return koffiModule;
-}
 
 /** Service types, start types, states, controls and config levels (winsvc.h, winnt.h). */
 export const SERVICE = {
@@ -250,17 +233,8 @@ let advapi32: Advapi32 | undefined;
 /** Loads advapi32.dll and declares what the service uses (once). Off Windows, or without koffi: OMA_ERR_NATIVE_LOAD. */
 export function loadAdvapi32(): Advapi32 {
   if (advapi32) return advapi32;
-  if (process.platform !== 'win32') {
-    throw new AgentError('OMA_ERR_NATIVE_LOAD', `advapi32.dll is a Windows library; this is ${process.platform}`);
-  }
-  const koffi = requireKoffi();
+  const { koffi, lib } = loadLibrary('advapi32');
   const t = advapi32Types(koffi);
-  let lib: Koffi.LibraryHandle;
-  try {
-    lib = koffi.load('advapi32.dll');
-  } catch (cause) {
-    throw new AgentError('OMA_ERR_NATIVE_LOAD', `advapi32.dll cannot be loaded: ${(cause as Error).message}`, { cause });
-  }
   const fns = Object.fromEntries(Object.entries(ADVAPI32_PROTOTYPES).map(([name, proto]) => [name, lib.func(proto)])) as Record<Advapi32Name, KoffiFunction>;
   advapi32 = { koffi, types: t, ...fns };
   return advapi32;

@@ -8,7 +8,7 @@ export type KoffiModule = typeof Koffi;
 export type KoffiLibrary = Koffi.LibraryHandle;
 
 /** The DLLs the Windows agent calls, each declared once in `native/<dll>.ts`. */
-export type DllName = 'kernel32' | 'wevtapi' | 'pdh';
+export type DllName = 'kernel32' | 'wevtapi' | 'pdh' | 'advapi32';
 
 /**
  * Environment variables that replace a DLL by a full path, for tests: the Wine tests load a test
@@ -18,6 +18,7 @@ export const DLL_OVERRIDE_ENV: Readonly<Record<DllName, string>> = {
   kernel32: 'OMA_KERNEL32_DLL',
   wevtapi: 'OMA_WEVTAPI_DLL',
   pdh: 'OMA_PDH_DLL',
+  advapi32: 'OMA_ADVAPI32_DLL',
 };
 
 const require = createRequire(import.meta.url);
@@ -30,10 +31,18 @@ const libraries = new Map<DllName, KoffiLibrary>();
  * A failure is an `AgentError` OMA_ERR_NATIVE_LOAD.
  */
 export function loadKoffi(): KoffiModule {
-  if (koffi !== undefined) return koffi;
   if (process.platform !== 'win32') {
     throw new AgentError('OMA_ERR_NATIVE_LOAD', `the Windows bindings need Windows; this is ${process.platform}`);
   }
+  return requireKoffi();
+}
+
+/**
+ * koffi itself, on any OS (its type and prototype parser runs anywhere: the tests check the Windows
+ * declarations on Linux with it); loading a DLL goes through `loadLibrary`.
+ */
+export function requireKoffi(): KoffiModule {
+  if (koffi !== undefined) return koffi;
   try {
     koffi = require('koffi') as KoffiModule;
   } catch (cause) {

@@ -4,7 +4,7 @@
  */
 import { Win32Error } from '@oma/core';
 import { ACCESS, EVENTLOG, loadAdvapi32, REG, SERVICE, type Advapi32, type ServiceStatusProcessStruct, type ServiceStatusStruct } from '../native/advapi32.js';
-import { loadKernel32Service } from '../native/kernel32-service.js';
+import { lastError } from '../native/kernel32.js';
 import { ACCEPT_CODES, controlOf, STATE_CODES, stateOf } from './service-port.js';
 import type {
   EventLogWriter,
@@ -17,10 +17,6 @@ import type {
 } from './service-port.js';
 
 type Handle = bigint | null;
-
-function lastError(call: string): Win32Error {
-  return new Win32Error(call, loadKernel32Service().GetLastError());
-}
 
 /** Calls `fn` with an open SCM handle and closes it after. */
 function withManager<T>(api: Advapi32, access: number, fn: (scm: Handle) => T): T {
