@@ -16,5 +16,6 @@ export {
 export * from './sources/windows_event_log/index.js';
 export * from './service/index.js';
 export { createEventLogBinding, providerName, type EventLogBindingOptions, type EventLogWaitMode } from './native/wevtapi.js';
+export { createSidResolver, type SidLookup } from './native/sid.js';
 export { createPdhBinding, pathInstance, type PdhBindingOptions } from './native/pdh.js';
 export { DLL_OVERRIDE_ENV, dllPath, type DllName } from './native/load.js';

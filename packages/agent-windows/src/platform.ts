@@ -2,6 +2,7 @@ import type { Platform } from '@oma/core';
 import { win32 } from 'node:path';
 import { windowsHostInfo } from './host-info.js';
 import { createPdhBinding } from './native/pdh.js';
+import { createSidResolver } from './native/sid.js';
 import { createEventLogBinding } from './native/wevtapi.js';
 import { windowsPerformanceCountersSource } from './sources/performance_counters/index.js';
 import { windowsEventLogSource } from './sources/windows_event_log/index.js';
@@ -19,7 +20,10 @@ export function createPlatform(): Platform {
     name: platform,
     hostInfo: windowsHostInfo(),
     // The bindings are made at each source start, so a host where koffi or a DLL cannot load fails only that source.
-    components: [windowsEventLogSource(() => createEventLogBinding()), windowsPerformanceCountersSource(() => createPdhBinding())],
+    components: [
+      windowsEventLogSource(() => createEventLogBinding(), { resolveSid: createSidResolver() }),
+      windowsPerformanceCountersSource(() => createPdhBinding()),
+    ],
     defaults: { dataDir: programDataDir() },
   };
 }

@@ -221,6 +221,10 @@ export const ADVAPI32_PROTOTYPES = {
     'int32 __stdcall RegDeleteTreeW(intptr_t hKey, const char16_t *lpSubKey)',
   RegCloseKey:
     'int32 __stdcall RegCloseKey(HKEY hKey)',
+  ConvertStringSidToSidW:
+    'bool __stdcall ConvertStringSidToSidW(const char16_t *StringSid, _Out_ void **Sid)',
+  LookupAccountSidW:
+    'bool __stdcall LookupAccountSidW(const char16_t *lpSystemName, void *Sid, _Out_ uint8_t *Name, _Inout_ uint32 *cchName, _Out_ uint8_t *ReferencedDomainName, _Inout_ uint32 *cchReferencedDomainName, _Out_ int32 *peUse)',
 } as const;
 
 export type Advapi32Name = keyof typeof ADVAPI32_PROTOTYPES;

@@ -24,6 +24,8 @@ export interface Kernel32 {
   /** Only through `.async` (a koffi worker thread) with a bounded timeout: never on the JS thread. */
   readonly WaitForSingleObject: NativeFunction<(handle: KernelHandle, timeoutMs: number) => number>;
   readonly GetLastError: NativeFunction<() => number>;
+  /** Frees memory a Windows function allocated with LocalAlloc (ConvertStringSidToSidW's SID). */
+  readonly LocalFree: NativeFunction<(mem: bigint) => bigint | null>;
   readonly RegisterWaitForSingleObject: NativeFunction<
     (waitObject: [KernelHandle | null], object: KernelHandle, callback: bigint, context: bigint, timeoutMs: number, flags: number) => number
   >;
@@ -47,6 +49,7 @@ export function loadKernel32(): Kernel32 {
     CloseHandle: fn('int __stdcall CloseHandle(void *hObject)'),
     WaitForSingleObject: fn('uint32_t __stdcall WaitForSingleObject(void *hHandle, uint32_t dwMilliseconds)'),
     GetLastError: fn('uint32_t __stdcall GetLastError()'),
+    LocalFree: fn('void * __stdcall LocalFree(void *hMem)'),
     RegisterWaitForSingleObject: fn(
       'int __stdcall RegisterWaitForSingleObject(_Out_ void **phNewWaitObject, void *hObject, void *Callback, void *Context, uint32_t dwMilliseconds, uint32_t dwFlags)',
     ),
