@@ -12,7 +12,8 @@ interface Resource {
 }
 
 describe('oma azure template', () => {
-  it('turns the shipped default config into a DCR: the Heartbeat mirror, the custom log table and, on Linux, Syslog and the Perf mirror', async () => {
+  // On Windows the shipped config has the Event Log and PDH sources instead (packages/cli/src/shipped-config.test.ts checks it per platform).
+  it.skipIf(process.platform === 'win32')('turns the shipped default config into a DCR: the Heartbeat mirror, the custom log table and, on Linux, Syslog and the Perf mirror', async () => {
     const r = await runOma(['azure', 'template', '--config', join(REPO, 'config', 'oma.yaml')]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
