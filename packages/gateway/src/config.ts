@@ -1,3 +1,4 @@
+import { type Cidr, DEFAULT_CLIENT_NETWORKS, parseCidr } from './client-networks.js';
 import { z } from 'zod';
 import { CONFIG_PARSE, ConfigError, Secret, durationMsSchema, secretSchema, type ConfigIssue } from '@oma/core';
 import { hostPatternProblem, normalizeHost } from './allowlist.js';
@@ -91,6 +92,15 @@ const hostPatternSchema = z
 
 const positiveDurationMs = durationMsSchema.pipe(z.number().int().positive());
 
+function toCidr(value: string, ctx: z.RefinementCtx): Cidr {
+  const c = parseCidr(value);
+  if (typeof c === 'string') {
+    ctx.addIssue({ code: 'custom', message: c });
+    return z.NEVER;
+  }
+  return c;
+}
+
 export const gatewayConfigSchema = z
   .strictObject({
     listen: z
@@ -105,6 +115,11 @@ export const gatewayConfigSchema = z
       .min(1)
       .default([...DEFAULT_ALLOWED_HOSTS])
       .describe('Hosts agents may tunnel to: exact names or IP addresses, or "*.suffix" wildcards; case-insensitive. Defaults to the Azure Monitor ingestion and Entra ID hosts of every cloud.'),
+    clientNetworks: z
+      .array(z.string().min(1).transform(toCidr))
+      .min(1)
+      .prefault([...DEFAULT_CLIENT_NETWORKS])
+      .describe('Client addresses that may use the gateway, as CIDR blocks (IPv4 or IPv6; a bare address is one host); others get 403. Default: loopback and the private and link-local ranges.'),
     allowedPorts: z
       .array(z.number().int().min(1).max(65535))
       .min(1)

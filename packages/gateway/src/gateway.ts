@@ -1,3 +1,4 @@
+import { ClientNetworks } from './client-networks.js';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { STATUS_CODES, createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -37,6 +38,7 @@ export type TunnelResult =
   | 'shutdown'
   | 'client_closed'
   | 'denied'
+  | 'client_network'
   | 'unauthorized'
   | 'bad_request'
   | 'method_not_allowed'
@@ -117,6 +119,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   const { config, log } = opts;
   const allowlist = new HostAllowlist(config.allowedHosts);
   const allowedPorts = new Set(config.allowedPorts);
+  const clientNetworks = new ClientNetworks(config.clientNetworks);
   const expectedAuth = config.auth ? sha256(`${config.auth.username}:${config.auth.password.reveal()}`) : undefined;
   const metrics: GatewayMetrics | undefined = opts.registry
     ? {
@@ -278,6 +281,10 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
 
     if (closing) {
       refuse(client, clientAddr, requested, 503, 'shutdown', 'The gateway is shutting down.', { startedAt });
+      return;
+    }
+    if (!clientNetworks.allows(client.remoteAddress)) {
+      refuse(client, clientAddr, requested, 403, 'client_network', 'Your address is not in the client networks this gateway serves.', { startedAt });
       return;
     }
     if (expectedAuth && !authorized(req.headers['proxy-authorization'], expectedAuth)) {

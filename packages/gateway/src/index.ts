@@ -8,3 +8,4 @@ export {
   type UpstreamProxy,
 } from './config.js';
 export { HostAllowlist, formatTarget, hostPatternProblem, normalizeHost, parseAuthority, type Target } from './allowlist.js';
+export { ClientNetworks, DEFAULT_CLIENT_NETWORKS, parseCidr, type Cidr } from './client-networks.js';

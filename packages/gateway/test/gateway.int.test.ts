@@ -297,6 +297,18 @@ describe('gateway tunnels', () => {
 });
 
 describe('gateway refusals', () => {
+  it('answers 403 to a client outside its client networks, before authentication, and counts it apart', async () => {
+    const echoPort = await echoServer();
+    const h = await startGateway({ allowedHosts: ['localhost'], allowedPorts: [echoPort], clientNetworks: ['10.0.0.0/8', 'fd00::/8'], auth: { username: 'u', password: 'p' } });
+    const refused = await rawRequest(h.gateway.address().port, connectRequest(`localhost:${echoPort}`));
+    expect(refused.status).toBe(403);
+    expect(await bodyOf(refused)).toMatch(/client networks/);
+    await vi.waitFor(() => expect(h.access()).toHaveLength(1));
+    expect(h.access()[0]).toMatchObject({ status: 403, result: 'client_network', client: expect.stringContaining('127.0.0.1') });
+    expect(metric(h.registry, 'oma_gateway_tunnels_total', { result: 'client_network' })).toBe(1);
+    expect(metric(h.registry, 'oma_gateway_tunnels_total', { result: 'unauthorized' })).toBe(0);
+  });
+
   it('answers 403 for a host or port outside the allowlist, without connecting, and logs it', async () => {
     const echoPort = await echoServer();
     const h = await startGateway({ allowedHosts: ['localhost'], allowedPorts: [echoPort] });
