@@ -7,6 +7,7 @@ export * from './pipeline/batch.js';
 export * from './pipeline/component.js';
 export * from './pipeline/registry.js';
 export * from './pipeline/pipeline.js';
+export * from './pipeline/emit-retry.js';
 export * from './http/index.js';
 export * from './auth/index.js';
 export * from './sinks/azure_logs_ingestion/index.js';

@@ -1,6 +1,7 @@
 import {
   BufferPool,
   EncodedBatchBuilder,
+  emitUntilQueued,
   JOURNAL_ENTRY_BAD_FIELD,
   JOURNAL_ENTRY_TRUNCATED,
   JOURNAL_FIELD_ABSENT,
@@ -23,7 +24,6 @@ import { DEFAULT_PRIORITY, FACILITY_KEYWORDS, SEVERITY_KEYWORDS } from './syslog
 
 const TABLE = 'Syslog';
 const MAX_EMITS_IN_FLIGHT = 4;
-const MAX_EMIT_BACKOFF_MS = 10_000;
 /** Wait after a failed read before reading again (a corrupt file: its damage may be behind us, or rotated away). */
 const READ_RETRY_MS = 1000;
 
@@ -516,25 +516,17 @@ export class JournaldSource implements Source {
   }
 
   /** Hands a batch to the pipeline, retrying with backoff until it is queued; false when stopping gave it up. */
-  private async emitBatch(b: PendingBatch): Promise<boolean> {
-    const batch = b.builder.finishFrame(JSON_FORMAT_CODE);
-    const signal = this.abort.signal;
-    let backoff = 250;
-    for (;;) {
-      if (signal.aborted) return false;
-      try {
-        await this.ctx.emit(batch, signal);
-        return true;
-      } catch (err) {
-        if (signal.aborted) return false;
+  private emitBatch(b: PendingBatch): Promise<boolean> {
+    return emitUntilQueued(b.builder.finishFrame(JSON_FORMAT_CODE), {
+      ctx: this.ctx,
+      signal: this.abort.signal,
+      stopping: () => this.stopping,
+      sleep: (ms) => this.idle(ms),
+      failed: (err, batch) => {
         this.ctx.metrics.errors.inc({ ...this.ctx.labels, error_type: errorType(err), stage: 'emit' });
         this.warn('emit', { err, count: batch.count }, 'batch not queued; retrying');
-        if (this.stopping) return false;
-        await this.idle(backoff);
-        if (this.stopping) return false;
-        backoff = Math.min(backoff * 2, MAX_EMIT_BACKOFF_MS);
-      }
-    }
+      },
+    });
   }
 
   /** Saves the committed cursor soon: one save at a time, the newest cursor at each. */

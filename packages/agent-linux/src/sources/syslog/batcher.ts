@@ -1,4 +1,4 @@
-import { BufferPool, EncodedBatchBuilder, JSON_FORMAT_CODE, errorType, frameRoom, type SourceContext } from '@oma/core';
+import { BufferPool, EncodedBatchBuilder, JSON_FORMAT_CODE, emitUntilQueued, errorType, frameRoom, type SourceContext } from '@oma/core';
 import type { SyslogConfig } from './config.js';
 import { SyslogEncoder, makePeer, type Peer } from './encode.js';
 import { facilityMask, levelMask } from './names.js';
@@ -8,7 +8,6 @@ import { SyslogMetrics } from './metrics.js';
 const TABLE = 'Syslog';
 /** A peer with empty names, for sizing the batches' buffers (they grow when a record needs more). */
 const NO_PEER: Peer = makePeer('', '');
-const MAX_EMIT_BACKOFF_MS = 10_000;
 const FORMAT_INDEX = [0, SyslogMetrics.format('rfc3164'), SyslogMetrics.format('rfc5424'), SyslogMetrics.format('unparsed')];
 
 /**
@@ -125,21 +124,17 @@ export class SyslogBatcher {
   /** Hands a batch to the pipeline, retrying with backoff until it is queued or the source stops. */
   private async emit(b: EncodedBatchBuilder): Promise<void> {
     const batch = b.finishFrame(JSON_FORMAT_CODE);
-    let backoff = 250;
-    for (;;) {
-      if (this.signal.aborted) return this.lost(batch.count);
-      try {
-        await this.ctx.emit(batch, this.signal);
-        return;
-      } catch (err) {
-        if (this.signal.aborted) return this.lost(batch.count);
+    const queued = await emitUntilQueued(batch, {
+      ctx: this.ctx,
+      signal: this.signal,
+      stopping: () => this.stopping,
+      sleep: (ms) => new Promise<void>((r) => setTimeout(r, ms).unref()),
+      failed: (err) => {
         this.ctx.metrics.errors.inc({ ...this.ctx.labels, error_type: errorType(err), stage: 'emit' });
         this.ctx.log.warn({ err, count: batch.count }, 'batch not queued; retrying');
-        if (this.stopping) return this.lost(batch.count);
-        await new Promise<void>((r) => setTimeout(r, backoff).unref());
-        backoff = Math.min(backoff * 2, MAX_EMIT_BACKOFF_MS);
-      }
-    }
+      },
+    });
+    if (!queued) this.lost(batch.count);
   }
 
   private lost(count: number): void {

@@ -1,5 +1,6 @@
 import {
   EncodedBatchBuilder,
+  emitUntilQueued,
   JSON_FORMAT_CODE,
   RateLimitedLog,
   WIN32_ERROR,
@@ -24,7 +25,6 @@ export const CHANNEL_RETRY_MS = 60_000;
 export const READ_RETRY_MS = 1000;
 /** Longest wait for the subscription's signal before asking for events anyway. */
 const WAIT_TIMEOUT_MS = 5000;
-const MAX_EMIT_BACKOFF_MS = 10_000;
 /** SIDs resolved kept (a name per SID; few distinct SIDs in practice). */
 const SID_CACHE_MAX = 4096;
 
@@ -292,24 +292,17 @@ export class WindowsEventLogSource implements Source {
   }
 
   /** Hands a batch to the pipeline, retrying with backoff until it is queued; false when stopping gave it up. */
-  private async emit(batch: EncodedBatch): Promise<boolean> {
-    const signal = this.abort.signal;
-    let backoff = 250;
-    for (;;) {
-      if (signal.aborted) return false;
-      try {
-        await this.ctx.emit(batch, signal);
-        return true;
-      } catch (err) {
-        if (signal.aborted) return false;
+  private emit(batch: EncodedBatch): Promise<boolean> {
+    return emitUntilQueued(batch, {
+      ctx: this.ctx,
+      signal: this.abort.signal,
+      stopping: () => this.stopping,
+      sleep: (ms) => this.sleep(ms),
+      failed: (err, b) => {
         this.ctx.metrics.errors.inc({ ...this.ctx.labels, error_type: errorType(err), stage: 'emit' });
-        this.warn('emit', { err, count: batch.count }, 'batch not queued; retrying');
-        if (this.stopping) return false;
-        await this.sleep(backoff);
-        if (this.stopping) return false;
-        backoff = Math.min(backoff * 2, MAX_EMIT_BACKOFF_MS);
-      }
-    }
+        this.warn('emit', { err, count: b.count }, 'batch not queued; retrying');
+      },
+    });
   }
 
   private resolveSid(resolve: SidResolver, sid: string): string | undefined {

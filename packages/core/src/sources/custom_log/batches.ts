@@ -1,4 +1,5 @@
 import type { SourceContext } from '../../pipeline/component.js';
+import { emitUntilQueued } from '../../pipeline/emit-retry.js';
 import { BufferPool } from '../../wire/buffer-pool.js';
 import { EncodedBatchBuilder } from '../../wire/encoded-batch.js';
 import { JSON_FORMAT_CODE } from '../../wire/format.js';
@@ -9,7 +10,6 @@ import type { RecordEncoder, RecordFormat } from './record-format.js';
 import type { RecordSink } from './record-splitter.js';
 import type { TailedFile } from './tailed-file.js';
 
-const MAX_EMIT_BACKOFF_MS = 10_000;
 /**
  * Batches handed to the pipeline and not yet queued: reading goes on while the queue writes and syncs
  * the ones before (their positions are committed in order, each once its batch is queued).
@@ -214,26 +214,19 @@ export class Emitter {
   }
 
   /** Hands a batch to the pipeline, retrying with backoff until it is queued; false when stopping gave it up. */
-  private async emitBatch(b: PendingBatch): Promise<boolean> {
+  private emitBatch(b: PendingBatch): Promise<boolean> {
     const { ctx, signal, problems } = this.deps;
-    const batch = b.builder.finishFrame(JSON_FORMAT_CODE);
-    let backoff = 250;
-    for (;;) {
-      if (signal.aborted) return false;
-      await this.deps.saveCaughtUp();
-      try {
-        await ctx.emit(batch, signal);
-        return true;
-      } catch (err) {
-        if (signal.aborted) return false;
+    return emitUntilQueued(b.builder.finishFrame(JSON_FORMAT_CODE), {
+      ctx,
+      signal,
+      stopping: () => this.deps.stopping(),
+      sleep: (ms) => this.deps.idle(ms),
+      beforeAttempt: () => this.deps.saveCaughtUp(),
+      failed: (err, batch) => {
         problems.countError(err, 'emit');
         problems.warn('emit', { err, count: batch.count }, 'batch not queued; retrying');
-        if (this.deps.stopping()) return false;
-        await this.deps.idle(backoff);
-        if (this.deps.stopping()) return false;
-        backoff = Math.min(backoff * 2, MAX_EMIT_BACKOFF_MS);
-      }
-    }
+      },
+    });
   }
 
   private applyCommits(b: PendingBatch): void {
